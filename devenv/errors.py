@@ -1,0 +1,15 @@
+"""The one error family that the CLI turns into a message and exit code 1."""
+
+from __future__ import annotations
+
+
+class DevenvError(Exception):
+    """A problem the user can fix: `message` says what and where, `hint` says how."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message if not self.hint else f"{self.message}\nHint: {self.hint}"
