@@ -1,0 +1,136 @@
+"""The `devenv` command. Thin: parse arguments, call a verb in `commands`, map errors to exits.
+
+Exit codes: 0 ok, 1 a problem the user can fix (message + hint), 2 usage, 130 Ctrl-C,
+3 a bug in devenv (with traceback). Heavy modules are imported inside the commands so that
+`devenv --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from devenv import __version__
+
+app = typer.Typer(
+    help="Local PostgreSQL, TimescaleDB, Redis and PgBouncer for services that each own a "
+    "database, from one devenv.yaml.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+db_app = typer.Typer(help="Throwaway databases cloned from a service's golden template.",
+                     no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+class Options:
+    def __init__(self, file: Path, quiet: bool) -> None:
+        self.file = file
+        self.quiet = quiet
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"devenv {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Option("-f", "--file", envvar="DEVENV_FILE",
+                                       help="The manifest.")] = Path("devenv.yaml"),
+    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Only results and errors.")] = False,
+    version: Annotated[Optional[bool], typer.Option(  # noqa: UP045 - typer needs Optional
+        "--version", callback=_version, is_eager=True, help="Print the version.")] = None,
+) -> None:
+    ctx.obj = Options(file, quiet)
+
+
+def _opts(ctx: typer.Context) -> Options:
+    obj = ctx.find_root().obj
+    assert isinstance(obj, Options)
+    return obj
+
+
+def _console(ctx: typer.Context) -> object:
+    from devenv.console import Console
+
+    return Console(quiet=_opts(ctx).quiet)
+
+
+@app.command()
+def init(
+    ctx: typer.Context,
+    project: Annotated[Optional[str], typer.Option(help="Project name (default: folder name).")] = None,  # noqa: UP045
+    service: Annotated[str, typer.Option(help="Name of the first service.")] = "app",
+) -> None:
+    """Scaffold devenv.yaml, migrations/ and seeds/ for one service. Never overwrites."""
+    from devenv import commands
+
+    commands.init(_opts(ctx).file, project=project, service=service, console=_console(ctx))
+
+
+@app.command()
+def generate(
+    ctx: typer.Context,
+    check: Annotated[bool, typer.Option("--check", help="Exit 1 if committed files are stale; "
+                                        "write nothing.")] = False,
+) -> None:
+    """Write the compose file and configs (and the private .devenv/ files they need)."""
+    from devenv import commands
+
+    commands.generate(_opts(ctx).file, check=check, console=_console(ctx))
+
+
+@app.command()
+def config(ctx: typer.Context) -> None:
+    """Print the manifest with every default resolved."""
+    from devenv import commands
+
+    commands.config(_opts(ctx).file, console=_console(ctx))
+
+
+@app.command()
+def schema() -> None:
+    """Print the manifest's JSON Schema (for editor completion)."""
+    from devenv import commands
+
+    commands.schema()
+
+
+def main() -> None:
+    """Console-script entry: map every outcome to a documented exit code."""
+    from devenv.errors import DevenvError
+
+    try:
+        code = app(standalone_mode=False)
+    except DevenvError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        if exc.hint:
+            print(f"hint: {exc.hint}", file=sys.stderr)
+        sys.exit(1)
+    except (typer.Abort, KeyboardInterrupt):
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
+    except Exception as exc:
+        if hasattr(exc, "show") and isinstance(getattr(exc, "exit_code", None), int):
+            exc.show()  # a usage error: bad option or argument (exit 2)
+            sys.exit(exc.exit_code)
+        traceback.print_exc()
+        print("devenv hit an unexpected error (a bug): please report it with the output above.",
+              file=sys.stderr)
+        sys.exit(3)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    os.environ.setdefault("DEVENV_FILE", "devenv.yaml")
+    main()

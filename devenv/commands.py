@@ -1,0 +1,144 @@
+"""The verbs, as plain functions over a manifest path and a console (the CLI calls these)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from devenv import render, secrets, yamlio
+from devenv.console import Console
+from devenv.errors import DevenvError
+from devenv.files import write_atomic, write_private
+from devenv.stack import Stack, as_manifest, load_stack
+
+GITIGNORE_LINES = (".devenv/",)
+
+
+def load(file: Path) -> Stack:
+    return load_stack(file, display=_display(file))
+
+
+def _display(file: Path) -> str:
+    """Show the manifest path as the user would type it."""
+    try:
+        return str(file.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(file)
+
+
+def stale_files(stack: Stack) -> list[Path]:
+    stale = []
+    for rel, text in render.compose_files(stack).items():
+        path = stack.root / rel
+        try:
+            current = path.read_text()
+        except (FileNotFoundError, UnicodeDecodeError):
+            current = None
+        if current != text:
+            stale.append(rel)
+    return stale
+
+
+def write_generated(stack: Stack, ports: dict[str, int] | None = None) -> list[Path]:
+    """Write compose files and private state files; return those that changed."""
+    creds = secrets.ensure(stack)
+    changed = [rel for rel, text in render.compose_files(stack).items()
+               if write_atomic(stack.root / rel, text)]
+    for rel, text in render.state_files(stack, creds, ports or {}).items():
+        if write_private(stack.root / rel, text):
+            changed.append(rel)
+    return changed
+
+
+def generate(file: Path, *, check: bool, console: Console) -> None:
+    stack = load(file)
+    if check:
+        stale = stale_files(stack)
+        if stale:
+            names = ", ".join(str(p) for p in stale)
+            raise DevenvError(f"generated files are stale: {names}",
+                              hint="run `devenv generate` and commit the result")
+        console.say(f"{stack.compose_dir}/ is up to date with {stack.manifest_name}")
+        return
+    changed = write_generated(stack)
+    for rel in changed:
+        console.say(f"wrote {rel}")
+    if not changed:
+        console.say("nothing to do: generated files are up to date")
+
+
+def config(file: Path, *, console: Console) -> None:
+    console.result(yamlio.dump(as_manifest(load(file))).rstrip())
+
+
+def schema() -> None:
+    from devenv.manifest import Manifest
+
+    print(json.dumps(Manifest.model_json_schema(), indent=2))
+
+
+INIT_MANIFEST = """\
+# devenv.yaml: the services of this project and what each needs.
+# Every field is in the README (`devenv schema` prints the JSON Schema for editors).
+project: {project}
+services:
+  {service}:
+    postgres: true        # its own database and login role on a shared PostgreSQL
+    redis: true           # its own Redis ACL user, keys prefixed '{service}:'
+    # extensions: [citext, pgcrypto]
+    # migrations: migrations/{service}   (the default; Flyway, golang-migrate or dbmate files)
+    # seeds: seeds/{service}             (the default; *.sql and *.csv, applied once)
+"""
+INIT_MIGRATION = """\
+-- The first migration of {service}. Runs as the service's own role, in one transaction.
+CREATE TABLE items (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    name text NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+"""
+INIT_SEED = "INSERT INTO items (name) VALUES ('first item'), ('second item');\n"
+
+
+def init(file: Path, *, project: str | None, service: str, console: Console) -> None:
+    root = file.resolve().parent
+    name = project or re.sub(r"[^a-z0-9_-]+", "-", root.name.lower()).strip("-_") or "devenv"
+    from devenv.manifest import check_compose_name, check_identifier
+
+    try:
+        check_compose_name(name)
+        check_identifier(service)
+    except ValueError as exc:
+        raise DevenvError(f"devenv init: {exc}", hint="pass --project / --service") from None
+    files = {
+        file: INIT_MANIFEST.format(project=name, service=service),
+        root / "migrations" / service / "V1__create_items.sql": INIT_MIGRATION.format(
+            service=service),
+        root / "seeds" / service / "01_items.sql": INIT_SEED,
+    }
+    existing = [p for p in files if p.exists()]
+    if existing:
+        raise DevenvError(
+            "devenv init: refusing to overwrite " + ", ".join(_rel(p, root) for p in existing),
+            hint="remove them or run `devenv init` in another folder",
+        )
+    for path, text in files.items():
+        write_atomic(path, text)
+        console.say(f"created {_rel(path, root)}")
+    gitignore = root / ".gitignore"
+    current = gitignore.read_text() if gitignore.exists() else ""
+    missing = [line for line in GITIGNORE_LINES if line not in current.splitlines()]
+    if missing:
+        sep = "" if not current or current.endswith("\n") else "\n"
+        gitignore.write_text(current + sep + "# devenv's private state (passwords)\n"
+                             + "\n".join(missing) + "\n")
+        console.say("added .devenv/ to .gitignore")
+    console.say("next: devenv up")
+
+
+def _rel(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)

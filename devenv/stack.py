@@ -1,0 +1,470 @@
+"""Resolve a parsed manifest into a `Stack`: every default filled in, every reference checked.
+
+The stack is what the rest of devenv works from (rendering, provisioning, env files). It is
+pure data computed from the manifest alone: no Docker, no sockets, no clock, no file writes.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jinja2
+from jinja2.sandbox import SandboxedEnvironment
+
+from devenv import manifest as m
+from devenv.errors import DevenvError
+
+DEFAULT_IMAGES = {
+    "postgres": "postgres:17",
+    "timescaledb": "timescale/timescaledb:latest-pg17",
+    "redis": "redis:7",
+    "pgbouncer": "edoburu/pgbouncer:latest",
+}
+DEFAULT_PORTS = {"postgres": 5432, "timescaledb": 5432, "redis": 6379, "pgbouncer": 6432}
+CONTAINER_PORTS = DEFAULT_PORTS
+DATABASE_KINDS = ("postgres", "timescaledb")
+# Extensions whose library must be in shared_preload_libraries before CREATE EXTENSION works
+# (or before they do anything useful).
+PRELOAD = ("timescaledb", "pg_stat_statements", "pg_cron", "pgaudit", "auto_explain")
+EXTENSION_NAME = re.compile(r"^[a-z0-9_][a-z0-9_-]*$")
+ADMIN_USER = "postgres"
+STATE_DIR = ".devenv"
+
+
+@dataclass(frozen=True)
+class Pool:
+    mode: str
+    default_pool_size: int
+    min_pool_size: int
+    reserve_pool_size: int
+    max_client_conn: int
+
+
+@dataclass(frozen=True)
+class ServerSpec:
+    name: str
+    kind: str
+    image: str
+    port: int | None  # None: 'auto', chosen at `up` time and kept in .devenv/
+    bind: str
+    container_port: int
+    settings: tuple[tuple[str, str], ...] = ()
+    data_dir: str = ""
+    preload: tuple[str, ...] = ()
+    persistence: str = ""
+    target: str | None = None
+    pool: Pool | None = None
+
+    @property
+    def is_database(self) -> bool:
+        return self.kind in DATABASE_KINDS
+
+
+@dataclass(frozen=True)
+class MigrationsSpec:
+    path: Path | None
+    command: str | None
+    cwd: Path
+    out_of_order: bool
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    server: str | None
+    database: str | None
+    role: str | None
+    extensions: tuple[str, ...]
+    pgbouncer: str | None
+    reads: tuple[str, ...]
+    redis: str | None
+    migrations: MigrationsSpec | None
+    seeds: Path | None
+    env_file: Path
+    env: tuple[tuple[str, str], ...]
+
+    @property
+    def key_prefix(self) -> str:
+        return f"{self.name}:"
+
+
+@dataclass(frozen=True)
+class Stack:
+    project: str
+    environment: str
+    root: Path
+    source: str
+    compose_dir: Path
+    servers: dict[str, ServerSpec]
+    services: dict[str, ServiceSpec]
+    migration_role: str | None = None
+    admin_role: str | None = None
+    state_dir: Path = field(default=Path(STATE_DIR))
+
+    @property
+    def manifest_name(self) -> str:
+        """The manifest's file name, stable however devenv was invoked (for file headers)."""
+        return Path(self.source).name
+
+    def server_of(self, service: str) -> ServerSpec:
+        name = self.services[service].server
+        assert name is not None
+        return self.servers[name]
+
+
+def load_stack(path: Path, *, display: str | None = None) -> Stack:
+    manifest, located = m.load(path, display=display)
+    return resolve(manifest, located, root=path.parent.resolve())
+
+
+def resolve(manifest: m.Manifest, located: m.Located, *, root: Path) -> Stack:
+    return _Resolver(manifest, located, root).run()
+
+
+class _Resolver:
+    def __init__(self, manifest: m.Manifest, located: m.Located, root: Path) -> None:
+        self.mf = manifest
+        self.at = located
+        self.root = root
+        self.problems: list[str] = []
+        self.kinds: dict[str, str] = {name: s.kind for name, s in manifest.servers.items()}
+        self.targets: dict[str, str | None] = {}
+
+    def fail(self, path: m.KeyPath, text: str) -> None:
+        self.problems.append(self.at.message(path, text))
+
+    def run(self) -> Stack:
+        self._implicit_servers()
+        self._pgbouncer_targets()
+        services = {name: self._service(name, svc) for name, svc in self.mf.services.items()}
+        self._unique_names(services)
+        servers = self._servers(services)
+        if self.problems:
+            raise DevenvError(
+                "\n".join(self.problems), hint="fix devenv.yaml; no file was changed"
+            )
+        return Stack(
+            project=self.mf.project,
+            environment=self.mf.environment,
+            root=self.root,
+            source=self.at.source,
+            compose_dir=Path(self.mf.compose_dir),
+            servers=servers,
+            services=services,
+            migration_role=self.mf.roles.migration,
+            admin_role=self.mf.roles.admin,
+        )
+
+    # -- servers -------------------------------------------------------------------------
+    def _of_kind(self, *kinds: str) -> list[str]:
+        return [name for name, kind in self.kinds.items() if kind in kinds]
+
+    def _implicit_servers(self) -> None:
+        """A service saying `postgres: true` or `redis: true` gets a server without declaring it."""
+        wants_pg = any(s.postgres is True for s in self.mf.services.values())
+        if wants_pg and not self._of_kind(*DATABASE_KINDS):
+            self.kinds.setdefault("postgres", "postgres")
+        if any(s.redis is True for s in self.mf.services.values()) and not self._of_kind("redis"):
+            self.kinds.setdefault("redis", "redis")
+
+    def _pgbouncer_targets(self) -> None:
+        for name, server in self.mf.servers.items():
+            if not isinstance(server, m.PgBouncerServer):
+                continue
+            path = ("servers", name, "target")
+            if server.target is None:
+                found = self._of_kind(*DATABASE_KINDS)
+                if len(found) != 1:
+                    self.fail(path, f"required: more than one database server ({', '.join(found)})"
+                              if found else "required: there is no postgres server to pool")
+                    continue
+                self.targets[name] = found[0]
+            elif server.target not in self.kinds:
+                self.fail(path, f"no server named '{server.target}' ({self._listing()})")
+            elif self.kinds[server.target] not in DATABASE_KINDS:
+                self.fail(path, f"'{server.target}' is a {self.kinds[server.target]} server; "
+                          "PgBouncer pools a postgres or timescaledb server")
+            else:
+                self.targets[name] = server.target
+
+    def _listing(self, *kinds: str) -> str:
+        names = self._of_kind(*kinds) if kinds else list(self.kinds)
+        return "servers: " + (", ".join(names) if names else "none")
+
+    def _pick(self, path: m.KeyPath, ref: bool | str, kinds: tuple[str, ...], what: str) -> str | None:
+        if ref is False:
+            return None
+        if ref is True:
+            found = self._of_kind(*kinds)
+            if len(found) == 1:
+                return found[0]
+            self.fail(path, f"several {what} servers ({', '.join(found)}): name one, "
+                      f"e.g. '{path[-1]}: {found[0]}'")
+            return None
+        if ref not in self.kinds:
+            self.fail(path, f"no server named '{ref}' ({self._listing(*kinds)})")
+            return None
+        if self.kinds[ref] not in kinds:
+            self.fail(path, f"'{ref}' is a {self.kinds[ref]} server, not a {what} server "
+                      f"({self._listing(*kinds)})")
+            return None
+        return ref
+
+    def _servers(self, services: dict[str, ServiceSpec]) -> dict[str, ServerSpec]:
+        used: dict[int, str] = {}
+        for name, server in self.mf.servers.items():
+            if isinstance(server.port, int):
+                if server.port in used:
+                    self.fail(("servers", name, "port"), f"host port {server.port} is already "
+                              f"used by server '{used[server.port]}'; give each server its own port")
+                used.setdefault(server.port, name)
+        out: dict[str, ServerSpec] = {}
+        for name, kind in self.kinds.items():
+            declared = self.mf.servers.get(name)
+            port: int | None
+            if declared is not None and declared.port == "auto":
+                port = None
+            elif declared is not None and isinstance(declared.port, int):
+                port = declared.port
+            else:
+                port = DEFAULT_PORTS[kind]
+                while port in used:
+                    port += 1
+                used[port] = name
+            image = (declared.image if declared else None) or DEFAULT_IMAGES[kind]
+            common = {
+                "name": name,
+                "kind": kind,
+                "image": image,
+                "port": port,
+                "bind": declared.bind if declared else "127.0.0.1",
+                "container_port": CONTAINER_PORTS[kind],
+            }
+            if kind in DATABASE_KINDS:
+                assert declared is None or isinstance(declared, m.PostgresServer)
+                out[name] = ServerSpec(
+                    **common,  # type: ignore[arg-type]
+                    settings=tuple(sorted((k, _setting(v)) for k, v in
+                                          (declared.settings if declared else {}).items())),
+                    data_dir=(declared.data_dir if declared else None) or _data_dir(image),
+                    preload=self._preload(name, kind, services),
+                )
+            elif kind == "redis":
+                persistence = declared.persistence if isinstance(declared, m.RedisServer) else "aof"
+                out[name] = ServerSpec(**common, persistence=persistence)  # type: ignore[arg-type]
+            else:
+                assert isinstance(declared, m.PgBouncerServer) or declared is None
+                pool = declared or m.PgBouncerServer(kind="pgbouncer")
+                out[name] = ServerSpec(
+                    **common,  # type: ignore[arg-type]
+                    target=self.targets.get(name),
+                    pool=Pool(pool.pool_mode, pool.default_pool_size, pool.min_pool_size,
+                              pool.reserve_pool_size, pool.max_client_conn),
+                )
+        return out
+
+    def _preload(self, server: str, kind: str, services: dict[str, ServiceSpec]) -> tuple[str, ...]:
+        wanted = {"timescaledb"} if kind == "timescaledb" else set()
+        for svc in services.values():
+            if svc.server == server:
+                wanted.update(e for e in svc.extensions if e in PRELOAD)
+        return tuple(lib for lib in PRELOAD if lib in wanted)
+
+    # -- services ------------------------------------------------------------------------
+    def _service(self, name: str, svc: m.Service) -> ServiceSpec:
+        base: m.KeyPath = ("services", name)
+        server = self._pick((*base, "postgres"), svc.postgres, DATABASE_KINDS, "postgres")
+        has_db = svc.postgres is not False
+        database = role = None
+        if has_db:
+            database = svc.database or self._pattern("database", name)
+            role = svc.role or self._pattern("role", name)
+        else:
+            for key in ("database", "role", "extensions", "pgbouncer", "reads", "migrations"):
+                if getattr(svc, key):
+                    self.fail((*base, key), "the service has no database; add 'postgres: true'")
+        for index, ext in enumerate(svc.extensions):
+            if not EXTENSION_NAME.match(ext):
+                self.fail((*base, "extensions", index), f"{ext!r} is not an extension name")
+            elif ext == "timescaledb" and server and self.kinds[server] != "timescaledb":
+                self.fail((*base, "extensions", index), f"timescaledb needs a timescaledb server; "
+                          f"'{server}' is a plain postgres server ({self._listing('timescaledb')})")
+        pool = self._pool(name, svc, server) if has_db and svc.pgbouncer is not False else None
+        redis = self._pick((*base, "redis"), svc.redis, ("redis",), "redis")
+        self._check_reads(name, svc)
+        self._check_templates(name, svc)
+        mig = svc.migrations or m.Migrations()
+        migrations = None
+        if has_db:
+            migrations = MigrationsSpec(
+                path=None if mig.command else Path(mig.path or f"migrations/{name}"),
+                command=mig.command,
+                cwd=Path(mig.cwd),
+                out_of_order=mig.out_of_order,
+            )
+        return ServiceSpec(
+            name=name,
+            server=server,
+            database=database,
+            role=role,
+            extensions=tuple(dict.fromkeys(svc.extensions)),
+            pgbouncer=pool,
+            reads=tuple(svc.reads),
+            redis=redis,
+            migrations=migrations,
+            seeds=Path(svc.seeds or f"seeds/{name}") if has_db else None,
+            env_file=Path(svc.env_file or f"{STATE_DIR}/env/{name}.env"),
+            env=tuple(svc.env.items()),
+        )
+
+    def _pattern(self, which: str, service: str) -> str | None:
+        pattern = getattr(self.mf.naming, which)
+        try:
+            value = str(pattern).format(
+                service=service, project=self.mf.project.replace("-", "_"),
+                environment=self.mf.environment,
+            )
+            return m.check_identifier(value)
+        except (KeyError, IndexError, ValueError) as exc:
+            text = f"unknown placeholder {exc}" if isinstance(exc, KeyError) else str(exc)
+            message = self.at.message(("naming", which), text)
+            if message not in self.problems:
+                self.problems.append(message)
+            return None
+
+    def _pool(self, name: str, svc: m.Service, server: str | None) -> str | None:
+        path: m.KeyPath = ("services", name, "pgbouncer")
+        pools = [p for p, t in self.targets.items() if t == server]
+        if svc.pgbouncer is True:
+            if len(pools) == 1:
+                return pools[0]
+            if len(pools) > 1:
+                self.fail(path, f"several pgbouncer servers pool '{server}' ({', '.join(pools)}): "
+                          "name one")
+                return None
+            if server is None:
+                return None
+            implicit = "pgbouncer" if "pgbouncer" not in self.kinds else f"pgbouncer-{server}"
+            self.kinds[implicit] = "pgbouncer"
+            self.targets[implicit] = server
+            return implicit
+        ref = str(svc.pgbouncer)
+        if ref not in self.kinds:
+            self.fail(path, f"no server named '{ref}' ({self._listing('pgbouncer')})")
+        elif self.kinds[ref] != "pgbouncer":
+            self.fail(path, f"'{ref}' is a {self.kinds[ref]} server, not a pgbouncer server "
+                      f"({self._listing('pgbouncer')})")
+        elif server is not None and self.targets.get(ref) not in (None, server):
+            self.fail(path, f"'{ref}' pools server '{self.targets[ref]}', but the service's "
+                      f"database is on '{server}'")
+        else:
+            return ref
+        return None
+
+    def _check_reads(self, name: str, svc: m.Service) -> None:
+        for index, other in enumerate(svc.reads):
+            path: m.KeyPath = ("services", name, "reads", index)
+            target = self.mf.services.get(other)
+            if target is None:
+                names = ", ".join(s for s in self.mf.services if s != name) or "none"
+                self.fail(path, f"no service named '{other}' (services: {names})")
+            elif other == name:
+                self.fail(path, "a service always reads its own database")
+            elif target.postgres is False:
+                self.fail(path, f"service '{other}' has no database")
+
+    def _check_templates(self, name: str, svc: m.Service) -> None:
+        env = SandboxedEnvironment()
+        for key, template in svc.env.items():
+            try:
+                env.parse(template)
+            except jinja2.TemplateSyntaxError as exc:
+                self.fail(("services", name, "env", key), f"template error: {exc.message}")
+
+    def _unique_names(self, services: dict[str, ServiceSpec]) -> None:
+        seen: dict[tuple[str, str, str], str] = {}
+        for svc in services.values():
+            if svc.server is None:
+                continue
+            for what, value in (("database", svc.database), ("role", svc.role)):
+                if value is None:
+                    continue
+                key = (svc.server, what, value)
+                if key in seen:
+                    self.fail(("services", svc.name, what), f"{what} '{value}' is also used by "
+                              f"service '{seen[key]}' on server '{svc.server}'")
+                seen.setdefault(key, svc.name)
+                if value == ADMIN_USER and what == "role":
+                    self.fail(("services", svc.name, what), "'postgres' is the admin role")
+        # reads across servers are impossible: one server cannot read another's database
+        for svc in services.values():
+            for index, other in enumerate(svc.reads):
+                target = services.get(other)
+                if target and target.server and svc.server and target.server != svc.server:
+                    self.fail(("services", svc.name, "reads", index),
+                              f"'{other}' is on server '{target.server}', '{svc.name}' on "
+                              f"'{svc.server}'; reads need both databases on one server")
+
+
+def _setting(value: object) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return str(value)
+
+
+def _data_dir(image: str) -> str:
+    """PostgreSQL 18 images keep data under /var/lib/postgresql (docker-library/postgres#1370)."""
+    tag = image.rsplit(":", 1)[1] if ":" in image.rsplit("/", 1)[-1] else ""
+    major = re.search(r"(?:^|pg|-)(\d{2})(?:\D|$)", tag)
+    if major and int(major.group(1)) >= 18:
+        return "/var/lib/postgresql"
+    return "/var/lib/postgresql/data"
+
+
+def as_manifest(stack: Stack) -> dict[str, object]:
+    """The stack written back as a manifest with every default made explicit (`devenv config`)."""
+    servers: dict[str, object] = {}
+    for s in stack.servers.values():
+        entry: dict[str, object] = {"kind": s.kind, "image": s.image,
+                                    "port": "auto" if s.port is None else s.port, "bind": s.bind}
+        if s.is_database:
+            entry["settings"] = dict(s.settings)
+            entry["data_dir"] = s.data_dir
+        elif s.kind == "redis":
+            entry["persistence"] = s.persistence
+        elif s.pool is not None:
+            entry.update(target=s.target, pool_mode=s.pool.mode,
+                         default_pool_size=s.pool.default_pool_size,
+                         min_pool_size=s.pool.min_pool_size,
+                         reserve_pool_size=s.pool.reserve_pool_size,
+                         max_client_conn=s.pool.max_client_conn)
+        servers[s.name] = entry
+    services: dict[str, object] = {}
+    for v in stack.services.values():
+        svc: dict[str, object] = {"postgres": v.server or False}
+        if v.server:
+            svc.update(database=v.database, role=v.role, extensions=list(v.extensions),
+                       pgbouncer=v.pgbouncer or False, reads=list(v.reads))
+        svc["redis"] = v.redis or False
+        if v.migrations is not None:
+            mig = v.migrations
+            svc["migrations"] = (
+                {"command": mig.command, "cwd": str(mig.cwd)} if mig.command
+                else {"path": str(mig.path), "out_of_order": mig.out_of_order}
+            )
+        if v.seeds is not None:
+            svc["seeds"] = str(v.seeds)
+        svc["env_file"] = str(v.env_file)
+        svc["env"] = dict(v.env)
+        services[v.name] = svc
+    roles = {"migration": stack.migration_role, "admin": stack.admin_role}
+    return {
+        "project": stack.project,
+        "environment": stack.environment,
+        "compose_dir": str(stack.compose_dir),
+        "roles": roles,
+        "servers": servers,
+        "services": services,
+    }

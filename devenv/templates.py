@@ -1,0 +1,29 @@
+"""Jinja2 for text formats: our own templates, and users' env templates in a sandbox."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import jinja2
+from jinja2.sandbox import SandboxedEnvironment
+
+
+@cache
+def _ours() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("devenv", "templates"),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+
+
+def render_template(name: str, **context: Any) -> str:
+    return _ours().get_template(name).render(**context)
+
+
+@cache
+def sandbox() -> SandboxedEnvironment:
+    """Users' templates: no attribute escapes, and an undefined name is an error, not ''."""
+    return SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)

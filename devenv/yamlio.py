@@ -1,0 +1,78 @@
+"""The one YAML loader (safe, with the line of every key) and the one deterministic dumper."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from devenv.errors import DevenvError
+
+KeyPath = tuple[str | int, ...]
+
+
+def load_with_lines(text: str, *, source: str) -> tuple[Any, dict[KeyPath, int]]:
+    """Parse `text` safely; return the data and the 1-based line of every key and list item.
+
+    Lines let every manifest error say where to look. Duplicate keys are an error here because
+    PyYAML silently keeps the last one, which hides typos.
+    """
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise DevenvError(
+            f"{where}: YAML syntax error: {problem}",
+            hint="check indentation and quoting around that line",
+        ) from None
+    except yaml.YAMLError as exc:  # pragma: no cover - other YAML errors carry no mark
+        raise DevenvError(f"{source}: YAML error: {exc}") from None
+    lines: dict[KeyPath, int] = {}
+    if node is not None:
+        _walk(node, (), lines, source)
+    return data, lines
+
+
+def _walk(node: yaml.Node, path: KeyPath, lines: dict[KeyPath, int], source: str) -> None:
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            if key in seen:
+                dotted = ".".join(str(p) for p in (*path, key))
+                raise DevenvError(
+                    f"{source}:{key_node.start_mark.line + 1}: {dotted}: duplicate key",
+                    hint="remove one of the two entries",
+                )
+            seen.add(key)
+            lines[(*path, key)] = key_node.start_mark.line + 1
+            _walk(value_node, (*path, key), lines, source)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            lines[(*path, index)] = item.start_mark.line + 1
+            _walk(item, (*path, index), lines, source)
+
+
+class _Dumper(yaml.SafeDumper):
+    """Block style, lists indented under their key, no aliases: output reads like hand-written."""
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        super().increase_indent(flow, False)
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def dump(data: Any) -> str:
+    """Dump `data` the same way every time: insertion order kept, no line wrapping."""
+    return yaml.dump(
+        data,
+        Dumper=_Dumper,
+        sort_keys=False,
+        default_flow_style=False,
+        allow_unicode=True,
+        width=10_000,
+    )
