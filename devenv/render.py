@@ -67,6 +67,7 @@ def compose_data(stack: Stack) -> dict[str, Any]:
             f"{LABEL}.project": stack.project,
             f"{LABEL}.server": server.name,
             f"{LABEL}.kind": server.kind,
+            **service.get("labels", {}),
         }
         services[server.name] = service
         for mount in service.get("volumes", []):

@@ -30,6 +30,8 @@ def needed(stack: Stack) -> list[str]:
             keys += [f"{server.name}/{r}" for r in (stack.migration_role, stack.admin_role) if r]
         elif server.kind == "redis":
             keys.append(f"{server.name}/default")
+        elif server.kind == "pgbouncer":
+            keys.append(f"{server.name}/pgbouncer")
     for svc in stack.services.values():
         if svc.server and svc.role:
             keys.append(f"{svc.server}/{svc.role}")

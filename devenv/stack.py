@@ -170,18 +170,15 @@ class _Resolver:
             self.kinds.setdefault("redis", "redis")
 
     def _pgbouncer_targets(self) -> None:
+        """An optional `target` restricts a PgBouncer to one server's databases."""
         for name, server in self.mf.servers.items():
             if not isinstance(server, m.PgBouncerServer):
                 continue
-            path = ("servers", name, "target")
+            self.targets[name] = None
             if server.target is None:
-                found = self._of_kind(*DATABASE_KINDS)
-                if len(found) != 1:
-                    self.fail(path, f"required: more than one database server ({', '.join(found)})"
-                              if found else "required: there is no postgres server to pool")
-                    continue
-                self.targets[name] = found[0]
-            elif server.target not in self.kinds:
+                continue
+            path = ("servers", name, "target")
+            if server.target not in self.kinds:
                 self.fail(path, f"no server named '{server.target}' ({self._listing()})")
             elif self.kinds[server.target] not in DATABASE_KINDS:
                 self.fail(path, f"'{server.target}' is a {self.kinds[server.target]} server; "
@@ -336,20 +333,19 @@ class _Resolver:
 
     def _pool(self, name: str, svc: m.Service, server: str | None) -> str | None:
         path: m.KeyPath = ("services", name, "pgbouncer")
-        pools = [p for p, t in self.targets.items() if t == server]
         if svc.pgbouncer is True:
+            pools = [p for p, t in self.targets.items() if t in (None, server)]
             if len(pools) == 1:
                 return pools[0]
             if len(pools) > 1:
-                self.fail(path, f"several pgbouncer servers pool '{server}' ({', '.join(pools)}): "
-                          "name one")
+                self.fail(path, f"several pgbouncer servers ({', '.join(pools)}): name one")
                 return None
-            if server is None:
+            self.kinds.setdefault("pgbouncer", "pgbouncer")
+            if self.kinds["pgbouncer"] != "pgbouncer":
+                self.fail(path, "no pgbouncer server, and 'pgbouncer' names another server")
                 return None
-            implicit = "pgbouncer" if "pgbouncer" not in self.kinds else f"pgbouncer-{server}"
-            self.kinds[implicit] = "pgbouncer"
-            self.targets[implicit] = server
-            return implicit
+            self.targets["pgbouncer"] = None
+            return "pgbouncer"
         ref = str(svc.pgbouncer)
         if ref not in self.kinds:
             self.fail(path, f"no server named '{ref}' ({self._listing('pgbouncer')})")
@@ -357,8 +353,8 @@ class _Resolver:
             self.fail(path, f"'{ref}' is a {self.kinds[ref]} server, not a pgbouncer server "
                       f"({self._listing('pgbouncer')})")
         elif server is not None and self.targets.get(ref) not in (None, server):
-            self.fail(path, f"'{ref}' pools server '{self.targets[ref]}', but the service's "
-                      f"database is on '{server}'")
+            self.fail(path, f"'{ref}' pools only server '{self.targets[ref]}', but the "
+                      f"service's database is on '{server}'")
         else:
             return ref
         return None

@@ -1,54 +1,68 @@
-"""PgBouncer in front of one PostgreSQL server, SCRAM end to end."""
+"""PgBouncer in front of the databases of the services that ask for it, SCRAM end to end."""
 
 from __future__ import annotations
 
 import base64
+import hashlib
 from typing import Any
 
 from devenv.secrets import Secrets
-from devenv.stack import ADMIN_USER, ServerSpec, Stack
+from devenv.stack import ServerSpec, ServiceSpec, Stack
 from devenv.templates import render_template
 
 USERLIST = "/tmp/devenv-userlist.txt"
+CONSOLE_USER = "pgbouncer"  # the admin console user (SHOW POOLS, PAUSE, RELOAD)
 
 
-def pooled_users(server: ServerSpec, stack: Stack) -> list[str]:
-    users = [ADMIN_USER]
-    users += [s.role for s in stack.services.values() if s.pgbouncer == server.name and s.role]
-    return list(dict.fromkeys(users))
+def pooled(server: ServerSpec, stack: Stack) -> list[ServiceSpec]:
+    return [s for s in stack.services.values() if s.pgbouncer == server.name]
+
+
+def config_text(server: ServerSpec, stack: Stack) -> str:
+    assert server.pool is not None
+    databases = [
+        (svc.database, stack.servers[svc.server].name, stack.servers[svc.server].container_port)
+        for svc in pooled(server, stack) if svc.database and svc.server
+    ]
+    return render_template(
+        "pgbouncer.ini.j2",
+        server=server,
+        pool=server.pool,
+        databases=databases,
+        console=CONSOLE_USER,
+        userlist=USERLIST,
+        manifest=stack.manifest_name,
+    )
 
 
 class PgBouncer:
     def compose_service(self, server: ServerSpec, stack: Stack) -> dict[str, Any]:
-        assert server.target is not None
         port = str(server.container_port)
         script = (f'echo "$$DEVENV_USERLIST" | base64 -d > {USERLIST} '
                   "&& exec /usr/bin/pgbouncer /etc/pgbouncer/pgbouncer.ini")
-        return {
+        targets = sorted({s.server for s in pooled(server, stack) if s.server})
+        # A bind-mounted file does not change the container's config: this label does, so
+        # compose restarts PgBouncer when its databases change.
+        digest = hashlib.sha256(config_text(server, stack).encode()).hexdigest()[:16]
+        service: dict[str, Any] = {
             "image": server.image,
             "command": ["sh", "-c", script],
             "volumes": [f"./{server.name}/pgbouncer.ini:/etc/pgbouncer/pgbouncer.ini:ro"],
-            "depends_on": {server.target: {"condition": "service_healthy"}},
-            # pg_isready ships in the real edoburu/pgbouncer image; an auth request counts as up.
+            "labels": {"dev.devenv.config-hash": digest},
+            # pg_isready ships in the real edoburu/pgbouncer image; an auth reply counts as up.
             "healthcheck": {"test": ["CMD", "pg_isready", "-h", "127.0.0.1", "-p", port]},
         }
+        if targets:
+            service["depends_on"] = {t: {"condition": "service_healthy"} for t in targets}
+        return service
 
     def config_files(self, server: ServerSpec, stack: Stack) -> dict[str, str]:
-        assert server.target is not None and server.pool is not None
-        target = stack.servers[server.target]
-        text = render_template(
-            "pgbouncer.ini.j2",
-            server=server,
-            target=target,
-            pool=server.pool,
-            admin=ADMIN_USER,
-            userlist=USERLIST,
-            manifest=stack.manifest_name,
-        )
-        return {f"{server.name}/pgbouncer.ini": text}
+        return {f"{server.name}/pgbouncer.ini": config_text(server, stack)}
 
     def secret_env(self, server: ServerSpec, stack: Stack, secrets: Secrets) -> dict[str, str]:
-        assert server.target is not None
-        lines = [f'"{u}" "{secrets.get(server.target, u)}"' for u in pooled_users(server, stack)]
-        body = "\n".join(lines) + "\n"
+        lines = [f'"{CONSOLE_USER}" "{secrets.get(server.name, CONSOLE_USER)}"']
+        for svc in pooled(server, stack):
+            if svc.server and svc.role:
+                lines.append(f'"{svc.role}" "{secrets.get(svc.server, svc.role)}"')
+        body = "\n".join(dict.fromkeys(lines)) + "\n"
         return {"DEVENV_USERLIST": base64.b64encode(body.encode()).decode()}
