@@ -1,0 +1,47 @@
+"""Migrations run by another tool (`alembic upgrade head`, `npm run migrate`...).
+
+The command runs through the shell, as the user wrote it in the manifest, with the service's
+connection variables added to the environment; its output is streamed line by line and its last
+lines kept for the error message.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections import deque
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from devenv.errors import DevenvError
+
+TAIL_LINES = 20
+
+
+def run_command(command: str, *, cwd: Path, env: Mapping[str, str],
+                on_output: Callable[[str], None]) -> None:
+    """Run `command` in `cwd`; a non-zero exit is a DevenvError with the code and output tail."""
+    if not cwd.is_dir():
+        raise DevenvError(f"Cannot run `{command}`: the directory {cwd} does not exist",
+                          "Fix the migration command's working directory in the manifest.")
+    tail: deque[str] = deque(maxlen=TAIL_LINES)
+    with subprocess.Popen(
+        command, shell=True, cwd=cwd, env={**os.environ, **env}, stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, encoding="utf-8",
+        errors="replace", bufsize=1,
+    ) as process:
+        assert process.stdout is not None
+        try:
+            for raw in process.stdout:
+                line = raw.rstrip("\r\n")
+                tail.append(line)
+                on_output(line)
+            code = process.wait()
+        except BaseException:  # Ctrl-C: do not leave the tool running
+            process.kill()
+            raise
+    if code != 0:
+        shown = "\n".join(f"  {line}" for line in tail) or "  (no output)"
+        raise DevenvError(f"`{command}` failed with exit code {code}; its last output lines:\n"
+                          f"{shown}",
+                          f"Fix the problem above, then run the migrations again (from {cwd}).")

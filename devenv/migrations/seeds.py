@@ -1,0 +1,144 @@
+"""Applying seeds: each file once, in its own transaction with its `devenv_seed_history` row.
+
+An edited seed is never re-applied silently nor skipped silently: `seed` re-applies it only
+with `force=True` and otherwise returns it in `SeedResult.changed` for the CLI to warn about.
+(A full re-apply of every seed happens on reset, which recreates the database.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from time import perf_counter
+from typing import Literal
+
+import psycopg
+from psycopg import sql
+
+from devenv.errors import DevenvError
+from devenv.migrations.connect import Conn, connect
+from devenv.migrations.execute import explain, run_whole
+from devenv.migrations.formats import Script
+from devenv.migrations.lock import SEED_LOCK, advisory_lock
+from devenv.migrations.seedfiles import SeedFile, SeedSet
+
+SeedState = Literal["applied", "pending", "changed"]
+TABLE = "devenv_seed_history"
+
+
+@dataclass(frozen=True)
+class SeedStatus:
+    script: str  # relative to the root
+    state: SeedState
+    applied_at: datetime | None
+
+
+@dataclass(frozen=True)
+class SeedResult:
+    applied: list[str]  # files applied by this run, relative to the root
+    changed: list[str]  # edited since they were applied and NOT re-applied (no force)
+    elapsed_ms: int
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+def _read(conn: Conn, table: sql.Composable) -> dict[str, tuple[str, datetime]]:
+    try:
+        rows = conn.execute(sql.SQL("SELECT script, checksum, applied_at FROM {} "
+                                    "WHERE success").format(table)).fetchall()
+    except psycopg.errors.UndefinedTable:
+        return {}
+    return {str(s): (str(c), a) for s, c, a in rows if isinstance(a, datetime)}
+
+
+def _state(seed_file: SeedFile, ledger: dict[str, tuple[str, datetime]]) -> SeedState:
+    if seed_file.name not in ledger:
+        return "pending"
+    return "applied" if ledger[seed_file.name][0] == seed_file.checksum else "changed"
+
+
+def seed_status(conninfo: str, seeds: SeedSet) -> list[SeedStatus]:
+    """Each seed file: applied, pending, or changed (edited after it was applied)."""
+    with connect(conninfo) as conn:
+        ledger = _read(conn, sql.Identifier(TABLE))
+    return [SeedStatus(f.shown, _state(f, ledger),
+                       ledger[f.name][1] if f.name in ledger else None) for f in seeds.files]
+
+
+def seed(conninfo: str, seeds: SeedSet, *, force: bool = False,
+         on_event: Callable[[str], None] | None = None) -> SeedResult:
+    """Apply pending seeds in name order (and changed ones with `force`)."""
+    emit = on_event or _quiet
+    started = perf_counter()
+    applied: list[str] = []
+    changed: list[str] = []
+    with connect(conninfo) as conn, advisory_lock(
+            conn, SEED_LOCK, on_wait=lambda: emit("waiting for another seed run")):
+        table = _ensure_table(conn)
+        ledger = _read(conn, table)
+        for seed_file in seeds.files:
+            state = _state(seed_file, ledger)
+            if state == "applied":
+                continue
+            if state == "changed" and not force:
+                changed.append(seed_file.shown)
+                emit(f"{seed_file.shown} changed since it was applied: not re-applied "
+                     f"(`devenv seed {seeds.service} --force` re-applies it)")
+                continue
+            file_started = perf_counter()
+            _apply(conn, table, seeds, seed_file)
+            applied.append(seed_file.shown)
+            emit(f"seeded {seed_file.shown} in {round((perf_counter() - file_started) * 1000)} ms")
+    return SeedResult(applied, changed, round((perf_counter() - started) * 1000))
+
+
+def _ensure_table(conn: Conn) -> sql.Composable:
+    row = conn.execute("SELECT current_schema()").fetchone()
+    if row is None or row[0] is None:
+        raise DevenvError("The database has no schema to hold devenv_seed_history "
+                          "(current_schema() is NULL)",
+                          "Create a schema the role can write to, or fix its search_path.")
+    table = sql.Identifier(str(row[0]), TABLE)
+    conn.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {} (script text PRIMARY KEY, "
+                         "checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now(), "
+                         "success boolean NOT NULL)").format(table))
+    return table
+
+
+def _apply(conn: Conn, table: sql.Composable, seeds: SeedSet, seed_file: SeedFile) -> None:
+    script = Script(seed_file.path, seed_file.shown, seed_file.text, 0, len(seed_file.text), True)
+    try:
+        with conn.transaction():
+            if seed_file.kind == "sql":
+                run_whole(conn, script)
+            else:
+                _copy(conn, seed_file)
+            conn.execute("RESET ALL")
+            conn.execute(sql.SQL(
+                "INSERT INTO {} (script, checksum, success) VALUES (%s, %s, true) "
+                "ON CONFLICT (script) DO UPDATE SET checksum = EXCLUDED.checksum, "
+                "applied_at = now(), success = true").format(table),
+                (seed_file.name, seed_file.checksum), prepare=True)
+    except psycopg.Error as exc:
+        if seed_file.kind == "sql":
+            report = explain(conn, script, exc).report
+        else:
+            report = f"{seed_file.shown}: {exc.diag.message_primary or exc}"
+            if exc.diag.context:
+                report += f"\nCONTEXT: {exc.diag.context.strip()}"
+            if exc.diag.message_detail:
+                report += f"\nDETAIL: {exc.diag.message_detail}"
+        raise DevenvError(f"Seed failed: {report}",
+                          f"It was rolled back. Fix the file, then run "
+                          f"`devenv seed {seeds.service}` again.") from None
+
+
+def _copy(conn: Conn, seed_file: SeedFile) -> None:
+    query = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv, HEADER true)").format(
+        sql.Identifier(*seed_file.table), sql.SQL(", ").join(map(sql.Identifier,
+                                                                 seed_file.columns)))
+    with conn.cursor() as cur, cur.copy(query) as copy:
+        copy.write(seed_file.text.encode())
