@@ -46,7 +46,9 @@ def check_identifier(value: str) -> str:
 
 
 def check_compose_name(value: str) -> str:
-    if not COMPOSE_NAME.match(value) or len(value) > 63:
+    if len(value) > 63:
+        raise ValueError(f"{value!r} is longer than 63 characters")
+    if not COMPOSE_NAME.match(value):
         raise ValueError(
             f"{value!r} is not a valid Compose name "
             "(lowercase letters, digits, '-' and '_', starting with a letter or digit)"
@@ -382,7 +384,7 @@ def _clean_path(loc: tuple[int | str, ...]) -> KeyPath:
             continue
         if isinstance(part, str) and ("[" in part or part in {"bool", "str", "int", "float"}):
             continue
-        if isinstance(part, str) and part.startswith("function-"):
+        if isinstance(part, str) and part.startswith(("function-", "constrained-")):
             continue
         if part == "[key]":
             continue
@@ -397,7 +399,15 @@ def _describe(error: Any, path: KeyPath, data: dict[str, Any]) -> str:
         allowed = _allowed_keys(path[:-1], data)
         close = difflib.get_close_matches(key, allowed, n=1)
         hint = f" (did you mean '{close[0]}'?)" if close else ""
+        if not close and len(path) == 3 and path[0] == "servers":
+            owners = [k for k, model in SERVER_MODELS.items() if key in model.model_fields]
+            if owners:
+                hint = f" (a {'/'.join(owners)} key, not a {_kind_of(path[1], data)} one)"
         return f"unknown key '{key}'{hint}; allowed: {', '.join(allowed)}"
+    if path[:1] == ("servers",) and path[2:] == ("port",):
+        return "expected a port number from 1 to 65535, or 'auto'"
+    if path[:1] == ("servers",) and path[2:3] == ("settings",) and len(path) == 4:
+        return "expected a string, a number or true/false"
     if kind == "missing":
         return "required key is missing"
     if kind == "union_tag_invalid":
@@ -410,6 +420,11 @@ def _describe(error: Any, path: KeyPath, data: dict[str, Any]) -> str:
     if message.startswith("Value error, "):
         message = message[len("Value error, ") :]
     return message
+
+
+def _kind_of(server: str | int, data: dict[str, Any]) -> str:
+    raw = data.get("servers", {}).get(server, {})
+    return str(raw.get("kind")) if isinstance(raw, dict) else "?"
 
 
 def _allowed_keys(path: KeyPath, data: dict[str, Any]) -> list[str]:

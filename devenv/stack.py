@@ -188,7 +188,8 @@ class _Resolver:
 
     def _listing(self, *kinds: str) -> str:
         names = self._of_kind(*kinds) if kinds else list(self.kinds)
-        return "servers: " + (", ".join(names) if names else "none")
+        label = "/".join(kinds) + " servers" if kinds else "servers"
+        return f"{label}: " + (", ".join(names) if names else "none")
 
     def _pick(self, path: m.KeyPath, ref: bool | str, kinds: tuple[str, ...], what: str) -> str | None:
         if ref is False:
@@ -197,6 +198,12 @@ class _Resolver:
             found = self._of_kind(*kinds)
             if len(found) == 1:
                 return found[0]
+            if not found:
+                # The implicit server's name is taken by a server of another kind.
+                self.fail(path, f"no {what} server, and '{path[-1]}' names a "
+                          f"{self.kinds[str(path[-1])]} server; declare a {what} server "
+                          "under 'servers' and name it here")
+                return None
             self.fail(path, f"several {what} servers ({', '.join(found)}): name one, "
                       f"e.g. '{path[-1]}: {found[0]}'")
             return None
@@ -324,8 +331,14 @@ class _Resolver:
                 environment=self.mf.environment,
             )
             return m.check_identifier(value)
-        except (KeyError, IndexError, ValueError) as exc:
-            text = f"unknown placeholder {exc}" if isinstance(exc, KeyError) else str(exc)
+        except (KeyError, IndexError, AttributeError, ValueError) as exc:
+            known = "placeholders: {service}, {project}, {environment}"
+            if isinstance(exc, KeyError):
+                text = f"unknown placeholder '{{{exc.args[0]}}}'; {known}"
+            elif isinstance(exc, IndexError | AttributeError):
+                text = f"{pattern!r} is not a valid pattern; {known}"
+            else:
+                text = str(exc)
             message = self.at.message(("naming", which), text)
             if message not in self.problems:
                 self.problems.append(message)
