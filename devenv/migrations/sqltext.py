@@ -35,7 +35,7 @@ def read_sql_file(path: Path, *, shown: str) -> str:
         ) from None
     text = text.removeprefix("\ufeff")
     if not text.strip():
-        raise DevenvError(f"{shown} is empty", "Write its SQL, or delete the file.")
+        raise DevenvError(f"{shown} is empty", "Fill it in, or delete the file.")
     return text
 
 
