@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -31,6 +32,16 @@ COMPOSE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 Setting = StrictStr | StrictBool | int | float
+
+
+def check_env_name(name: str) -> str:
+    if not ENV_NAME.match(name):
+        raise ValueError(f"{name!r} is not a valid environment variable name")
+    return name
+
+
+# Checked per key (not on the whole mapping) so that the error points at the bad name's line.
+EnvName = Annotated[str, AfterValidator(check_env_name)]
 
 
 def check_identifier(value: str) -> str:
@@ -203,7 +214,7 @@ class Service(_Model):
         description="Where this service's .env file is written, relative to devenv.yaml. "
         "Default: .devenv/env/<service>.env (git-ignored).",
     )
-    env: dict[str, str] = Field(
+    env: dict[EnvName, str] = Field(
         default_factory=dict,
         description="Extra variables for the .env file: jinja2 templates over the connection "
         "facts (db.host, db.port, db.name, db.user, db.password, db.url, redis.url, ...).",
@@ -228,13 +239,6 @@ class Service(_Model):
     def _identifier(cls, value: str | None) -> str | None:
         return None if value is None else check_identifier(value)
 
-    @field_validator("env")
-    @classmethod
-    def _env_names(cls, value: dict[str, str]) -> dict[str, str]:
-        for name in value:
-            if not ENV_NAME.match(name):
-                raise ValueError(f"{name!r} is not a valid environment variable name")
-        return value
 
 
 class Naming(_Model):
