@@ -1,4 +1,4 @@
-"""Every error `devenv.manifest.parse` reports, checked by its whole message (line, key path, hint)."""
+"""Every error `devenv.manifest.parse` reports, by its whole message (line, key path, hint)."""
 
 from __future__ import annotations
 
@@ -365,7 +365,9 @@ def test_bad_port_is_one_message_on_the_port_key(port: str) -> None:
           auth:
             postgres: true
     """)
-    assert message == "devenv.yaml:5: servers.db.port: expected a port number from 1 to 65535, or 'auto'"
+    assert message == (
+        "devenv.yaml:5: servers.db.port: expected a port number from 1 to 65535, or 'auto'"
+    )
 
 
 def test_bad_setting_value_is_one_message() -> None:
