@@ -1,0 +1,221 @@
+"""Rendering: golden files for the example stacks, determinism, no secrets, compose invariants.
+
+`UPDATE_GOLDEN=1 pytest tests/test_render.py` rewrites tests/golden/ from the current renderer;
+read the diff before committing it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from devenv import commands, secrets
+from devenv.manifest import parse
+from devenv.render import compose_files, state_files
+from devenv.secrets import Secrets
+from devenv.stack import Stack, load_stack, resolve
+
+REPO = Path(__file__).resolve().parents[1]
+GOLDEN = Path(__file__).resolve().parent / "golden"
+EXAMPLES = {
+    "capsule": REPO / "devenv.yaml",
+    "pcc": REPO / "examples" / "pcc" / "devenv.yaml",
+}
+UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
+
+ALL_KINDS = """
+project: kinds
+servers:
+  db: {kind: postgres, settings: {max_connections: 50, fsync: false}}
+  ts: {kind: timescaledb}
+  cache: {kind: redis, persistence: none}
+  pool: {kind: pgbouncer, target: db}
+  spare: {kind: postgres, port: auto}
+services:
+  auth: {postgres: db, pgbouncer: pool, redis: true, extensions: [pg_stat_statements]}
+  metrics: {postgres: ts, extensions: [timescaledb], redis: cache}
+  audit: {postgres: spare}
+"""
+TINY = "project: demo\nservices: {auth: {postgres: true, redis: true}}\n"
+
+
+def example(name: str) -> Stack:
+    return load_stack(EXAMPLES[name], display="devenv.yaml")
+
+
+def stack_of(text: str, root: Path = Path("/project")) -> Stack:
+    manifest, located = parse(textwrap.dedent(text).lstrip("\n"))
+    return resolve(manifest, located, root=root)
+
+
+def all_stacks() -> dict[str, Stack]:
+    stacks = {name: example(name) for name in EXAMPLES}
+    stacks["all-kinds"] = stack_of(ALL_KINDS)
+    stacks["tiny"] = stack_of(TINY)
+    return stacks
+
+
+def compose_of(stack: Stack) -> dict[str, Any]:
+    text = compose_files(stack)[stack.compose_dir / "compose.yaml"]
+    data = yaml.safe_load(text)
+    assert isinstance(data, dict)
+    return data
+
+
+def fake_secrets(stack: Stack) -> Secrets:
+    """Recognisable passwords, distinct per key."""
+    return Secrets({key: f"FakePw{i:03d}x{key.replace('/', 'Q').replace('-', 'Z')}"
+                    for i, key in enumerate(secrets.needed(stack))})
+
+
+# -- golden files -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", list(EXAMPLES))
+def test_golden(name: str) -> None:
+    rendered = compose_files(example(name))
+    folder = GOLDEN / name
+    if UPDATE:
+        shutil.rmtree(folder, ignore_errors=True)
+        for rel, text in rendered.items():
+            (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+            (folder / rel).write_text(text)
+    committed = {p.relative_to(folder): p.read_text()
+                 for p in sorted(folder.rglob("*")) if p.is_file()}
+    assert sorted(committed) == sorted(rendered), "set UPDATE_GOLDEN=1 to rewrite tests/golden/"
+    for rel, text in rendered.items():
+        assert text == committed[rel], f"{rel} differs from tests/golden/{name}/{rel}"
+
+
+@pytest.mark.parametrize("name", list(EXAMPLES))
+def test_committed_example_files_match_the_renderer(name: str) -> None:
+    stack = example(name)
+    for rel, text in compose_files(stack).items():
+        assert (stack.root / rel).read_text() == text, f"{stack.root / rel} is stale"
+
+
+# -- determinism and secrets --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["capsule", "pcc", "all-kinds", "tiny"])
+def test_rendering_twice_gives_identical_bytes(name: str) -> None:
+    first = {str(k): v.encode() for k, v in compose_files(all_stacks()[name]).items()}
+    second = {str(k): v.encode() for k, v in compose_files(all_stacks()[name]).items()}
+    assert first == second
+
+
+@pytest.mark.parametrize("name", ["capsule", "pcc", "all-kinds", "tiny"])
+def test_no_secret_reaches_the_committed_files(name: str) -> None:
+    stack = all_stacks()[name]
+    creds = fake_secrets(stack)
+    private = state_files(stack, creds, {"spare": 45678})
+    committed = "\n".join(compose_files(stack).values())
+    for password in creds.all():
+        assert password not in committed
+    # Nor any value that carries them (base64 userlists and ACLs).
+    for text in private.values():
+        for line in text.splitlines():
+            if "=" in line and not line.startswith("#"):
+                value = line.split("=", 1)[1]
+                assert len(value) < 8 or value not in committed, line
+    # And the private files do carry every password the servers need.
+    secret_text = "".join(private.values())
+    for server in stack.servers.values():
+        if server.is_database:
+            assert f"POSTGRES_PASSWORD={creds.get(server.name, 'postgres')}\n" in secret_text
+
+
+def test_state_files_hold_the_auto_port() -> None:
+    stack = stack_of(ALL_KINDS)
+    private = state_files(stack, fake_secrets(stack), {"spare": 45678})
+    assert private[Path(".devenv/compose.env")].endswith("DEVENV_PORT_SPARE=45678\n")
+    ports = compose_of(stack)["services"]["spare"]["ports"]
+    assert ports == ["127.0.0.1:${DEVENV_PORT_SPARE:?run devenv up to choose this port}:5432"]
+
+
+# -- compose invariants -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["capsule", "pcc", "all-kinds", "tiny"])
+def test_every_server_is_local_healthchecked_restarted_and_labelled(name: str) -> None:
+    stack = all_stacks()[name]
+    data = compose_of(stack)
+    assert data["name"] == stack.project
+    assert list(data["services"]) == list(stack.servers)
+    for server_name, service in data["services"].items():
+        server = stack.servers[server_name]
+        for port in service["ports"]:
+            assert port.startswith("127.0.0.1:"), port
+        assert service["healthcheck"]["test"], server_name
+        assert service["restart"] == "unless-stopped"
+        labels = service["labels"]
+        assert labels["dev.devenv.project"] == stack.project
+        assert labels["dev.devenv.server"] == server_name
+        assert labels["dev.devenv.kind"] == server.kind
+        assert service["env_file"] == [f"../.devenv/secrets/{server_name}.env"]
+        if server.is_database:
+            test = service["healthcheck"]["test"]
+            assert test[:4] == ["CMD", "pg_isready", "-h", "127.0.0.1"], test
+    for volume in data.get("volumes", {}).values():
+        assert volume["labels"]["dev.devenv.project"] == stack.project
+
+
+@pytest.mark.parametrize("name", ["capsule", "pcc", "all-kinds", "tiny"])
+def test_no_start_interval(name: str) -> None:
+    # healthcheck.start_interval needs Engine >= 25: older engines reject the file.
+    for text in compose_files(all_stacks()[name]).values():
+        assert "start_interval" not in text
+
+
+def test_all_kinds_render_what_the_manifest_says() -> None:
+    services = compose_of(stack_of(ALL_KINDS))["services"]
+    assert services["db"]["command"] == [
+        "postgres", "-c", "shared_preload_libraries=pg_stat_statements",
+        "-c", "fsync=off", "-c", "max_connections=50"]
+    assert services["ts"]["command"] == [
+        "postgres", "-c", "shared_preload_libraries=timescaledb",
+        "-c", "timescaledb.telemetry_level=off"]
+    assert "--appendonly no --save ''" in services["cache"]["command"][2]
+    assert services["pool"]["depends_on"] == {"db": {"condition": "service_healthy"}}
+    assert services["spare"]["ports"][0].startswith("127.0.0.1:${DEVENV_PORT_SPARE:?")
+
+
+@pytest.mark.parametrize(("image", "data_dir"), [
+    ("postgres:17", "/var/lib/postgresql/data"),
+    ("postgres:16-alpine", "/var/lib/postgresql/data"),
+    ("postgres:18", "/var/lib/postgresql"),
+    ("postgres:18.1-bookworm", "/var/lib/postgresql"),
+    ("timescale/timescaledb:latest-pg18", "/var/lib/postgresql"),
+    ("registry.local:5000/postgres:18", "/var/lib/postgresql"),
+])
+def test_data_dir_follows_the_image_major(image: str, data_dir: str) -> None:
+    stack = stack_of(f"project: demo\nservers: {{db: {{kind: postgres, image: '{image}'}}}}\n"
+                     "services: {auth: {postgres: true}}\n")
+    assert compose_of(stack)["services"]["db"]["volumes"] == [f"db-data:{data_dir}"]
+
+
+def test_state_files_are_private_after_write_generated(tmp_path: Path) -> None:
+    (tmp_path / "devenv.yaml").write_text(ALL_KINDS)
+    stack = load_stack(tmp_path / "devenv.yaml")
+    changed = commands.write_generated(stack, {"spare": 45678})
+    assert Path("compose/compose.yaml") in changed
+    private = [p for p in (tmp_path / ".devenv").rglob("*") if p.is_file()]
+    assert {p.relative_to(tmp_path).as_posix() for p in private} == {
+        ".devenv/secrets.json", ".devenv/compose.env",
+        *(f".devenv/secrets/{name}.env" for name in stack.servers)}
+    for path in private:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+    for folder in [tmp_path / ".devenv", tmp_path / ".devenv" / "secrets"]:
+        assert stat.S_IMODE(folder.stat().st_mode) & 0o077 == 0, folder
+    assert stat.S_IMODE((tmp_path / "compose" / "compose.yaml").stat().st_mode) == 0o644
+    # A second run changes nothing and keeps the passwords.
+    before = (tmp_path / ".devenv" / "secrets.json").read_text()
+    assert commands.write_generated(stack, {"spare": 45678}) == []
+    assert (tmp_path / ".devenv" / "secrets.json").read_text() == before
