@@ -2,7 +2,9 @@
 
 An edited seed is never re-applied silently nor skipped silently: `seed` re-applies it only
 with `force=True` and otherwise returns it in `SeedResult.changed` for the CLI to warn about.
-(A full re-apply of every seed happens on reset, which recreates the database.)
+Re-applying runs the file again as it is, over the rows already there: seeds meant to be forced
+should be idempotent (INSERT ... ON CONFLICT); a CSV seed COPYs its rows again. A full, clean
+re-apply of every seed happens on reset, which recreates the database.
 """
 
 from __future__ import annotations
