@@ -68,6 +68,7 @@ class MigrationsSpec:
     command: str | None
     cwd: Path
     out_of_order: bool
+    explicit: bool = False  # a default folder that does not exist means "no migrations"
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,7 @@ class ServiceSpec:
     migrations: MigrationsSpec | None
     seeds: Path | None
     env_file: Path
+    seeds_explicit: bool
     env: tuple[tuple[str, str], ...]
 
     @property
@@ -143,7 +145,7 @@ class _Resolver:
         servers = self._servers(services)
         if self.problems:
             raise DevenvError(
-                "\n".join(self.problems), hint="fix devenv.yaml; no file was changed"
+                "\n".join(self.problems), hint=f"fix {self.at.source}; no file was changed"
             )
         return Stack(
             project=self.mf.project,
@@ -307,6 +309,7 @@ class _Resolver:
                 command=mig.command,
                 cwd=Path(mig.cwd),
                 out_of_order=mig.out_of_order,
+                explicit=svc.migrations is not None,
             )
         return ServiceSpec(
             name=name,
@@ -319,6 +322,7 @@ class _Resolver:
             redis=redis,
             migrations=migrations,
             seeds=Path(svc.seeds or f"seeds/{name}") if has_db else None,
+            seeds_explicit=svc.seeds is not None,
             env_file=Path(svc.env_file or f"{STATE_DIR}/env/{name}.env"),
             env=tuple(svc.env.items()),
         )
