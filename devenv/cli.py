@@ -106,6 +106,67 @@ def schema() -> None:
     commands.schema()
 
 
+@app.command()
+def up(
+    ctx: typer.Context,
+    services: Annotated[Optional[list[str]], typer.Argument(  # noqa: UP045
+        help="Only these services (and the servers they need).")] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for servers to answer.")] = 120,
+    no_migrate: Annotated[bool, typer.Option("--no-migrate", help="Skip migrations and seeds.")
+                          ] = False,
+) -> None:
+    """Start, provision, migrate and seed; write each service's .env file."""
+    from devenv import commands, up as run
+
+    run.up(commands.load(_opts(ctx).file), _console(ctx), names=services or [],
+           deadline_s=timeout, migrate=not no_migrate)
+
+
+@app.command()
+def down(
+    ctx: typer.Context,
+    volumes: Annotated[bool, typer.Option("--volumes", "-v", help="Also delete the data volumes.")
+                       ] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before deleting data.")
+                   ] = False,
+) -> None:
+    """Stop the stack; data stays in its volumes unless --volumes."""
+    from devenv import commands, up as run
+
+    stack = commands.load(_opts(ctx).file)
+    if volumes and not yes and not typer.confirm(
+            f"Delete all data of project '{stack.project}' (its volumes)?", default=False):
+        raise typer.Exit(1)
+    run.down(stack, _console(ctx), volumes=volumes)
+
+
+@app.command()
+def status(
+    ctx: typer.Context,
+    json_: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Servers (state, health, port) and services (database, role, env file, migrations)."""
+    from devenv import commands
+
+    commands.status(_opts(ctx).file, console=_console(ctx), as_json=json_)
+
+
+@app.command()
+def env(
+    ctx: typer.Context,
+    service: Annotated[str, typer.Argument(help="The service.")],
+    format_: Annotated[str, typer.Option("--format", help="dotenv, shell or json.")] = "dotenv",
+    show_secrets: Annotated[bool, typer.Option("--show-secrets",
+                                               help="Print passwords instead of ****.")] = False,
+    json_: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
+) -> None:
+    """Print a service's environment variables (passwords masked unless --show-secrets)."""
+    from devenv import commands
+
+    commands.env(_opts(ctx).file, service, fmt="json" if json_ else format_,
+                 show_secrets=show_secrets, console=_console(ctx))
+
+
 def main() -> None:
     """Console-script entry: map every outcome to a documented exit code."""
     from devenv.errors import DevenvError

@@ -142,3 +142,53 @@ def _rel(path: Path, root: Path) -> str:
         return str(path.relative_to(root))
     except ValueError:
         return str(path)
+
+
+def status(file: Path, *, console: Console, as_json: bool) -> None:
+    from devenv import state
+    from devenv.up import server_status
+
+    stack = load(file)
+    ports = state.load(stack).ports
+    servers = server_status(stack, ports)
+    services = [
+        {"service": s.name, "server": s.server, "database": s.database, "role": s.role,
+         "pgbouncer": s.pgbouncer, "redis": s.redis, "env_file": str(s.env_file),
+         "env_file_exists": (stack.root / s.env_file).exists()}
+        for s in stack.services.values()
+    ]
+    if as_json:
+        console.result(json.dumps({
+            "project": stack.project,
+            "servers": [vars(s) for s in servers],
+            "services": services,
+        }, indent=2))
+        return
+    console.result(f"project {stack.project}")
+    console.result(f"{'SERVER':<16}{'KIND':<13}{'STATE':<11}{'HEALTH':<11}PORT")
+    for s in servers:
+        console.result(f"{s.name:<16}{s.kind:<13}{s.state:<11}{s.health or '-':<11}"
+                       f"{s.port if s.port is not None else '-'}")
+    console.result(f"{'SERVICE':<16}{'DATABASE':<22}{'ROLE':<22}ENV FILE")
+    for v in services:
+        mark = "" if v["env_file_exists"] else " (not written yet)"
+        console.result(f"{v['service']!s:<16}{v['database'] or '-'!s:<22}{v['role'] or '-'!s:<22}"
+                       f"{v['env_file']}{mark}")
+
+
+def env(file: Path, service: str, *, fmt: str, show_secrets: bool, console: Console) -> None:
+    from devenv import facts, state
+
+    if fmt not in ("dotenv", "shell", "json"):
+        raise DevenvError(f"unknown format {fmt!r}", hint="use dotenv, shell or json")
+    stack = load(file)
+    if service not in stack.services:
+        raise DevenvError(f"no service named '{service}' in {stack.manifest_name} "
+                          f"(services: {', '.join(stack.services)})")
+    creds = secrets.load(stack.root / stack.state_dir)
+    if creds is None:
+        raise DevenvError("no passwords yet in .devenv/", hint="run `devenv up` first")
+    variables = facts.env_vars(stack, stack.services[service], creds, state.load(stack).ports)
+    if not show_secrets:
+        variables = facts.redact(variables, creds)
+    console.result(facts.format_env(variables, fmt).rstrip("\n"))

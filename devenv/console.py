@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -10,38 +11,57 @@ from typing import TextIO
 
 
 class Console:
-    """Step lines with timings (`Starting postgres ... done (1.2s)`); quiet keeps only errors."""
+    """Step lines with timings (`Starting postgres ... done (1.20s)`); quiet keeps results."""
 
     def __init__(self, *, quiet: bool = False, out: TextIO | None = None,
                  err: TextIO | None = None) -> None:
         self.quiet = quiet
         self.out = out or sys.stdout
         self.err = err or sys.stderr
+        self._open = False  # a step line waits for its "done"
+        self._lock = threading.Lock()
+
+    def _line(self, text: str, stream: TextIO) -> None:
+        with self._lock:
+            if self._open:
+                print(file=self.out, flush=True)
+                self._open = False
+            print(text, file=stream, flush=True)
 
     def say(self, text: str = "") -> None:
         if not self.quiet:
-            print(text, file=self.out, flush=True)
+            self._line(text, self.out)
 
     def result(self, text: str) -> None:
         """Output that is the point of the command (printed even with --quiet)."""
-        print(text, file=self.out, flush=True)
+        self._line(text, self.out)
 
     def warn(self, text: str) -> None:
-        print(f"warning: {text}", file=self.err, flush=True)
+        self._line(f"warning: {text}", self.err)
 
     def error(self, text: str) -> None:
-        print(f"error: {text}", file=self.err, flush=True)
+        self._line(f"error: {text}", self.err)
 
     @contextmanager
     def step(self, text: str) -> Iterator[None]:
         started = time.perf_counter()
         if not self.quiet:
-            print(f"{text} ...", end="", file=self.out, flush=True)
+            with self._lock:
+                print(f"{text} ...", end="", file=self.out, flush=True)
+                self._open = True
         try:
             yield
         except BaseException:
-            if not self.quiet:
-                print(" FAILED", file=self.out, flush=True)
+            self._finish(text, "FAILED")
             raise
-        if not self.quiet:
-            print(f" done ({time.perf_counter() - started:.2f}s)", file=self.out, flush=True)
+        self._finish(text, f"done ({time.perf_counter() - started:.2f}s)")
+
+    def _finish(self, text: str, outcome: str) -> None:
+        if self.quiet:
+            return
+        with self._lock:
+            if self._open:
+                print(f" {outcome}", file=self.out, flush=True)
+            else:
+                print(f"{text}: {outcome}", file=self.out, flush=True)
+            self._open = False

@@ -1,0 +1,246 @@
+"""The one module that talks to Docker. Everything else asks it, and gets DevenvErrors back.
+
+Compose operations go through python-on-whales. Listing containers, the one call of a warm
+`devenv up`, reads the Engine API over its unix socket instead: importing python-on-whales
+alone costs ~0.5 s, more than the whole warm `up` may take (issue: faster than compose's own
+warm `up --wait`). The socket path falls back to python-on-whales for remote engines.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import shutil
+import socket
+import urllib.parse
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from devenv.errors import DevenvError
+from devenv.render import COMPOSE_ENV, COMPOSE_FILE, LABEL
+from devenv.stack import Stack
+
+if TYPE_CHECKING:
+    from python_on_whales import DockerClient
+
+SOCKET = "/var/run/docker.sock"
+
+
+@dataclass(frozen=True)
+class ContainerState:
+    id: str
+    name: str
+    server: str
+    project: str
+    state: str  # running, exited, restarting...
+    health: str  # healthy, unhealthy, starting, or '' without healthcheck
+    config_hash: str  # compose's hash of the service config: changes when compose would recreate
+    ports: tuple[int, ...]  # published host ports
+
+
+class _UnixHTTP(http.client.HTTPConnection):
+    def __init__(self, path: str, timeout: float) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self.path = path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        sock.connect(self.path)
+        self.sock = sock
+
+
+def _socket_path() -> str | None:
+    host = os.environ.get("DOCKER_HOST", "")
+    if host.startswith("unix://"):
+        return host[len("unix://"):]
+    if host or os.environ.get("DOCKER_CONTEXT"):
+        return None
+    return SOCKET if os.path.exists(SOCKET) else None
+
+
+def not_running_error(detail: str = "") -> DevenvError:
+    if shutil.which("docker") is None:
+        return DevenvError("Docker is not installed (no `docker` command on PATH)",
+                           hint="install Docker Engine or Docker Desktop, then run `devenv doctor`")
+    extra = f" ({detail})" if detail else ""
+    return DevenvError(f"the Docker daemon is not running or not reachable{extra}",
+                       hint="start Docker (e.g. `sudo systemctl start docker` or open Docker "
+                       "Desktop), then check with `docker info`")
+
+
+class Docker:
+    """Docker for one stack: its compose file, project name and private env file."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+        self.compose_file = stack.root / stack.compose_dir / COMPOSE_FILE
+        self.env_file = stack.root / stack.state_dir / COMPOSE_ENV
+
+    @cached_property
+    def client(self) -> DockerClient:
+        from python_on_whales import DockerClient
+
+        if shutil.which("docker") is None:
+            raise not_running_error()
+        return DockerClient(
+            compose_files=[self.compose_file],
+            compose_env_files=[self.env_file],
+            compose_project_name=self.stack.project,
+        )
+
+    # -- reads -----------------------------------------------------------------------------
+    def containers(self, *, all_projects: bool = False) -> list[ContainerState]:
+        """Containers of this project (or of every project), running or not: one API call."""
+        filters = {"label": [f"{LABEL}.project={self.stack.project}"]} if not all_projects else {}
+        path = _socket_path()
+        if path is None:
+            return self._containers_via_cli(filters)
+        query = urllib.parse.urlencode({"all": "1", "filters": json.dumps(filters)})
+        try:
+            conn = _UnixHTTP(path, timeout=10)
+            conn.request("GET", f"/containers/json?{query}")
+            response = conn.getresponse()
+            body = response.read()
+            conn.close()
+        except OSError as exc:
+            raise not_running_error(str(exc)) from None
+        if response.status != 200:
+            raise not_running_error(f"HTTP {response.status} from {path}")
+        return [_from_api(item) for item in json.loads(body)]
+
+    def _containers_via_cli(self, filters: dict[str, list[str]]) -> list[ContainerState]:
+        from python_on_whales.exceptions import DockerException
+
+        try:
+            found = self.client.container.list(all=True, filters=filters)
+        except DockerException as exc:
+            raise not_running_error((exc.stderr or "").strip()[-200:]) from None
+        out = []
+        for c in found:
+            labels = c.config.labels or {}
+            health = c.state.health.status if c.state.health else ""
+            ports = tuple(
+                int(b.host_port) for bindings in (c.network_settings.ports or {}).values()
+                for b in (bindings or []) if b.host_port
+            )
+            out.append(ContainerState(
+                c.id, c.name, labels.get(f"{LABEL}.server", ""),
+                labels.get(f"{LABEL}.project", ""), c.state.status or "", health or "",
+                labels.get("com.docker.compose.config-hash", ""), ports,
+            ))
+        return out
+
+    def by_server(self) -> dict[str, ContainerState]:
+        return {c.server: c for c in self.containers() if c.server}
+
+    def logs_tail(self, server: str, lines: int = 20) -> str:
+        from python_on_whales.exceptions import DockerException
+
+        try:
+            out = self.client.compose.logs(services=[server], tail=str(lines), timestamps=False)
+        except DockerException as exc:
+            return f"(no logs: {(exc.stderr or '').strip()[-200:]})"
+        return str(out).rstrip()
+
+    # -- changes ---------------------------------------------------------------------------
+    def up(self, servers: list[str]) -> None:
+        from python_on_whales.exceptions import DockerException
+
+        self._check_images(servers)
+        try:
+            self.client.compose.up(services=servers, detach=True, quiet=True, pull="never")
+        except DockerException as exc:
+            raise self._compose_error("start", exc) from None
+
+    def down(self, *, volumes: bool) -> None:
+        from python_on_whales.exceptions import DockerException
+
+        try:
+            self.client.compose.down(volumes=volumes, quiet=True, remove_orphans=True)
+        except DockerException as exc:
+            raise self._compose_error("stop", exc) from None
+
+    def exec(self, server: str, command: list[str], *, tty: bool = False) -> str:
+        from python_on_whales.exceptions import DockerException
+
+        try:
+            return str(self.client.compose.execute(server, command, tty=tty))
+        except DockerException as exc:
+            raise self._compose_error(f"run {command[0]} in", exc, server=server) from None
+
+    def compose_version(self) -> str:
+        from python_on_whales.exceptions import DockerException
+
+        try:
+            return str(self.client.compose.version())
+        except DockerException as exc:
+            raise DevenvError(
+                "Docker Compose v2 is not available (`docker compose version` failed)",
+                hint="install the Compose v2 plugin (docker-compose-plugin); devenv does not "
+                "use the old docker-compose v1",
+            ) from exc
+
+    def _check_images(self, servers: list[str]) -> None:
+        """A missing image with no registry reachable fails late and obscurely: say it first."""
+        from python_on_whales.exceptions import DockerException
+
+        wanted = sorted({self.stack.servers[s].image for s in servers})
+        try:
+            present = {tag for image in self.client.image.list() for tag in image.repo_tags}
+        except DockerException as exc:
+            raise not_running_error((exc.stderr or "").strip()[-200:]) from None
+        missing = [i for i in wanted if i not in present and f"docker.io/{i}" not in present]
+        if not missing:
+            return
+        for image in missing:
+            try:
+                self.client.image.pull(image, quiet=True)
+            except DockerException as exc:
+                tail = (exc.stderr or "").strip().splitlines()[-1:] or [""]
+                raise DevenvError(
+                    f"image {image} is not on this machine and could not be pulled ({tail[0]})",
+                    hint="connect to a registry, or load the image (`docker load`), or set "
+                    "another `image:` for that server in devenv.yaml",
+                ) from None
+
+    def _compose_error(self, what: str, exc: Any, *, server: str | None = None) -> DevenvError:
+        stderr = (exc.stderr or "").strip()
+        if "Cannot connect to the Docker daemon" in stderr or "permission denied" in stderr:
+            return not_running_error(stderr.splitlines()[-1])
+        if "unknown shorthand flag" in stderr or "is not a docker command" in stderr:
+            return DevenvError("Docker Compose v2 is not available",
+                               hint="install the Compose v2 plugin (docker-compose-plugin)")
+        tail = "\n".join(stderr.splitlines()[-15:])
+        where = f" server '{server}'" if server else f" project '{self.stack.project}'"
+        return DevenvError(f"docker compose failed to {what}{where}:\n{tail}",
+                           hint="run `devenv doctor`; `devenv logs` shows the servers' logs")
+
+
+def _from_api(item: dict[str, Any]) -> ContainerState:
+    labels = item.get("Labels") or {}
+    status = str(item.get("Status", ""))
+    health = ""
+    for word in ("healthy", "unhealthy", "health: starting"):
+        if f"({word})" in status:
+            health = "starting" if word == "health: starting" else word
+            break
+    names = item.get("Names") or [""]
+    ports = tuple(int(p["PublicPort"]) for p in item.get("Ports") or [] if p.get("PublicPort"))
+    return ContainerState(
+        id=str(item["Id"]),
+        name=str(names[0]).lstrip("/"),
+        server=labels.get(f"{LABEL}.server", ""),
+        project=labels.get(f"{LABEL}.project", ""),
+        state=str(item.get("State", "")),
+        health=health,
+        config_hash=labels.get("com.docker.compose.config-hash", ""),
+        ports=tuple(sorted(set(ports))),
+    )
+
+
+def compose_env_path(stack: Stack) -> Path:
+    return stack.root / stack.state_dir / COMPOSE_ENV

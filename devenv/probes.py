@@ -1,0 +1,59 @@
+"""Honest readiness: each server answers its own protocol, as the users that will use it.
+
+Retries (tenacity) run under one deadline; when it passes, the error carries the server,
+the last error, the container's health and the tail of its log, and a hint.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from tenacity import Retrying, retry_if_exception, stop_before_delay, wait_exponential
+
+from devenv.errors import DevenvError
+
+T = TypeVar("T")
+
+# Server-side auth failures are not transient: retrying would only hide a wrong password.
+_FATAL_MARKERS = ("password authentication failed", "SASL authentication failed",
+                  "WRONGPASS", "NOPERM", "does not exist")
+
+
+def _transient(exc: BaseException) -> bool:
+    if isinstance(exc, DevenvError):
+        return False
+    return not any(marker in str(exc) for marker in _FATAL_MARKERS)
+
+
+def retry_until(deadline: float, what: Callable[[], T]) -> T:
+    """Call `what` until it succeeds or the monotonic `deadline` passes; re-raise the last error."""
+    remaining = max(0.1, deadline - time.monotonic())
+    for attempt in Retrying(
+        stop=stop_before_delay(remaining),
+        wait=wait_exponential(multiplier=0.05, max=0.5),
+        retry=retry_if_exception(_transient),
+        reraise=True,
+    ):
+        with attempt:
+            return what()
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def postgres_ok(url: str) -> None:
+    import psycopg
+
+    with psycopg.connect(url, connect_timeout=3) as conn:
+        conn.execute("SELECT 1")
+
+
+def redis_ok(url: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=3)
+    try:
+        if client.ping() is not True:
+            raise ConnectionError("PING did not answer PONG")
+    finally:
+        client.close()

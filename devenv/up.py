@@ -1,0 +1,336 @@
+"""`devenv up`, `down`, `status`: the executor that turns a Stack into a running, provisioned stack.
+
+Order of `up`: generate files -> start the servers the chosen services need -> wait until each
+answers its protocol -> provision (roles, databases, extensions, grants) -> migrate and seed ->
+probe every service with its own credentials -> write .env files. A warm `up` whose generated
+files are unchanged and whose containers are healthy skips straight to the probes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+from devenv import facts, ports, probes, render, secrets, state
+from devenv.console import Console
+from devenv.docker import ContainerState, Docker
+from devenv.errors import DevenvError
+from devenv.files import write_atomic, write_private
+from devenv.kinds.pgbouncer import CONSOLE_USER
+from devenv.stack import ADMIN_USER, ServerSpec, ServiceSpec, Stack
+
+T = TypeVar("T")
+DEFAULT_DEADLINE = 120.0
+
+
+@dataclass(frozen=True)
+class Context:
+    stack: Stack
+    secrets: secrets.Secrets
+    ports: dict[str, int]
+    docker: Docker
+    console: Console
+
+    def admin_url(self, server: ServerSpec, database: str = ADMIN_USER) -> str:
+        return facts.pg_url(ADMIN_USER, self.secrets.get(server.name, ADMIN_USER),
+                            facts.host_of(server), facts.port_of(server, self.ports), database)
+
+    def redis_admin_url(self, server: ServerSpec) -> str:
+        return (f"redis://default:{self.secrets.get(server.name, 'default')}@"
+                f"{facts.host_of(server)}:{facts.port_of(server, self.ports)}/0")
+
+    def console_url(self, server: ServerSpec) -> str:
+        """PgBouncer's admin console (SHOW POOLS, PAUSE, RESUME, KILL)."""
+        return facts.pg_url(CONSOLE_USER, self.secrets.get(server.name, CONSOLE_USER),
+                            facts.host_of(server), facts.port_of(server, self.ports), "pgbouncer")
+
+
+def select(stack: Stack, names: list[str]) -> list[ServiceSpec]:
+    unknown = [n for n in names if n not in stack.services]
+    if unknown:
+        raise DevenvError(
+            f"no service named {', '.join(repr(n) for n in unknown)} in {stack.manifest_name} "
+            f"(services: {', '.join(stack.services)})")
+    return [stack.services[n] for n in names] if names else list(stack.services.values())
+
+
+def needed_servers(stack: Stack, services: list[ServiceSpec]) -> list[ServerSpec]:
+    names: set[str] = set()
+    for svc in services:
+        for ref in (svc.server, svc.pgbouncer, svc.redis):
+            if ref:
+                names.add(ref)
+        for other in svc.reads:  # reading another database needs its role to exist
+            target = stack.services[other].server
+            if target:
+                names.add(target)
+    return [s for s in stack.servers.values() if s.name in names]
+
+
+def prepare(stack: Stack, console: Console, *, choose_ports: bool = True) -> Context:
+    """Secrets, ports and generated files: everything `up` needs before touching Docker."""
+    creds = secrets.ensure(stack)
+    current = state.load(stack)
+    chosen = ports.assign_auto(stack, current.ports) if choose_ports else current.ports
+    for rel, text in render.compose_files(stack).items():
+        if write_atomic(stack.root / rel, text):
+            console.say(f"wrote {rel}")
+    for rel, text in render.state_files(stack, creds, chosen).items():
+        write_private(stack.root / rel, text)
+    if chosen != current.ports:
+        current.ports = chosen
+        state.save(stack, current)
+    return Context(stack, creds, chosen, Docker(stack), console)
+
+
+def fingerprint(stack: Stack, ctx: Context) -> str:
+    """Changes whenever compose would change a container or provisioning would change a server."""
+    digest = hashlib.sha256()
+    for rel, text in sorted(render.compose_files(stack).items()):
+        digest.update(str(rel).encode() + b"\0" + text.encode() + b"\0")
+    for rel, text in sorted(render.state_files(stack, ctx.secrets, ctx.ports).items()):
+        digest.update(str(rel).encode() + b"\0" + text.encode() + b"\0")
+    digest.update(repr(sorted((s.name, s.extensions, s.reads, s.database, s.role)
+                              for s in stack.services.values())).encode())
+    digest.update(repr((stack.migration_role, stack.admin_role)).encode())
+    return digest.hexdigest()
+
+
+def up(stack: Stack, console: Console, *, names: list[str], deadline_s: float = DEFAULT_DEADLINE,
+       migrate: bool = True) -> Context:
+    started = time.perf_counter()
+    services = select(stack, names)
+    with state.locked(stack):
+        ctx = prepare(stack, console)
+        servers = needed_servers(stack, services)
+        deadline = time.monotonic() + deadline_s
+        current = state.load(stack)
+        print_ = fingerprint(stack, ctx)
+        containers = ctx.docker.by_server()
+        warm = current.fingerprint == print_ and all(
+            _healthy(containers.get(s.name)) for s in servers)
+        if not warm or not _probe_services(ctx, services, quick=True):
+            if current.fingerprint:
+                current.fingerprint = ""  # until this up succeeds, the next one is cold
+                state.save(stack, current)
+            _start(ctx, servers, containers, deadline)
+            _provision(ctx, servers, deadline)
+            with console.step("Checking every service's credentials"):
+                _probe_services(ctx, services, deadline=deadline)
+            warm = False
+        if migrate:
+            migrate_and_seed(ctx, services)
+        _write_env_files(ctx, services)
+        if not warm:
+            current.fingerprint = print_
+            state.save(stack, current)
+    _summary(ctx, services, time.perf_counter() - started, warm=warm)
+    return ctx
+
+
+def _healthy(container: ContainerState | None) -> bool:
+    return container is not None and container.state == "running" and container.health in (
+        "healthy", "")
+
+
+def _start(ctx: Context, servers: list[ServerSpec], containers: dict[str, ContainerState],
+           deadline: float) -> None:
+    others = [c for c in ctx.docker.containers(all_projects=True)
+              if c.project != ctx.stack.project]
+    ports.check_free(ctx.stack, servers, ctx.ports, containers, others)
+    names = [s.name for s in servers]
+    with ctx.console.step(f"Starting {', '.join(names)}"):
+        ctx.docker.up(names)
+    with ctx.console.step("Waiting for the servers to answer"):
+        _parallel([lambda s=s: _wait_server(ctx, s, deadline)  # type: ignore[misc]
+                   for s in servers if s.kind != "pgbouncer"])
+
+
+def _wait_server(ctx: Context, server: ServerSpec, deadline: float) -> None:
+    if server.is_database:
+        check: Callable[[], None] = lambda: probes.postgres_ok(ctx.admin_url(server))  # noqa: E731
+    else:
+        check = lambda: probes.redis_ok(ctx.redis_admin_url(server))  # noqa: E731
+    _with_diagnosis(ctx, server, deadline, check, "as the admin")
+
+
+def _with_diagnosis(ctx: Context, server: ServerSpec, deadline: float,
+                    check: Callable[[], None], who: str) -> None:
+    try:
+        probes.retry_until(deadline, check)
+    except DevenvError:
+        raise
+    except Exception as exc:
+        raise not_ready(ctx, server, f"{who}: {_first_line(exc)}", exc) from None
+
+
+def not_ready(ctx: Context, server: ServerSpec, detail: str, exc: BaseException) -> DevenvError:
+    text = str(exc)
+    container = ctx.docker.by_server().get(server.name)
+    status = f"{container.state}, {container.health or 'no healthcheck'}" if container else \
+        "no container"
+    tail = facts_redact(ctx, ctx.docker.logs_tail(server.name, 20))
+    if "password authentication failed" in text or "WRONGPASS" in text:
+        hint = ("the server's data volume was initialised with other passwords (was .devenv/ "
+                "deleted or replaced?). `devenv up --resync-passwords` sets the passwords in "
+                ".devenv/ on the running server and keeps the data")
+    else:
+        hint = (f"`devenv logs {server.name}` shows the whole log; a bad setting in "
+                f"servers.{server.name} of {ctx.stack.manifest_name} is the usual cause")
+    return DevenvError(
+        f"server '{server.name}' is not ready ({detail})\ncontainer: {status}\n"
+        f"last log lines:\n{tail}", hint=hint)
+
+
+def facts_redact(ctx: Context, text: str) -> str:
+    for password in ctx.secrets.all():
+        text = text.replace(password, "****")
+    return text
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return facts_redact_plain(text.splitlines()[0])
+
+
+def facts_redact_plain(text: str) -> str:
+    return facts.mask(text)
+
+
+def _provision(ctx: Context, servers: list[ServerSpec], deadline: float) -> None:
+    from devenv import provision
+
+    databases = [s for s in servers if s.is_database]
+    if not databases:
+        return
+    with ctx.console.step("Provisioning roles, databases, extensions and grants"):
+        results = _parallel([
+            lambda s=s: provision.reconcile_server(  # type: ignore[misc]
+                ctx.admin_url(s), ctx.stack, s, ctx.secrets)
+            for s in databases])
+    for actions in results:
+        for action in actions:
+            ctx.console.say(f"  {action}")
+
+
+def _probe_services(ctx: Context, services: list[ServiceSpec], *, quick: bool = False,
+                    deadline: float | None = None) -> bool:
+    """Connect as every service, with the credentials of its .env file.
+
+    quick=True answers whether everything already works (the warm path); otherwise failures
+    retry until the deadline and then explain themselves.
+    """
+    checks: list[tuple[ServerSpec, str, Callable[[], None]]] = []
+    for svc in services:
+        db = facts.db_facts(ctx.stack, svc, ctx.secrets, ctx.ports)
+        if db is not None:
+            assert svc.server is not None
+            checks.append((ctx.stack.servers[svc.server], f"as {svc.role} on {svc.database}",
+                           lambda u=db.direct_url: probes.postgres_ok(u)))  # type: ignore[misc]
+            if db.pooled:
+                assert svc.pgbouncer is not None
+                checks.append((ctx.stack.servers[svc.pgbouncer],
+                               f"as {svc.role} on {svc.database} through PgBouncer",
+                               lambda u=db.url: probes.postgres_ok(u)))  # type: ignore[misc]
+        redis = facts.redis_facts(ctx.stack, svc, ctx.secrets, ctx.ports)
+        if redis is not None:
+            assert svc.redis is not None
+            checks.append((ctx.stack.servers[svc.redis], f"PING as ACL user {svc.name}",
+                           lambda u=redis.url: probes.redis_ok(u)))  # type: ignore[misc]
+    if quick:
+        try:
+            _parallel([check for _, _, check in checks])
+        except Exception:
+            return False
+        return True
+    assert deadline is not None
+    _parallel([lambda s=s, w=w, c=c: _with_diagnosis(ctx, s, deadline, c, w)  # type: ignore[misc]
+               for s, w, c in checks])
+    return True
+
+
+def migrate_and_seed(ctx: Context, services: list[ServiceSpec]) -> None:
+    """The one call site of migrations and seeds in `up`."""
+    from devenv import migrate_step
+
+    migrate_step.run(ctx, services)
+
+
+def _write_env_files(ctx: Context, services: list[ServiceSpec]) -> None:
+    for svc in services:
+        variables = facts.env_vars(ctx.stack, svc, ctx.secrets, ctx.ports)
+        header = (f"# Generated by devenv for service '{svc.name}' from "
+                  f"{ctx.stack.manifest_name}. Private: do not commit.\n")
+        write_private(ctx.stack.root / svc.env_file, facts.format_env(variables, "dotenv",
+                                                                      header=header))
+
+
+def _summary(ctx: Context, services: list[ServiceSpec], seconds: float, *, warm: bool) -> None:
+    console = ctx.console
+    what = "up to date" if warm else "up"
+    console.say(f"{ctx.stack.project} is {what} ({seconds:.2f}s)")
+    for svc in services:
+        variables = facts.env_vars(ctx.stack, svc, ctx.secrets, ctx.ports)
+        parts = [svc.name]
+        if "DATABASE_URL" in variables:
+            parts.append(f"database {svc.database}")
+        console.say("  " + ", ".join(parts))
+        for key in ("DATABASE_URL", "REDIS_URL"):
+            if key in variables:
+                console.say(f"    {key}={facts.mask(variables[key])}")
+        console.say(f"    env file: {svc.env_file}")
+
+
+def _parallel(calls: list[Callable[[], T]]) -> list[T]:
+    if len(calls) <= 1:
+        return [c() for c in calls]
+    with ThreadPoolExecutor(max_workers=min(8, len(calls))) as pool:
+        futures = [pool.submit(c) for c in calls]
+        return [f.result() for f in futures]
+
+
+# -- down / status ---------------------------------------------------------------------------
+def down(stack: Stack, console: Console, *, volumes: bool) -> None:
+    docker = Docker(stack)
+    if not (stack.root / stack.compose_dir / render.COMPOSE_FILE).exists():
+        raise DevenvError(f"no {stack.compose_dir}/{render.COMPOSE_FILE}: nothing to stop",
+                          hint="run `devenv up` first")
+    with state.locked(stack):
+        prepare(stack, console, choose_ports=False)
+        what = "Stopping and removing data volumes of" if volumes else "Stopping"
+        with console.step(f"{what} {stack.project}"):
+            docker.down(volumes=volumes)
+        current = state.load(stack)
+        current.fingerprint = ""
+        state.save(stack, current)
+    console.say("data volumes removed" if volumes else
+                "stopped; data kept in the volumes (`devenv down --volumes` removes them)")
+
+
+@dataclass(frozen=True)
+class ServerStatus:
+    name: str
+    kind: str
+    state: str
+    health: str
+    port: int | None
+
+
+def server_status(stack: Stack, ports_: dict[str, int]) -> list[ServerStatus]:
+    containers = Docker(stack).by_server()
+    out = []
+    for server in stack.servers.values():
+        c = containers.get(server.name)
+        port = server.port if server.port is not None else ports_.get(server.name)
+        out.append(ServerStatus(server.name, server.kind, c.state if c else "missing",
+                                c.health if c else "", port))
+    return out
+
+
+def env_file_path(stack: Stack, svc: ServiceSpec) -> Path:
+    return stack.root / svc.env_file
