@@ -167,6 +167,131 @@ def env(
                  show_secrets=show_secrets, console=_console(ctx))
 
 
+Services = Annotated[Optional[list[str]], typer.Argument(  # noqa: UP045
+    help="Services (default: all).")]
+Service = Annotated[str, typer.Argument(help="The service.")]
+Json = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+
+
+@app.command()
+def migrate(
+    ctx: typer.Context,
+    services: Services = None,
+    to: Annotated[Optional[str], typer.Option("--to", help="Stop at this version.")] = None,  # noqa: UP045
+) -> None:
+    """Apply pending migrations (and new seeds) of running services."""
+    from devenv import commands, migration_commands
+
+    migration_commands.migrate(commands.load(_opts(ctx).file), _console(ctx),
+                               names=services or [], target=to)
+
+
+@app.command()
+def rollback(
+    ctx: typer.Context,
+    service: Service,
+    steps: Annotated[int, typer.Option(min=1, help="How many migrations to undo.")] = 1,
+) -> None:
+    """Undo the latest migrations (golang-migrate and dbmate formats, which have downs)."""
+    from devenv import commands, migration_commands
+
+    migration_commands.rollback(commands.load(_opts(ctx).file), _console(ctx), name=service,
+                                steps=steps)
+
+
+@app.command()
+def info(ctx: typer.Context, service: Service, json_: Json = False) -> None:
+    """Each migration and seed of a service: pending, applied, changed, missing or failed."""
+    from devenv import commands, migration_commands
+
+    migration_commands.info(commands.load(_opts(ctx).file), _console(ctx), name=service,
+                            as_json=json_)
+
+
+@app.command()
+def validate(ctx: typer.Context, services: Services = None) -> None:
+    """Exit 1 when applied migration files were edited, deleted, or a new one is out of order."""
+    from devenv import commands, migration_commands
+
+    migration_commands.validate(commands.load(_opts(ctx).file), _console(ctx),
+                                names=services or [])
+
+
+@app.command()
+def repair(ctx: typer.Context, service: Service) -> None:
+    """After fixing a database by hand: make the migration history match the files."""
+    from devenv import commands, migration_commands
+
+    migration_commands.repair(commands.load(_opts(ctx).file), _console(ctx), name=service)
+
+
+@app.command()
+def seed(
+    ctx: typer.Context,
+    service: Service,
+    force: Annotated[bool, typer.Option("--force", help="Re-apply edited seed files.")] = False,
+) -> None:
+    """Apply a service's seed files that were not applied yet (--force: also edited ones)."""
+    from devenv import commands, migration_commands
+
+    migration_commands.seed(commands.load(_opts(ctx).file), _console(ctx), name=service,
+                            force=force)
+
+
+@app.command()
+def reset(
+    ctx: typer.Context,
+    services: Services = None,
+    all_: Annotated[bool, typer.Option("--all", help="Reset every service.")] = False,
+    hard: Annotated[bool, typer.Option("--hard", help="Replay migrations and seeds instead of "
+                                       "cloning the golden template.")] = False,
+) -> None:
+    """Put services' data back to the freshly migrated and seeded state (others untouched)."""
+    from devenv import commands
+    from devenv import reset as run
+
+    run.reset(commands.load(_opts(ctx).file), _console(ctx), names=services or [], all_=all_,
+              hard=hard)
+
+
+@db_app.command("clone")
+def db_clone(
+    ctx: typer.Context,
+    service: Service,
+    json_: Json = False,
+) -> None:
+    """Create a fresh database from SERVICE's golden template and print its URL."""
+    from devenv import commands, db_commands
+
+    db_commands.clone(commands.load(_opts(ctx).file), _console(ctx), name=service,
+                      as_json=json_)
+
+
+@db_app.command("drop")
+def db_drop(ctx: typer.Context,
+            name: Annotated[str, typer.Argument(help="The clone's database name.")]) -> None:
+    """Drop a clone made by `devenv db clone` (never a real database)."""
+    from devenv import commands, db_commands
+
+    db_commands.drop(commands.load(_opts(ctx).file), _console(ctx), database=name)
+
+
+@db_app.command("prune")
+def db_prune(ctx: typer.Context) -> None:
+    """Drop every clone of this project."""
+    from devenv import commands, db_commands
+
+    db_commands.prune(commands.load(_opts(ctx).file), _console(ctx))
+
+
+@db_app.command("list")
+def db_list(ctx: typer.Context, json_: Json = False) -> None:
+    """List the clones of this project."""
+    from devenv import commands, db_commands
+
+    db_commands.list_(commands.load(_opts(ctx).file), _console(ctx), as_json=json_)
+
+
 def main() -> None:
     """Console-script entry: map every outcome to a documented exit code."""
     from devenv.errors import DevenvError
@@ -182,6 +307,12 @@ def main() -> None:
         print("interrupted", file=sys.stderr)
         sys.exit(130)
     except Exception as exc:
+        psycopg = sys.modules.get("psycopg")
+        if psycopg is not None and isinstance(exc, psycopg.OperationalError):
+            print(f"error: database connection failed: {exc}".rstrip(), file=sys.stderr)
+            print("hint: is the stack up? `devenv status` shows it, `devenv up` starts it",
+                  file=sys.stderr)
+            sys.exit(1)
         if hasattr(exc, "show") and isinstance(getattr(exc, "exit_code", None), int):
             exc.show()  # a usage error: bad option or argument (exit 2)
             sys.exit(exc.exit_code)

@@ -49,12 +49,25 @@ def direct_url(ctx: Context, svc: ServiceSpec, database: str | None = None) -> s
 
 
 def migrate_service(ctx: Context, svc: ServiceSpec, *, database: str | None = None,
-                    target: str | None = None, seed: bool = True) -> None:
+                    target: str | None = None, seed: bool = True, quiet: bool = False,
+                    verbose: bool = False) -> None:
+    """Migrate and seed one service's database (or `database`, e.g. a template being built).
+
+    verbose: one line per file (the `migrate` command); otherwise one line per service.
+    """
     from devenv.migrations import migrate, run_command
     from devenv.migrations import seed as apply_seeds
 
     url = direct_url(ctx, svc, database)
-    say = ctx.console.say
+
+    def say(text: str) -> None:
+        if not quiet:
+            ctx.console.say(text)
+
+    def event(text: str) -> None:
+        if verbose or "waiting" in text:
+            say(f"  {svc.name}: {text}")
+
     spec = svc.migrations
     if spec is not None and spec.command is not None:
         env = facts.env_vars(ctx.stack, svc, ctx.secrets, ctx.ports, database=database)
@@ -66,13 +79,13 @@ def migrate_service(ctx: Context, svc: ServiceSpec, *, database: str | None = No
         if migrations is not None and (migrations.versioned or migrations.repeatable):
             result = migrate(url, migrations, target=target,
                              out_of_order=spec.out_of_order if spec else False,
-                             on_event=lambda e: say(f"  {svc.name}: {e}"))
+                             on_event=event)
             if result.applied:
                 say(f"  {svc.name}: applied {len(result.applied)} migration(s), now at "
                     f"{result.current_version} ({result.elapsed_ms} ms)")
     seeds = seed_set(ctx, svc) if seed else None
     if seeds is not None and seeds.files:
-        done = apply_seeds(url, seeds, on_event=lambda e: say(f"  {svc.name}: {e}"))
+        done = apply_seeds(url, seeds, on_event=event)
         if done.applied:
             say(f"  {svc.name}: applied {len(done.applied)} seed file(s)")
         for script in done.changed:

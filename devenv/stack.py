@@ -389,12 +389,24 @@ class _Resolver:
                 self.fail(path, f"service '{other}' has no database")
 
     def _check_templates(self, name: str, svc: m.Service) -> None:
-        env = SandboxedEnvironment()
+        """Render each template against placeholder facts: a typo fails here, not at `up`."""
+        env = SandboxedEnvironment(undefined=jinja2.StrictUndefined)
+        db = dict.fromkeys(("host", "name", "user", "password", "url", "direct_url"), "x")
+        redis = dict.fromkeys(("host", "user", "password", "url", "prefix"), "x")
+        context = {
+            "service": name, "project": self.mf.project, "environment": self.mf.environment,
+            "db": {**db, "port": 5432, "pooled": False} if svc.postgres is not False else None,
+            "redis": {**redis, "port": 6379} if svc.redis is not False else None,
+            "env": {},
+        }
         for key, template in svc.env.items():
             try:
-                env.parse(template)
+                env.from_string(template).render(context)
             except jinja2.TemplateSyntaxError as exc:
                 self.fail(("services", name, "env", key), f"template error: {exc.message}")
+            except jinja2.TemplateError as exc:
+                self.fail(("services", name, "env", key), f"template error: {exc} (templates "
+                          "see service, project, environment, db.*, redis.*, env)")
 
     def _unique_names(self, services: dict[str, ServiceSpec]) -> None:
         seen: dict[tuple[str, str, str], str] = {}
@@ -429,11 +441,13 @@ def _setting(value: object) -> str:
 
 def _data_dir(image: str) -> str:
     """PostgreSQL 18 images keep data under /var/lib/postgresql (docker-library/postgres#1370)."""
-    tag = image.rsplit(":", 1)[1] if ":" in image.rsplit("/", 1)[-1] else ""
+    tag = image.rsplit(":", 1)[1] if ":" in image.rsplit("/", 1)[-1] else "latest"
     major = re.search(r"(?:^|pg|-)(\d{2})(?:\D|$)", tag)
-    if major and int(major.group(1)) >= 18:
-        return "/var/lib/postgresql"
-    return "/var/lib/postgresql/data"
+    if major is None:
+        # 'latest', 'alpine', a digest...: the official image's latest is 18 or newer.
+        return "/var/lib/postgresql" if image.startswith(("postgres:", "postgres@")) or \
+            image == "postgres" or tag in ("latest", "alpine") else "/var/lib/postgresql/data"
+    return "/var/lib/postgresql" if int(major.group(1)) >= 18 else "/var/lib/postgresql/data"
 
 
 def as_manifest(stack: Stack) -> dict[str, object]:

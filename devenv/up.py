@@ -88,6 +88,19 @@ def prepare(stack: Stack, console: Console, *, choose_ports: bool = True) -> Con
     return Context(stack, creds, chosen, Docker(stack), console)
 
 
+def attach(stack: Stack, console: Console) -> Context:
+    """A Context for a stack that `up` already started: reads .devenv/, writes nothing."""
+    creds = secrets.load(stack.root / stack.state_dir)
+    if creds is None:
+        raise DevenvError(f"{stack.state_dir}/ holds no passwords for {stack.project} yet",
+                          hint="run `devenv up` first")
+    missing = [k for k in secrets.needed(stack) if k not in creds.passwords]
+    if missing:
+        raise DevenvError(f"the manifest changed since the last `devenv up` (no password for "
+                          f"{', '.join(missing)})", hint="run `devenv up` to apply it")
+    return Context(stack, creds, state.load(stack).ports, Docker(stack), console)
+
+
 def fingerprint(stack: Stack, ctx: Context) -> str:
     """Changes whenever compose would change a container or provisioning would change a server."""
     digest = hashlib.sha256()

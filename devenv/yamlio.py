@@ -24,6 +24,12 @@ def load_with_lines(text: str, *, source: str) -> tuple[Any, dict[KeyPath, int]]
         mark = exc.problem_mark or exc.context_mark
         where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
         problem = exc.problem or exc.context or "invalid YAML"
+        opened = exc.context_mark
+        if (exc.context and "flow" in exc.context and opened is not None
+                and (mark is None or opened.line != mark.line)):
+            # e.g. an unclosed '{': the problem is found at the end, the cause is where it opened
+            problem += (f" ({exc.context.replace('parsing a', 'parsing the')} opened at line "
+                        f"{opened.line + 1}, column {opened.column + 1})")
         raise DevenvError(
             f"{where}: YAML syntax error: {problem}",
             hint="check indentation and quoting around that line",

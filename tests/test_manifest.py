@@ -34,19 +34,15 @@ def test_yaml_syntax_error_has_line_and_column() -> None:
     )
 
 
-@pytest.mark.xfail(reason="devenv/yamlio.py reports only where the parser gave up (past the "
-                   "end of the file) and drops PyYAML's context mark, the '{' left open",
-                   strict=True)
 def test_unclosed_flow_mapping_points_at_where_it_was_opened() -> None:
     message = error_of("""
         project: demo
         services:
           auth: {postgres: true
     """)
-    # Today: "devenv.yaml:4:1: YAML syntax error: expected ',' or '}', but got '<stream end>'"
     assert message == (
         "devenv.yaml:4:1: YAML syntax error: expected ',' or '}', but got '<stream end>' "
-        "(while parsing a flow mapping opened at line 3, column 9)\n"
+        "(while parsing the flow mapping opened at line 3, column 9)\n"
         "Hint: check indentation and quoting around that line"
     )
 

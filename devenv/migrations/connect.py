@@ -20,10 +20,25 @@ def describe(conninfo: str) -> str:
             f"{parts.get('port', 5432)}/{parts.get('dbname', '?')}")
 
 
+# The server notices a vanished client (killed runner) only when it next talks to it; with this
+# check (PostgreSQL 14+) a running statement is aborted within a second, so the transaction
+# rolls back and the advisory lock is released instead of waiting for the statement to end.
+# A startup option, so that RESET ALL between migrations keeps it.
+_CHECK = "-c client_connection_check_interval=1000"
+
+
 def connect(conninfo: str) -> Conn:
     """An autocommit connection: transactions are opened explicitly, one per file."""
     try:
-        return psycopg.connect(conninfo, autocommit=True, client_encoding="UTF8")
+        given = conninfo_to_dict(conninfo).get("options")
+        try:
+            return psycopg.connect(conninfo, autocommit=True, client_encoding="UTF8",
+                                   options=f"{given} {_CHECK}" if given else _CHECK)
+        except psycopg.OperationalError as exc:
+            # PostgreSQL < 14 does not know the setting; PgBouncer refuses startup options.
+            if "client_connection_check_interval" not in str(exc) and "options" not in str(exc):
+                raise
+            return psycopg.connect(conninfo, autocommit=True, client_encoding="UTF8")
     except psycopg.Error as exc:
         reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
         raise DevenvError(f"Cannot connect to {describe(conninfo)}: {reason}",

@@ -1,0 +1,51 @@
+"""`devenv db clone | drop | prune | list`: isolated databases for test suites in any language."""
+
+from __future__ import annotations
+
+import json
+
+from devenv import facts, golden
+from devenv.console import Console
+from devenv.errors import DevenvError
+from devenv.stack import Stack
+from devenv.up import attach, select
+
+
+def clone(stack: Stack, console: Console, *, name: str, as_json: bool) -> None:
+    ctx = attach(stack, console)
+    svc = select(stack, [name])[0]
+    database = golden.clone(ctx, svc)
+    variables = facts.env_vars(stack, svc, ctx.secrets, ctx.ports, database=database)
+    if as_json:
+        console.result(json.dumps({"database": database, "url": variables["DATABASE_URL"],
+                                   "env": variables}, indent=2))
+    else:
+        console.result(variables["DATABASE_URL"])
+
+
+def drop(stack: Stack, console: Console, *, database: str) -> None:
+    ctx = attach(stack, console)
+    for server, name, tag in golden.list_clones(ctx):
+        service = tag.split(":", 1)[0]
+        if name == database and service in stack.services:
+            golden.drop_clone(ctx, stack.services[service], name)
+            console.say(f"dropped {name} (clone of {service} on {server})")
+            return
+    raise DevenvError(f"'{database}' is not a clone of this project: refusing to drop it",
+                      hint="`devenv db list` shows the clones; real databases are never dropped")
+
+
+def prune(stack: Stack, console: Console) -> None:
+    dropped = golden.prune(attach(stack, console))
+    console.say(f"dropped {len(dropped)} clone(s)")
+
+
+def list_(stack: Stack, console: Console, *, as_json: bool) -> None:
+    rows = golden.list_clones(attach(stack, console))
+    if as_json:
+        console.result(json.dumps([{"server": s, "database": d, "service": v.split(":")[0],
+                                    "owner": v.split(":", 1)[1] if ":" in v else None}
+                                   for s, d, v in rows], indent=2))
+        return
+    for server, database, tag in rows:
+        console.result(f"{database}  ({tag} on {server})")

@@ -1,0 +1,118 @@
+"""`devenv reset SERVICE`: the service's data back to its migrated and seeded state, alone.
+
+Only that service is touched: its pooled connections are killed in PgBouncer (then resumed,
+so its app reconnects), its database is dropped and cloned from the golden template, its
+grants re-applied, and only keys under its Redis prefix are unlinked (SCAN + UNLINK).
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from collections.abc import Iterator
+
+import psycopg
+from psycopg import sql
+
+from devenv import golden
+from devenv.console import Console
+from devenv.errors import DevenvError
+from devenv.stack import ServiceSpec, Stack
+from devenv.up import Context, attach, select
+
+
+def reset(stack: Stack, console: Console, *, names: list[str], all_: bool, hard: bool) -> None:
+    if not names and not all_:
+        raise DevenvError("name the services to reset, or pass --all",
+                          hint=f"services: {', '.join(stack.services)}")
+    services = select(stack, [] if all_ else names)
+    ctx = attach(stack, console)
+    for svc in services:
+        started = time.perf_counter()
+        if svc.database is None and svc.redis is None:
+            raise DevenvError(f"service '{svc.name}' has no database and no Redis: nothing to "
+                              "reset")
+        if svc.database is not None:
+            if hard:
+                reset_hard(ctx, svc)
+            else:
+                reset_database(ctx, svc)
+        keys = flush_redis(ctx, svc) if svc.redis else 0
+        what = "rebuilt from migrations and seeds" if hard else "restored from its template"
+        redis = f", {keys} Redis key(s) removed" if svc.redis else ""
+        console.say(f"{svc.name}: {what}{redis} "
+                    f"({(time.perf_counter() - started) * 1000:.0f} ms)")
+
+
+@contextmanager
+def paused_pool(ctx: Context, svc: ServiceSpec) -> Iterator[None]:
+    """KILL drops the pooled connections of this database only and pauses it; RESUME after."""
+    if svc.pgbouncer is None or svc.database is None:
+        yield
+        return
+    url = ctx.console_url(ctx.stack.servers[svc.pgbouncer])
+    try:
+        console = psycopg.connect(url, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        raise DevenvError(f"cannot reach PgBouncer '{svc.pgbouncer}' "
+                          f"({str(exc).strip().splitlines()[-1]})",
+                          hint="is the stack up? run `devenv up`") from None
+    # The admin console speaks the simple query protocol only.
+    with console:
+        console.execute(sql.SQL("KILL {}").format(sql.Identifier(svc.database)), prepare=False)
+        try:
+            yield
+        finally:
+            console.execute(sql.SQL("RESUME {}").format(sql.Identifier(svc.database)),
+                            prepare=False)
+
+
+def reset_database(ctx: Context, svc: ServiceSpec) -> None:
+    assert svc.database is not None
+    template = golden.ensure_template(ctx, svc)
+    with paused_pool(ctx, svc), golden._admin(ctx, svc) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+            sql.Identifier(svc.database)))
+        golden.copy_from_template(conn, ctx, svc, template, svc.database, comment=None)
+
+
+def reset_hard(ctx: Context, svc: ServiceSpec) -> None:
+    """Drop, re-provision, migrate and seed from the files, without the template."""
+    from devenv import provision
+    from devenv.migrate_step import migrate_service
+
+    assert svc.database is not None and svc.server is not None
+    server = ctx.stack.servers[svc.server]
+    with paused_pool(ctx, svc), golden._admin(ctx, svc) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+            sql.Identifier(svc.database)))
+        provision.reconcile_server(ctx.admin_url(server), ctx.stack, server, ctx.secrets)
+    migrate_service(ctx, svc, quiet=True)
+
+
+def flush_redis(ctx: Context, svc: ServiceSpec) -> int:
+    """UNLINK every key under the service's prefix; SCAN, never KEYS, so Redis never blocks."""
+    import redis
+
+    assert svc.redis is not None
+    client = redis.Redis.from_url(ctx.redis_admin_url(ctx.stack.servers[svc.redis]))
+    removed = 0
+    try:
+        batch: list[bytes] = []
+        for key in client.scan_iter(match=_glob_escape(svc.key_prefix) + "*", count=1000):
+            batch.append(key)
+            if len(batch) >= 500:
+                removed += int(client.unlink(*batch))
+                batch = []
+        if batch:
+            removed += int(client.unlink(*batch))
+    except redis.RedisError as exc:
+        raise DevenvError(f"cannot clear Redis keys of '{svc.name}' ({exc})",
+                          hint="is the stack up? run `devenv up`") from None
+    finally:
+        client.close()
+    return removed
+
+
+def _glob_escape(text: str) -> str:
+    return "".join(f"\\{c}" if c in "*?[]\\" else c for c in text)
