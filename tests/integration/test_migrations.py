@@ -3,7 +3,11 @@ non-superuser owner role per test, migrations run as that role."""
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -387,3 +391,55 @@ def test_info_and_pending_count_before_any_run(tmp_path: Path, database: str) ->
     assert validate(database, ms) == []
     assert [(r.version, r.description, r.state) for r in info(database, ms)] == [
         ("1", "users", "pending"), ("2", "orders", "pending"), ("3", "items", "pending")]
+
+
+RUNNER = """
+import sys
+from pathlib import Path
+from devenv.migrations import load_migrations, migrate
+root = Path(sys.argv[1])
+migrate(sys.argv[2], load_migrations(root / "migrations" / "auth", root=root))
+"""
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "kill"])
+def test_interrupted_run_rolls_back_and_releases_the_lock(
+        tmp_path: Path, database: str, server: str, sig: signal.Signals) -> None:
+    ms = write(tmp_path, {"V1__a.sql": "CREATE TABLE a (id int);\n",
+                          "V2__slow.sql": "CREATE TABLE slow (id int);\nSELECT pg_sleep(60);\n"})
+    dbname = psycopg.conninfo.conninfo_to_dict(database)["dbname"]
+    process = subprocess.Popen([sys.executable, "-c", RUNNER, str(tmp_path), database],
+                               cwd=Path(__file__).parents[2], stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not query(server, f"SELECT 1 FROM pg_stat_activity WHERE datname = '{dbname}' "
+                                "AND query LIKE '%pg_sleep(60)%' AND state = 'active'"):
+            assert time.monotonic() < deadline and process.poll() is None
+            time.sleep(0.05)
+        process.send_signal(sig)
+        _, stderr = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode != 0
+    if sig == signal.SIGINT:
+        assert stderr.rstrip().endswith("KeyboardInterrupt")
+    deadline = time.monotonic() + 30  # a killed client's session ends when the server notices
+    while query(server, "SELECT 1 FROM pg_locks WHERE locktype = 'advisory'"):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert (tables(database), ledger(database)) == (["a"], [("1", "V1__a.sql", True)])
+    ms = write(tmp_path, {"V2__slow.sql": "CREATE TABLE slow (id int);\n"})
+    assert [a.version for a in migrate(database, ms).applied] == ["2"]
+
+
+def test_connection_failure_names_the_database_without_its_password(
+        tmp_path: Path, database: str) -> None:
+    ms = write(tmp_path, FLYWAY)
+    parts = psycopg.conninfo.conninfo_to_dict(database)
+    wrong = make_conninfo(database, password="wrong-secret")
+    message = failure(lambda: migrate(wrong, ms))
+    assert message.startswith(
+        f"Cannot connect to {parts['user']}@{parts['host']}:{parts['port']}/{parts['dbname']}: ")
+    assert f'password authentication failed for user "{parts["user"]}"' in message
+    assert message.endswith("\nHint: Is the stack up? Start it with `devenv up`.")
+    assert "wrong-secret" not in message
