@@ -165,20 +165,21 @@ def _repair_hint(migrations: MigrationSet) -> str:
     service = migrations.service
     return ("It ran outside a transaction (-- devenv:no-transaction), so it may be partly "
             "applied; it is recorded as failed. Undo or finish its changes in the database by "
-            f"hand and fix the file, then run `devenv migrate {service} --repair` and "
+            f"hand and fix the file, then run `devenv repair {service}` and "
             f"`devenv migrate {service}`.")
 
 
 _HINTS = {
     "failed": "For a failed migration: fix the database by hand, then run "
-              "`devenv migrate {service} --repair`.",
+              "`devenv repair {service}`.",
     "changed": "Put edited files back as they were applied and add a new migration instead "
                "(or, if the database already matches them, run "
-               "`devenv migrate {service} --repair`).",
-    "missing": "Restore deleted files (or run `devenv migrate {service} --repair` to forget "
+               "`devenv repair {service}`).",
+    "missing": "Restore deleted files (or run `devenv repair {service}` to forget "
                "them).",
-    "out-of-order": "Give new files a version above the latest applied one, or run "
-                    "`devenv migrate {service} --out-of-order`.",
+    "out-of-order": "Give new files a version above the latest applied one, or allow them "
+                    "with `out_of_order: true` under services.{service}.migrations in the "
+                    "manifest.",
 }
 
 

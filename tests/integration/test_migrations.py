@@ -293,9 +293,10 @@ def test_drift_edited_deleted_and_out_of_order(tmp_path: Path, database: str) ->
         "Refusing to migrate auth: the database history does not match migrations/auth:\n"
         + "".join(f"  - {p}\n" for p in problems).rstrip("\n") + "\n"
         "Hint: Put edited files back as they were applied and add a new migration instead (or, "
-        "if the database already matches them, run `devenv migrate auth --repair`). Restore "
-        "deleted files (or run `devenv migrate auth --repair` to forget them). Give new files a "
-        "version above the latest applied one, or run `devenv migrate auth --out-of-order`.")
+        "if the database already matches them, run `devenv repair auth`). Restore "
+        "deleted files (or run `devenv repair auth` to forget them). Give new files a "
+        "version above the latest applied one, or allow them with `out_of_order: true` under "
+        "services.auth.migrations in the manifest.")
     assert tables(database) == ["a", "b", "c"]
     assert repair(database, ms) == [
         "accepted the edited migrations/auth/V1__create_a.sql (version 1)",
@@ -345,7 +346,7 @@ def test_failing_no_transaction_migration_is_recorded_and_repaired(
     repair_hint = (
         "Hint: It ran outside a transaction (-- devenv:no-transaction), so it may be partly "
         "applied; it is recorded as failed. Undo or finish its changes in the database by hand "
-        "and fix the file, then run `devenv migrate auth --repair` and `devenv migrate auth`.")
+        "and fix the file, then run `devenv repair auth` and `devenv migrate auth`.")
     assert failure(lambda: migrate(database, ms)) == (
         'Migration 2 failed: migrations/auth/V2__index.sql:3:1: column "nope" does not exist\n'
         "  3 | CREATE INDEX CONCURRENTLY a_nope ON a (nope);\n"
