@@ -11,11 +11,14 @@ import os
 import sys
 import traceback
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from devenv import __version__
+
+if TYPE_CHECKING:
+    from devenv.console import Console
 
 app = typer.Typer(
     help="Local PostgreSQL, TimescaleDB, Redis and PgBouncer for services that each own a "
@@ -60,7 +63,7 @@ def _opts(ctx: typer.Context) -> Options:
     return obj
 
 
-def _console(ctx: typer.Context) -> object:
+def _console(ctx: typer.Context) -> Console:
     from devenv.console import Console
 
     return Console(quiet=_opts(ctx).quiet)
@@ -69,7 +72,8 @@ def _console(ctx: typer.Context) -> object:
 @app.command()
 def init(
     ctx: typer.Context,
-    project: Annotated[Optional[str], typer.Option(help="Project name (default: folder name).")] = None,  # noqa: UP045
+    project: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        help="Project name (default: folder name).")] = None,
     service: Annotated[str, typer.Option(help="Name of the first service.")] = "app",
 ) -> None:
     """Scaffold devenv.yaml, migrations/ and seeds/ for one service. Never overwrites."""
@@ -116,7 +120,8 @@ def up(
                           ] = False,
 ) -> None:
     """Start, provision, migrate and seed; write each service's .env file."""
-    from devenv import commands, up as run
+    from devenv import commands
+    from devenv import up as run
 
     run.up(commands.load(_opts(ctx).file), _console(ctx), names=services or [],
            deadline_s=timeout, migrate=not no_migrate)
@@ -131,7 +136,8 @@ def down(
                    ] = False,
 ) -> None:
     """Stop the stack; data stays in its volumes unless --volumes."""
-    from devenv import commands, up as run
+    from devenv import commands
+    from devenv import up as run
 
     stack = commands.load(_opts(ctx).file)
     if volumes and not yes and not typer.confirm(
@@ -313,9 +319,11 @@ def main() -> None:
             print("hint: is the stack up? `devenv status` shows it, `devenv up` starts it",
                   file=sys.stderr)
             sys.exit(1)
-        if hasattr(exc, "show") and isinstance(getattr(exc, "exit_code", None), int):
-            exc.show()  # a usage error: bad option or argument (exit 2)
-            sys.exit(exc.exit_code)
+        code = getattr(exc, "exit_code", None)
+        show = getattr(exc, "show", None)
+        if callable(show) and isinstance(code, int):
+            show()  # a usage error: bad option or argument (exit 2)
+            sys.exit(code)
         traceback.print_exc()
         print("devenv hit an unexpected error (a bug): please report it with the output above.",
               file=sys.stderr)

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import re
+import secrets as random
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-import secrets as random
 from pathlib import Path
 
 import psycopg

@@ -276,8 +276,8 @@ class Manifest(_Model):
     compose_dir: str = Field(
         "compose", description="Folder of the generated compose file and configs."
     )
-    naming: Naming = Field(default_factory=Naming, description="Name patterns.")  # type: ignore[arg-type]
-    roles: Roles = Field(default_factory=Roles, description="Optional shared roles.")  # type: ignore[arg-type]
+    naming: Naming = Field(default_factory=Naming, description="Name patterns.")
+    roles: Roles = Field(default_factory=Roles, description="Optional shared roles.")
     servers: dict[str, Server] = Field(
         default_factory=dict,
         description="Servers by name. Optional: services asking for postgres or redis get one.",

@@ -8,8 +8,8 @@ grants re-applied, and only keys under its Redis prefix are unlinked (SCAN + UNL
 from __future__ import annotations
 
 import time
-from contextlib import contextmanager
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import psycopg
 from psycopg import sql

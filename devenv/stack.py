@@ -15,6 +15,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from devenv import manifest as m
 from devenv.errors import DevenvError
+from devenv.yamlio import KeyPath
 
 DEFAULT_IMAGES = {
     "postgres": "postgres:17",
@@ -134,7 +135,7 @@ class _Resolver:
         self.kinds: dict[str, str] = {name: s.kind for name, s in manifest.servers.items()}
         self.targets: dict[str, str | None] = {}
 
-    def fail(self, path: m.KeyPath, text: str) -> None:
+    def fail(self, path: KeyPath, text: str) -> None:
         self.problems.append(self.at.message(path, text))
 
     def run(self) -> Stack:
@@ -193,7 +194,8 @@ class _Resolver:
         label = "/".join(kinds) + " servers" if kinds else "servers"
         return f"{label}: " + (", ".join(names) if names else "none")
 
-    def _pick(self, path: m.KeyPath, ref: bool | str, kinds: tuple[str, ...], what: str) -> str | None:
+    def _pick(self, path: KeyPath, ref: bool | str, kinds: tuple[str, ...],
+              what: str) -> str | None:
         if ref is False:
             return None
         if ref is True:
@@ -223,8 +225,9 @@ class _Resolver:
         for name, server in self.mf.servers.items():
             if isinstance(server.port, int):
                 if server.port in used:
-                    self.fail(("servers", name, "port"), f"host port {server.port} is already "
-                              f"used by server '{used[server.port]}'; give each server its own port")
+                    self.fail(("servers", name, "port"),
+                              f"host port {server.port} is already used by server "
+                              f"'{used[server.port]}'; give each server its own port")
                 used.setdefault(server.port, name)
         out: dict[str, ServerSpec] = {}
         for name, kind in self.kinds.items():
@@ -280,7 +283,7 @@ class _Resolver:
 
     # -- services ------------------------------------------------------------------------
     def _service(self, name: str, svc: m.Service) -> ServiceSpec:
-        base: m.KeyPath = ("services", name)
+        base: KeyPath = ("services", name)
         server = self._pick((*base, "postgres"), svc.postgres, DATABASE_KINDS, "postgres")
         has_db = svc.postgres is not False
         database = role = None
@@ -349,7 +352,7 @@ class _Resolver:
             return None
 
     def _pool(self, name: str, svc: m.Service, server: str | None) -> str | None:
-        path: m.KeyPath = ("services", name, "pgbouncer")
+        path: KeyPath = ("services", name, "pgbouncer")
         if svc.pgbouncer is True:
             pools = [p for p, t in self.targets.items() if t in (None, server)]
             if len(pools) == 1:
@@ -378,7 +381,7 @@ class _Resolver:
 
     def _check_reads(self, name: str, svc: m.Service) -> None:
         for index, other in enumerate(svc.reads):
-            path: m.KeyPath = ("services", name, "reads", index)
+            path: KeyPath = ("services", name, "reads", index)
             target = self.mf.services.get(other)
             if target is None:
                 names = ", ".join(s for s in self.mf.services if s != name) or "none"

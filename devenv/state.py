@@ -33,8 +33,9 @@ def load(stack: Stack) -> State:
     except FileNotFoundError:
         return State()
     except (OSError, ValueError, AttributeError, TypeError) as exc:
-        raise DevenvError(f"{path}: cannot read devenv's state ({exc})",
-                          hint=f"delete {path}: it only holds chosen ports and a cache key") from None
+        raise DevenvError(
+            f"{path}: cannot read devenv's state ({exc})",
+            hint=f"delete {path}: it only holds chosen ports and a cache key") from None
 
 
 def save(stack: Stack, state: State) -> None:
