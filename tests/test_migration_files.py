@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,9 @@ from hypothesis import strategies as st
 
 from devenv.errors import DevenvError
 from devenv.migrations import MigrationSet, Version, load_migrations, load_seeds
+from devenv.migrations.ledger import LedgerRow
 from devenv.migrations.sqltext import checksum, excerpt, locate, split_statements
+from devenv.migrations.state import History, info_rows, pending, problems
 
 
 def folder(tmp_path: Path, files: dict[str, str | bytes], name: str = "migrations/auth") -> Path:
@@ -355,3 +358,42 @@ def test_missing_seed_folder(tmp_path: Path) -> None:
         load_seeds(tmp_path / "seeds" / "x", root=tmp_path)
     assert str(caught.value) == ("Seed folder seeds/x does not exist\n"
                                  "Hint: Create it, or fix the seeds path in the manifest.")
+
+
+# --- files against the ledger (pure) ----------------------------------------------------------
+
+def _rows(*applied: tuple[str | None, str, str, bool]) -> list[LedgerRow]:
+    when = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+    return [LedgerRow(rank, version, "d", "versioned" if version else "repeatable", script,
+                      digest, "svc", when, 3, success)
+            for rank, (version, script, digest, success) in enumerate(applied, 1)]
+
+
+def test_pending_respects_target_and_repeatables(tmp_path: Path) -> None:
+    ms = load(tmp_path, {"V1__a.sql": "SELECT 1;", "V2__b.sql": "SELECT 2;",
+                         "V3__c.sql": "SELECT 3;", "R__v.sql": "SELECT 'v';"})
+    history = History(_rows(("1", "V1__a.sql", ms.versioned[0].checksum, True)))
+    assert [m.script for m in pending(ms, history)] == ["V2__b.sql", "V3__c.sql", "R__v.sql"]
+    assert [m.script for m in pending(ms, history, target=Version.parse("2"))] == ["V2__b.sql"]
+    history = History(_rows(("1", "V1__a.sql", ms.versioned[0].checksum, True),
+                            (None, "R__v.sql", ms.repeatable[0].checksum, True)))
+    assert [m.script for m in pending(ms, history)] == ["V2__b.sql", "V3__c.sql"]
+
+
+def test_problems_name_each_file(tmp_path: Path) -> None:
+    ms = load(tmp_path, {"V1__a.sql": "SELECT 1;", "V2__b.sql": "SELECT 2;",
+                         "V4__d.sql": "SELECT 4;"})
+    history = History(_rows(("1", "V1__a.sql", "0" * 64, True), ("3", "V3__c.sql", "x", True),
+                            ("4", "V4__d.sql", ms.versioned[2].checksum, False)))
+    assert [(p.kind, p.text) for p in problems(ms, history, out_of_order=False)] == [
+        ("changed", "migrations/auth/V1__a.sql was changed after it was applied (checksum "
+                    f"000000000000 applied, {ms.versioned[0].checksum[:12]} now)"),
+        ("out-of-order", "migrations/auth/V2__b.sql (version 2) is not applied and older than "
+                         "the latest applied version 3"),
+        ("missing", "migrations/auth/V3__c.sql was applied (version 3) but the file is gone"),
+        ("failed", "migrations/auth/V4__d.sql failed on 2024-05-01 12:00:00 and may be partly "
+                   "applied")]
+    assert [p.kind for p in problems(ms, history, out_of_order=True)] == [
+        "changed", "missing", "failed"]
+    assert [(r.version, r.state) for r in info_rows(ms, history)] == [
+        ("1", "changed"), ("2", "pending"), ("3", "missing"), ("4", "failed")]

@@ -444,3 +444,11 @@ def test_connection_failure_names_the_database_without_its_password(
     assert f'password authentication failed for user "{parts["user"]}"' in message
     assert message.endswith("\nHint: Is the stack up? Start it with `devenv up`.")
     assert "wrong-secret" not in message
+
+
+def test_error_column_counts_characters_not_bytes(tmp_path: Path, database: str) -> None:
+    ms = write(tmp_path, {"V1__a.sql": "SELECT 'héllo wörld ✓';\nSELECT 'ü', nope;\n"})
+    assert failure(lambda: migrate(database, ms)).startswith(
+        'Migration 1 failed: migrations/auth/V1__a.sql:2:13: column "nope" does not exist\n'
+        "  2 | SELECT 'ü', nope;\n"
+        "    |             ^\n")
