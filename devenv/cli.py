@@ -118,13 +118,20 @@ def up(
     timeout: Annotated[float, typer.Option(help="Seconds to wait for servers to answer.")] = 120,
     no_migrate: Annotated[bool, typer.Option("--no-migrate", help="Skip migrations and seeds.")
                           ] = False,
+    resync: Annotated[bool, typer.Option(
+        "--resync-passwords", help="Set the passwords of .devenv/ on existing servers (after "
+        ".devenv/ was lost); data is kept.")] = False,
+    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Only results and errors.")
+                     ] = False,
 ) -> None:
     """Start, provision, migrate and seed; write each service's .env file."""
     from devenv import commands
     from devenv import up as run
+    from devenv.console import Console
 
-    run.up(commands.load(_opts(ctx).file), _console(ctx), names=services or [],
-           deadline_s=timeout, migrate=not no_migrate)
+    console = Console(quiet=True) if quiet else _console(ctx)
+    run.up(commands.load(_opts(ctx).file), console, names=services or [],
+           deadline_s=timeout, migrate=not no_migrate, resync=resync)
 
 
 @app.command()

@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import socket
+import subprocess
 import urllib.parse
 from dataclasses import dataclass
 from functools import cached_property
@@ -133,6 +134,44 @@ class Docker:
                 labels.get("com.docker.compose.config-hash", ""), ports,
             ))
         return out
+
+    def volumes(self) -> list[str]:
+        """Names of this project's data volumes."""
+        label = f"{LABEL}.project={self.stack.project}"
+        path = _socket_path()
+        if path is None:
+            from python_on_whales.exceptions import DockerException
+
+            try:
+                return [v.name for v in self.client.volume.list(filters={"label": label})]
+            except DockerException as exc:
+                raise not_running_error((exc.stderr or "").strip()[-200:]) from None
+        query = urllib.parse.urlencode({"filters": json.dumps({"label": [label]})})
+        try:
+            conn = _UnixHTTP(path, timeout=10)
+            conn.request("GET", f"/volumes?{query}")
+            body = conn.getresponse().read()
+            conn.close()
+        except OSError as exc:
+            raise not_running_error(str(exc)) from None
+        return sorted(str(v["Name"]) for v in json.loads(body).get("Volumes") or [])
+
+    def psql_admin(self, server: str, script: str) -> None:
+        """Run SQL as the superuser over the container's local socket (no password needed).
+
+        The only way in when the admin password in .devenv/ no longer matches the volume's.
+        The SQL goes through stdin, so no secret appears in a process list.
+        """
+        command = ["docker", "compose", "-f", str(self.compose_file), "--env-file",
+                   str(self.env_file), "-p", self.stack.project, "exec", "-T", server,
+                   "psql", "-v", "ON_ERROR_STOP=1", "-X", "-q", "-U", "postgres", "-d",
+                   "postgres"]
+        done = subprocess.run(command, input=script, capture_output=True, text=True,
+                              check=False, timeout=60)
+        if done.returncode != 0:
+            raise DevenvError(f"psql in server '{server}' failed: "
+                              f"{done.stderr.strip().splitlines()[-1:] or ['']}",
+                              hint=f"`devenv logs {server}` shows the server's log")
 
     def by_server(self) -> dict[str, ContainerState]:
         return {c.server: c for c in self.containers() if c.server}

@@ -23,7 +23,7 @@ _FATAL_MARKERS = ("password authentication failed", "SASL authentication failed"
 
 def _transient(exc: BaseException) -> bool:
     if isinstance(exc, DevenvError):
-        return False
+        return "psql in server" in exc.message  # the server may still be starting
     return not any(marker in str(exc) for marker in _FATAL_MARKERS)
 
 

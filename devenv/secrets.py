@@ -18,6 +18,8 @@ from devenv.files import write_private
 from devenv.stack import ADMIN_USER, Stack
 
 SECRETS_FILE = "secrets.json"
+RECOVERY_HINT = ("move {path} aside and run `devenv up --resync-passwords`: devenv sets new "
+                 "passwords on the servers and keeps their data (README: 'Recovering .devenv/')")
 _ALPHABET = string.ascii_letters + string.digits  # safe unquoted in URLs, dotenv and userlists
 
 
@@ -64,8 +66,7 @@ def load(state_dir: Path) -> Secrets | None:
     except (OSError, ValueError) as exc:
         raise DevenvError(
             f"{path}: cannot read devenv's state ({exc})",
-            hint="see README 'Recovering .devenv/': `devenv recover` rebuilds it from the "
-            "running servers and keeps your data",
+            hint=RECOVERY_HINT.format(path=path),
         ) from None
     passwords = data.get("passwords") if isinstance(data, dict) else None
     if not isinstance(passwords, dict) or not all(
@@ -73,8 +74,7 @@ def load(state_dir: Path) -> Secrets | None:
     ):
         raise DevenvError(
             f"{path}: devenv's state is corrupted (no 'passwords' mapping)",
-            hint="see README 'Recovering .devenv/': `devenv recover` rebuilds it from the "
-            "running servers and keeps your data",
+            hint=RECOVERY_HINT.format(path=path),
         )
     return Secrets(dict(passwords))
 

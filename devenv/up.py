@@ -115,10 +115,12 @@ def fingerprint(stack: Stack, ctx: Context) -> str:
 
 
 def up(stack: Stack, console: Console, *, names: list[str], deadline_s: float = DEFAULT_DEADLINE,
-       migrate: bool = True) -> Context:
+       migrate: bool = True, resync: bool = False) -> Context:
     started = time.perf_counter()
     services = select(stack, names)
     with state.locked(stack):
+        if not resync:
+            _refuse_lost_state(stack)
         ctx = prepare(stack, console)
         servers = needed_servers(stack, services)
         deadline = time.monotonic() + deadline_s
@@ -127,11 +129,11 @@ def up(stack: Stack, console: Console, *, names: list[str], deadline_s: float = 
         containers = ctx.docker.by_server()
         warm = current.fingerprint == print_ and all(
             _healthy(containers.get(s.name)) for s in servers)
-        if not warm or not _probe_services(ctx, services, quick=True):
+        if resync or not warm or not _probe_services(ctx, services, quick=True):
             if current.fingerprint:
                 current.fingerprint = ""  # until this up succeeds, the next one is cold
                 state.save(stack, current)
-            _start(ctx, servers, containers, deadline)
+            _start(ctx, servers, containers, deadline, resync=resync)
             _provision(ctx, servers, deadline)
             with console.step("Checking every service's credentials"):
                 _probe_services(ctx, services, deadline=deadline)
@@ -151,17 +153,44 @@ def _healthy(container: ContainerState | None) -> bool:
         "healthy", "")
 
 
+def _refuse_lost_state(stack: Stack) -> None:
+    """Data volumes without their passwords: never paper over it with new random ones."""
+    if (stack.root / stack.state_dir / secrets.SECRETS_FILE).exists():
+        return
+    volumes = Docker(stack).volumes()
+    if volumes:
+        raise DevenvError(
+            f"{stack.state_dir}/{secrets.SECRETS_FILE} is missing, but project '{stack.project}' "
+            f"has data volumes ({', '.join(volumes)}) made with the passwords it held",
+            hint="`devenv up --resync-passwords` sets new passwords on the servers and keeps "
+            "the data; `devenv down --volumes` starts from scratch instead")
+
+
 def _start(ctx: Context, servers: list[ServerSpec], containers: dict[str, ContainerState],
-           deadline: float) -> None:
+           deadline: float, *, resync: bool = False) -> None:
     others = [c for c in ctx.docker.containers(all_projects=True)
               if c.project != ctx.stack.project]
     ports.check_free(ctx.stack, servers, ctx.ports, containers, others)
     names = [s.name for s in servers]
     with ctx.console.step(f"Starting {', '.join(names)}"):
         ctx.docker.up(names)
+    if resync:
+        with ctx.console.step("Setting the passwords of .devenv/ on the servers"):
+            _parallel([lambda s=s: _resync_admin(ctx, s, deadline)  # type: ignore[misc]
+                       for s in servers if s.is_database])
     with ctx.console.step("Waiting for the servers to answer"):
         _parallel([lambda s=s: _wait_server(ctx, s, deadline)  # type: ignore[misc]
                    for s in servers if s.kind != "pgbouncer"])
+
+
+def _resync_admin(ctx: Context, server: ServerSpec, deadline: float) -> None:
+    """The admin password over the local socket; service roles follow in provisioning."""
+    from psycopg import sql
+
+    statement = sql.SQL("ALTER ROLE {} PASSWORD {};\n").format(
+        sql.Identifier(ADMIN_USER), sql.Literal(ctx.secrets.get(server.name, ADMIN_USER)))
+    script = statement.as_string(None)
+    probes.retry_until(deadline, lambda: ctx.docker.psql_admin(server.name, script))
 
 
 def _wait_server(ctx: Context, server: ServerSpec, deadline: float) -> None:
