@@ -305,6 +305,61 @@ def db_list(ctx: typer.Context, json_: Json = False) -> None:
     db_commands.list_(commands.load(_opts(ctx).file), _console(ctx), as_json=json_)
 
 
+@app.command()
+def logs(
+    ctx: typer.Context,
+    server: Annotated[Optional[str], typer.Argument(help="One server (default: all).")  # noqa: UP045
+                      ] = None,
+    follow: Annotated[bool, typer.Option("-f", "--follow", help="Keep streaming.")] = False,
+    tail: Annotated[int, typer.Option(help="Lines of history per server.")] = 100,
+) -> None:
+    """Servers' logs (passwords masked)."""
+    from devenv import commands, shells
+
+    shells.logs(commands.load(_opts(ctx).file), _console(ctx), server=server, follow=follow,
+                tail=tail)
+
+
+Passthrough = Annotated[Optional[list[str]], typer.Argument(  # noqa: UP045
+    help="Arguments passed to the client (after --).")]
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def psql(ctx: typer.Context, service: Service, args: Passthrough = None) -> None:
+    """A psql shell logged in as the service (the container's psql if the host has none)."""
+    from devenv import commands, shells
+
+    raise typer.Exit(shells.psql(commands.load(_opts(ctx).file), _console(ctx), name=service,
+                                 args=args or []))
+
+
+@app.command("redis-cli",
+             context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def redis_cli(ctx: typer.Context, service: Service, args: Passthrough = None) -> None:
+    """redis-cli logged in as the service's ACL user."""
+    from devenv import commands, shells
+
+    raise typer.Exit(shells.redis_cli(commands.load(_opts(ctx).file), _console(ctx),
+                                      name=service, args=args or []))
+
+
+@app.command()
+def ps(ctx: typer.Context) -> None:
+    """The stack's containers: state, health, port."""
+    from devenv import commands, shells
+
+    shells.ps(commands.load(_opts(ctx).file), _console(ctx))
+
+
+@app.command()
+def doctor(ctx: typer.Context, json_: Json = False) -> None:
+    """Check Docker, Compose, images, ports, disk and .devenv/; say how to fix each problem."""
+    from devenv import commands
+    from devenv import doctor as run
+
+    run.doctor(commands.load(_opts(ctx).file), _console(ctx), as_json=json_)
+
+
 def main() -> None:
     """Console-script entry: map every outcome to a documented exit code."""
     from devenv.errors import DevenvError

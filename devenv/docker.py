@@ -14,7 +14,9 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -172,6 +174,35 @@ class Docker:
             raise DevenvError(f"psql in server '{server}' failed: "
                               f"{done.stderr.strip().splitlines()[-1:] or ['']}",
                               hint=f"`devenv logs {server}` shows the server's log")
+
+    def compose_command(self, *args: str) -> list[str]:
+        """A plain `docker compose` command line for this stack (what users can type too)."""
+        return ["docker", "compose", "-f", str(self.compose_file), "--env-file",
+                str(self.env_file), "-p", self.stack.project, *args]
+
+    def stream(self, command: list[str], on_line: Callable[[str], None]) -> int:
+        """Run a docker command, handing each output line to `on_line` (to redact it)."""
+        try:
+            process = subprocess.Popen(command, stdout=subprocess.PIPE,
+                                       stderr=subprocess.STDOUT, text=True, errors="replace")
+        except FileNotFoundError:
+            raise not_running_error() from None
+        assert process.stdout is not None
+        try:
+            for line in process.stdout:
+                on_line(line.rstrip("\n"))
+        except KeyboardInterrupt:
+            process.terminate()
+            raise
+        return process.wait()
+
+    def interactive(self, container: str, command: list[str], env_names: list[str]) -> int:
+        """`docker exec -it` into a container; env values pass from our environment by name,
+        so no password appears on a command line."""
+        flags = ["-it"] if sys.stdin.isatty() and sys.stdout.isatty() else ["-i"]
+        for name in env_names:
+            flags += ["-e", name]
+        return subprocess.call(["docker", "exec", *flags, container, *command])
 
     def by_server(self) -> dict[str, ContainerState]:
         return {c.server: c for c in self.containers() if c.server}

@@ -15,7 +15,7 @@ import psycopg
 from psycopg import sql
 
 from devenv.errors import DevenvError
-from devenv.scram import matches
+from devenv.scram import make_secret, matches
 from devenv.secrets import Secrets
 from devenv.stack import ServerSpec, ServiceSpec, Stack
 
@@ -109,7 +109,7 @@ def _roles(conn: Conn, roles: list[RoleSpec]) -> list[str]:
         row = current.get(role.name)
         if row is None:
             conn.execute(sql.SQL("CREATE ROLE {} {} PASSWORD {}").format(
-                ident, attrs, sql.Literal(role.password)))
+                ident, attrs, sql.Literal(scram_secret(conn, role))))
             actions.append(f"created role {role.name}")
         else:
             if (row[2], row[3], row[4], row[5]) != (False, role.createdb, role.createrole, True):
@@ -117,7 +117,7 @@ def _roles(conn: Conn, roles: list[RoleSpec]) -> list[str]:
                 actions.append(f"reset attributes of role {role.name}")
             if not matches(role.password, row[1] if isinstance(row[1], str) else None):
                 conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(
-                    ident, sql.Literal(role.password)))
+                    ident, sql.Literal(scram_secret(conn, role))))
                 actions.append(f"set password of role {role.name}")
         if role.member_of:
             have = {str(r[0]) for r in conn.execute(
@@ -129,6 +129,12 @@ def _roles(conn: Conn, roles: list[RoleSpec]) -> list[str]:
                         sql.Identifier(group), ident))
                     actions.append(f"granted {group} to {role.name}")
     return actions
+
+
+def scram_secret(conn: Conn, role: RoleSpec) -> str:
+    """Hashed on the client: the plain password never reaches the server, so no server log
+    can show it, whatever log_statement says."""
+    return make_secret(role.password)
 
 
 def _database(conn: Conn, svc: ServiceSpec, readers: list[str],

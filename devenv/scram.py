@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import os
 
 
 def matches(password: str, secret: str | None) -> bool:
@@ -25,3 +26,21 @@ def matches(password: str, secret: str | None) -> bool:
         return False
     client_key = hmac.new(salted, b"Client Key", hashlib.sha256).digest()
     return hmac.compare_digest(hashlib.sha256(client_key).digest(), base64.b64decode(stored_key))
+
+
+def make_secret(password: str, *, iterations: int = 4096, salt: bytes | None = None) -> str:
+    """A SCRAM-SHA-256 secret as PostgreSQL stores it (and accepts in ALTER ROLE ... PASSWORD).
+
+    Hashing on our side keeps the plain password out of every server log, and works when
+    there is no password-authenticated connection yet (`up --resync-passwords`).
+    """
+    salt = salt if salt is not None else os.urandom(16)
+    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)
+    client_key = hmac.new(salted, b"Client Key", hashlib.sha256).digest()
+    server_key = hmac.new(salted, b"Server Key", hashlib.sha256).digest()
+    stored_key = hashlib.sha256(client_key).digest()
+
+    def b64(data: bytes) -> str:
+        return base64.b64encode(data).decode()
+
+    return f"SCRAM-SHA-256${iterations}:{b64(salt)}${b64(stored_key)}:{b64(server_key)}"

@@ -187,8 +187,12 @@ def _resync_admin(ctx: Context, server: ServerSpec, deadline: float) -> None:
     """The admin password over the local socket; service roles follow in provisioning."""
     from psycopg import sql
 
+    from devenv.scram import make_secret
+
+    # Hashed here, so the password never appears in the server's log.
+    hashed = make_secret(ctx.secrets.get(server.name, ADMIN_USER))
     statement = sql.SQL("ALTER ROLE {} PASSWORD {};\n").format(
-        sql.Identifier(ADMIN_USER), sql.Literal(ctx.secrets.get(server.name, ADMIN_USER)))
+        sql.Identifier(ADMIN_USER), sql.Literal(hashed))
     script = statement.as_string(None)
     probes.retry_until(deadline, lambda: ctx.docker.psql_admin(server.name, script))
 
