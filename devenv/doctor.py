@@ -6,7 +6,6 @@ Each check says ok / warn / FAIL in one line and how to fix it; any FAIL exits 1
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import stat

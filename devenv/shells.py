@@ -18,8 +18,8 @@ def logs(stack: Stack, console: Console, *, server: str | None, follow: bool,
     ctx = attach(stack, console)
     if server is not None and server not in stack.servers:
         raise DevenvError(f"no server named '{server}' (servers: {', '.join(stack.servers)})")
-    args = ["logs", "--no-color", "--tail", str(tail)] + (["-f"] if follow else []) + ([server] if server
-                                                                         else [])
+    args = ["logs", "--no-color", "--tail", str(tail), *(["-f"] if follow else []),
+            *([server] if server else [])]
     passwords = ctx.secrets.all()
 
     def show(line: str) -> None:
