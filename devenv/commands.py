@@ -151,10 +151,12 @@ def status(file: Path, *, console: Console, as_json: bool) -> None:
     stack = load(file)
     ports = state.load(stack).ports
     servers = server_status(stack, ports)
+    running = {s.name for s in servers if s.state == "running"}
     services = [
         {"service": s.name, "server": s.server, "database": s.database, "role": s.role,
          "pgbouncer": s.pgbouncer, "redis": s.redis, "env_file": str(s.env_file),
-         "env_file_exists": (stack.root / s.env_file).exists()}
+         "env_file_exists": (stack.root / s.env_file).exists(),
+         **_migration_state(stack, s.name, console, running)}
         for s in stack.services.values()
     ]
     if as_json:
@@ -169,11 +171,43 @@ def status(file: Path, *, console: Console, as_json: bool) -> None:
     for s in servers:
         console.result(f"{s.name:<16}{s.kind:<13}{s.state:<11}{s.health or '-':<11}"
                        f"{s.port if s.port is not None else '-'}")
-    console.result(f"{'SERVICE':<16}{'DATABASE':<22}{'ROLE':<22}ENV FILE")
+    console.result(f"{'SERVICE':<16}{'DATABASE':<22}{'ROLE':<22}{'VERSION':<10}{'PENDING':<9}"
+                   "ENV FILE")
     for v in services:
         mark = "" if v["env_file_exists"] else " (not written yet)"
+        pending = "-" if v["pending"] is None else str(v["pending"])
+        if v["seeds_changed"]:
+            pending += f" (+{v['seeds_changed']} edited seed)"
         console.result(f"{v['service']!s:<16}{v['database'] or '-'!s:<22}{v['role'] or '-'!s:<22}"
-                       f"{v['env_file']}{mark}")
+                       f"{v['version'] or '-'!s:<10}{pending:<9}{v['env_file']}{mark}")
+
+
+def _migration_state(stack: Stack, name: str, console: Console,
+                     running: set[str]) -> dict[str, object]:
+    """Current version, pending migrations and edited seeds of a running service's database."""
+    out: dict[str, object] = {"version": None, "pending": None, "seeds_changed": 0}
+    svc = stack.services[name]
+    if svc.server not in running or svc.database is None:
+        return out
+    from devenv.migrate_step import direct_url, migration_set, seed_set
+    from devenv.migrations import info, seed_status
+    from devenv.up import attach
+
+    try:
+        ctx = attach(stack, console)
+        url = direct_url(ctx, svc)
+        migrations = migration_set(ctx, svc)
+        if migrations is not None:
+            rows = info(url, migrations)
+            applied = [r.version for r in rows if r.state == "applied" and r.version]
+            out["version"] = applied[-1] if applied else None
+            out["pending"] = sum(1 for r in rows if r.state == "pending")
+        seeds = seed_set(ctx, svc)
+        if seeds is not None:
+            out["seeds_changed"] = sum(1 for r in seed_status(url, seeds) if r.state == "changed")
+    except DevenvError as exc:
+        out["error"] = exc.message
+    return out
 
 
 def env(file: Path, service: str, *, fmt: str, show_secrets: bool, console: Console) -> None:
