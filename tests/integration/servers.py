@@ -42,11 +42,12 @@ def running_postgres(image: str = "postgres:17") -> Iterator[str]:
                 with psycopg.connect(url, connect_timeout=2) as conn:
                     conn.execute("SELECT 1")
                 break
-            except psycopg.OperationalError:
+            except psycopg.OperationalError as exc:
                 if time.monotonic() > deadline:
                     logs = subprocess.run(["docker", "logs", "--tail", "30", name],
                                           capture_output=True, text=True, check=False)
-                    raise RuntimeError(f"{image} never answered:\n{logs.stdout}{logs.stderr}")
+                    raise RuntimeError(
+                        f"{image} never answered:\n{logs.stdout}{logs.stderr}") from exc
                 time.sleep(0.2)
         yield url
     finally:
