@@ -1,0 +1,342 @@
+"""`devenv reset` end to end: one service's data back to its migrated and seeded state, alone.
+
+A copy of the capsule stack (plus a `web` service with neither database nor Redis) lives for
+the whole module; a copy of pcc checks that `reads` survive a reset of the read database. The
+tests run in file order on one worker: later ones build on the template earlier ones made.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+import redis
+
+from devenv.console import Console
+from devenv.stack import load_stack
+from devenv.up import Context, attach
+from tests.integration.stacks import CAPSULE, PCC, CopiedStack, copied
+
+pytestmark = pytest.mark.xdist_group("test_reset")
+
+SEEDED = "developer"  # a row of seeds/auth/01_roles.csv
+
+
+def _add_web(manifest: dict[str, Any]) -> None:
+    manifest["services"]["web"] = {"postgres": False, "redis": False,
+                                   "env": {"GREETING": "hello"}}
+
+
+def connect(url: str, **kwargs: Any) -> psycopg.Connection[tuple[Any, ...]]:
+    # prepare_threshold=None: PgBouncer in transaction mode and server-side prepared statements.
+    return psycopg.connect(url, autocommit=True, connect_timeout=10, prepare_threshold=None,
+                           **kwargs)
+
+
+def one(url: str, query: str, params: tuple[Any, ...] = ()) -> Any:
+    with connect(url) as conn:
+        row = conn.execute(query, params).fetchone()
+    assert row is not None
+    return row[0]
+
+
+def context(stack: CopiedStack) -> Context:
+    return attach(load_stack(stack.manifest), Console(quiet=True))
+
+
+def admin_url(stack: CopiedStack, service: str, database: str = "postgres") -> str:
+    ctx = context(stack)
+    svc = ctx.stack.services[service]
+    assert svc.server is not None
+    return ctx.admin_url(ctx.stack.servers[svc.server], database)
+
+
+def row_counts(url: str) -> dict[str, int]:
+    """Rows of every table (the ledgers included) in the database behind `url`."""
+    with connect(url) as conn:
+        tables = [str(r[0]) for r in conn.execute(
+            "SELECT format('%I.%I', schemaname, tablename) FROM pg_tables "
+            "WHERE schemaname NOT IN ('pg_catalog', 'information_schema') "
+            "AND schemaname NOT LIKE '\\_timescaledb%' ORDER BY 1")]
+        return {t: int(conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0])  # type: ignore[index]
+                for t in tables}
+
+
+def templates(stack: CopiedStack, service: str) -> list[str]:
+    with connect(admin_url(stack, service)) as conn:
+        return sorted(str(r[0]) for r in conn.execute(
+            "SELECT datname FROM pg_database WHERE datname LIKE %s",
+            ("%\\_tpl\\_%",)))
+
+
+def no_traceback(text: str) -> None:
+    assert "Traceback" not in text, text
+
+
+@pytest.fixture(scope="module")
+def cap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CopiedStack]:
+    with copied(CAPSULE, tmp_path_factory.mktemp("capsule"), prefix="t-reset",
+                edit=_add_web) as stack:
+        stack.ok("up")
+        yield stack
+
+
+@pytest.fixture(scope="module")
+def after_up(cap: CopiedStack) -> dict[str, dict[str, int]]:
+    """Row counts of auth and monitor right after `up`, before any test wrote anything."""
+    return {s: row_counts(cap.env(s)["DATABASE_DIRECT_URL"]) for s in ("auth", "monitor")}
+
+
+# -- one service back, the others untouched ----------------------------------------------------
+def test_reset_auth_restores_seeds_and_leaves_billing_alone(
+        cap: CopiedStack, after_up: dict[str, dict[str, int]]) -> None:
+    auth, billing = cap.env("auth"), cap.env("billing")
+    with connect(auth["DATABASE_DIRECT_URL"]) as conn:
+        conn.execute("INSERT INTO roles (name, description) VALUES ('zz_mine', 'test row')")
+        conn.execute("DELETE FROM role_permissions WHERE role_id = "
+                     "(SELECT id FROM roles WHERE name = %s)", (SEEDED,))
+    with connect(billing["DATABASE_DIRECT_URL"]) as conn:
+        conn.execute("INSERT INTO currencies (code, name, symbol, minor_units, active) "
+                     "VALUES ('XTS', 'Testing', 'T', 2, true)")
+    auth_redis = redis.Redis.from_url(auth["REDIS_URL"])
+    billing_redis = redis.Redis.from_url(billing["REDIS_URL"])
+    for i in range(30):
+        auth_redis.set(f"auth:session:{i}", "x")
+    billing_redis.set("billing:invoice:1", "kept")
+    assert row_counts(auth["DATABASE_DIRECT_URL"]) != after_up["auth"]
+
+    held_direct = connect(auth["DATABASE_DIRECT_URL"])
+    held_pooled = connect(auth["DATABASE_URL"])
+    held_billing = connect(billing["DATABASE_URL"])  # through the same PgBouncer
+    held_pooled.execute("SELECT 1")
+    held_billing.execute("SELECT 1")
+    try:
+        result = cap.devenv("reset", "auth")
+        assert result.code == 0, result.explain()
+        no_traceback(result.stderr)
+        assert "auth" in result.stdout
+
+        # Billing's open connection (same PgBouncer) never noticed.
+        assert held_billing.execute("SELECT count(*) FROM currencies WHERE code = 'XTS'"
+                                    ).fetchone() == (1,)
+        # Auth's app reconnects through PgBouncer and sees the seeded state.
+        with connect(auth["DATABASE_URL"]) as again:
+            assert again.execute("SELECT count(*) FROM roles WHERE name = 'zz_mine'"
+                                 ).fetchone() == (0,)
+    finally:
+        for conn in (held_direct, held_pooled, held_billing):
+            conn.close()
+
+    assert row_counts(auth["DATABASE_DIRECT_URL"]) == after_up["auth"]
+    assert one(auth["DATABASE_DIRECT_URL"], "SELECT count(*) FROM role_permissions rp JOIN "
+               "roles r ON r.id = rp.role_id WHERE r.name = %s", (SEEDED,)) > 0
+    assert one(billing["DATABASE_DIRECT_URL"],
+               "SELECT count(*) FROM currencies WHERE code = 'XTS'") == 1
+    assert list(auth_redis.scan_iter(match="auth:*")) == []
+    assert billing_redis.get("billing:invoice:1") == b"kept"
+    auth_redis.close()
+    billing_redis.close()
+
+
+def test_pooled_connection_held_across_reset_can_reconnect(cap: CopiedStack) -> None:
+    """An app's pool: its old connection may fail once, a new one through PgBouncer works."""
+    url = cap.env("auth")["DATABASE_URL"]
+    held = connect(url)
+    held.execute("SELECT 1")
+    cap.ok("reset", "auth")
+    try:
+        held.execute("SELECT count(*) FROM roles").fetchone()
+    except psycopg.OperationalError:
+        pass  # KILL closed it: the pool throws it away and opens another
+    finally:
+        held.close()
+    for _ in range(3):  # and keeps working
+        assert one(url, "SELECT count(*) FROM roles WHERE name = %s", (SEEDED,)) == 1
+
+
+def test_reset_database_is_owned_by_the_service_and_closed_to_public(cap: CopiedStack) -> None:
+    cap.ok("reset", "auth")
+    ctx = context(cap)
+    svc = ctx.stack.services["auth"]
+    with connect(admin_url(cap, "auth")) as conn:
+        owner, public = conn.execute(
+            "SELECT pg_get_userbyid(datdba), has_database_privilege('public', datname, "
+            "'CONNECT') FROM pg_database WHERE datname = %s", (svc.database,)).fetchone()  # type: ignore[misc]
+    assert owner == svc.role
+    assert public is False
+    assert one(cap.env("auth")["DATABASE_DIRECT_URL"], "SELECT current_user") == svc.role
+
+
+def test_edited_migration_rebuilds_template_and_reset_reflects_it(cap: CopiedStack) -> None:
+    cap.ok("reset", "auth")  # a template exists
+    before = templates(cap, "auth")
+    assert len(before) == 1, before
+    last = sorted((cap.root / "migrations" / "auth").glob("V*.sql"),
+                  key=lambda p: [int(x) for x in p.name[1:].split("__")[0].split(".")])[-1]
+    assert last.name.startswith("V1.24.0"), last
+    last.write_text(last.read_text() + "\nCOMMENT ON VIEW user_effective_permissions IS "
+                    "'edited by test_reset';\n")
+    result = cap.devenv("reset", "auth")
+    assert result.code == 0, result.explain()
+    after = templates(cap, "auth")
+    assert len(after) == 1 and after != before, (before, after)
+    assert one(cap.env("auth")["DATABASE_DIRECT_URL"],
+               "SELECT obj_description('user_effective_permissions'::regclass, 'pg_class')"
+               ) == "edited by test_reset"
+    assert one(cap.env("auth")["DATABASE_DIRECT_URL"],
+               "SELECT count(*) FROM roles WHERE name = %s", (SEEDED,)) == 1
+
+
+def test_reset_hard_rebuilds_from_files(cap: CopiedStack,
+                                        after_up: dict[str, dict[str, int]]) -> None:
+    auth = cap.env("auth")
+    with connect(auth["DATABASE_DIRECT_URL"]) as conn:
+        conn.execute("INSERT INTO roles (name) VALUES ('zz_hard')")
+    redis.Redis.from_url(auth["REDIS_URL"]).set("auth:hard", "1")
+    result = cap.devenv("reset", "auth", "--hard")
+    assert result.code == 0, result.explain()
+    no_traceback(result.stderr)
+    assert one(auth["DATABASE_DIRECT_URL"],
+               "SELECT count(*) FROM roles WHERE name = 'zz_hard'") == 0
+    assert row_counts(auth["DATABASE_DIRECT_URL"]) == after_up["auth"]
+    assert redis.Redis.from_url(auth["REDIS_URL"]).get("auth:hard") is None
+    with connect(admin_url(cap, "auth")) as conn:
+        owner, public = conn.execute(
+            "SELECT pg_get_userbyid(datdba), has_database_privilege('public', datname, "
+            "'CONNECT') FROM pg_database WHERE datname = %s", (auth["PGDATABASE"],)
+        ).fetchone()  # type: ignore[misc]
+    assert (owner, public) == (auth["PGUSER"], False)
+
+
+def test_reset_monitor_keeps_its_hypertable(cap: CopiedStack,
+                                            after_up: dict[str, dict[str, int]]) -> None:
+    url = cap.env("monitor")["DATABASE_DIRECT_URL"]
+    with connect(url) as conn:
+        conn.execute("INSERT INTO metrics (time, service, name, value) "
+                     "VALUES (now(), 'test', 'zz_reset', 1)")
+    result = cap.devenv("reset", "monitor")
+    assert result.code == 0, result.explain()
+    assert one(url, "SELECT count(*) FROM metrics WHERE name = 'zz_reset'") == 0
+    assert one(url, "SELECT count(*) FROM timescaledb_information.hypertables "
+               "WHERE hypertable_name = 'metrics'") == 1
+    assert row_counts(url) == after_up["monitor"]
+    # Twice in a row: the scheduler must not block cloning from the template.
+    assert cap.devenv("reset", "monitor").code == 0
+    with connect(url) as conn:
+        conn.execute("INSERT INTO metrics (time, service, name, value) "
+                     "VALUES (now(), 'test', 'after', 2)")
+
+
+def _without_web(stack: CopiedStack) -> dict[str, Any]:
+    data = stack.read_manifest()
+    reduced = dict(data, services={k: v for k, v in data["services"].items() if k != "web"})
+    stack.write_manifest(reduced)
+    return data
+
+
+def test_reset_all(cap: CopiedStack) -> None:
+    envs = {s: cap.env(s) for s in ("auth", "billing", "deploy")}
+    with connect(envs["billing"]["DATABASE_DIRECT_URL"]) as conn:
+        conn.execute("DELETE FROM currencies WHERE code = 'XTS'")
+        conn.execute("INSERT INTO currencies (code, name, symbol, minor_units, active) "
+                     "VALUES ('XTA', 'All', 'A', 2, true)")
+    redis.Redis.from_url(envs["deploy"]["REDIS_URL"]).set("deploy:x", "1")
+    original = _without_web(cap)  # see the xfail below: --all trips over `web`
+    try:
+        result = cap.devenv("reset", "--all")
+    finally:
+        cap.write_manifest(original)
+    assert result.code == 0, result.explain()
+    no_traceback(result.stderr)
+    for name in ("auth", "billing", "deploy", "monitor"):
+        assert f"{name}: restored from its template" in result.stdout
+    assert one(envs["billing"]["DATABASE_DIRECT_URL"],
+               "SELECT count(*) FROM currencies WHERE code = 'XTA'") == 0
+    assert redis.Redis.from_url(envs["deploy"]["REDIS_URL"]).get("deploy:x") is None
+
+
+@pytest.mark.xfail(reason="bug: reset --all raises 'nothing to reset' for a service with neither "
+                   "database nor Redis (devenv/reset.py, the check inside the loop) instead of "
+                   "skipping it", strict=True)
+def test_reset_all_skips_services_without_data(cap: CopiedStack) -> None:
+    result = cap.devenv("reset", "--all")
+    assert result.code == 0, result.explain()
+
+
+@pytest.mark.xfail(reason="bug: `reset auth web` resets auth, then fails on web: services are "
+                   "checked inside the loop (devenv/reset.py), not before any is touched",
+                   strict=True)
+def test_reset_checks_every_named_service_before_touching_any(cap: CopiedStack) -> None:
+    url = cap.env("auth")["DATABASE_DIRECT_URL"]
+    with connect(url) as conn:
+        conn.execute("INSERT INTO roles (name) VALUES ('zz_untouched')")
+    try:
+        result = cap.devenv("reset", "auth", "web")
+        assert result.code == 1, result.explain()
+        assert "nothing to reset" in result.stderr
+        assert one(url, "SELECT count(*) FROM roles WHERE name = 'zz_untouched'") == 1
+    finally:
+        cap.ok("reset", "auth")
+
+
+def test_reset_unknown_service_is_a_clear_error(cap: CopiedStack) -> None:
+    result = cap.devenv("reset", "nosuch")
+    assert result.code == 1, result.explain()
+    no_traceback(result.stdout + result.stderr)
+    assert "nosuch" in result.stdout + result.stderr
+
+
+def test_reset_service_without_data_is_a_clear_error(cap: CopiedStack) -> None:
+    result = cap.devenv("reset", "web")
+    assert result.code == 1, result.explain()
+    no_traceback(result.stdout + result.stderr)
+    assert "web" in result.stdout + result.stderr
+    assert "nothing to reset" in result.stdout + result.stderr
+
+
+def test_reset_without_names_is_a_clear_error(cap: CopiedStack) -> None:
+    result = cap.devenv("reset")
+    assert result.code != 0, result.explain()
+    no_traceback(result.stdout + result.stderr)
+
+
+# -- pcc: `reads` survive a reset of the read database ---------------------------------------
+@pytest.fixture(scope="module")
+def pcc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CopiedStack]:
+    with copied(PCC, tmp_path_factory.mktemp("pcc"), prefix="t-reset-pcc") as stack:
+        stack.ok("up")
+        yield stack
+
+
+def test_reads_survive_reset_of_the_read_database(pcc: CopiedStack) -> None:
+    user = pcc.env("user")
+    with connect(user["DATABASE_DIRECT_URL"]) as conn:
+        conn.execute("DELETE FROM user_preferences")
+        conn.execute("DELETE FROM user_profiles")
+    result = pcc.devenv("reset", "user")
+    assert result.code == 0, result.explain()
+    url = pcc.env("auth")["USER_DATABASE_URL"]
+    assert one(url, "SELECT count(*) FROM user_profiles") > 0
+    with connect(url) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute("INSERT INTO user_profiles (user_id, email, first_name, last_name) "
+                     "VALUES (gen_random_uuid(), 'x@example.com', 'x', 'y')")
+    # The reset database is still closed to PUBLIC and to services that do not read it.
+    with connect(admin_url(pcc, "user")) as conn:
+        public = conn.execute("SELECT has_database_privilege('public', %s, 'CONNECT')",
+                              (user["PGDATABASE"],)).fetchone()
+    assert public == (False,)
+    with pytest.raises(psycopg.OperationalError):
+        connect(pcc.env("client")["DATABASE_DIRECT_URL"].rsplit("/", 1)[0] + "/"
+                + user["PGDATABASE"]).close()
+    # Migrations still run against it afterwards (the migration role can connect).
+    result = pcc.devenv("migrate", "user")
+    assert result.code == 0, result.explain()
+
+
+def test_reads_survive_hard_reset(pcc: CopiedStack) -> None:
+    result = pcc.devenv("reset", "user", "--hard")
+    assert result.code == 0, result.explain()
+    assert one(pcc.env("auth")["USER_DATABASE_URL"], "SELECT count(*) FROM user_profiles") > 0
+
