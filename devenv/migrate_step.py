@@ -94,11 +94,43 @@ def migrate_service(ctx: Context, svc: ServiceSpec, *, database: str | None = No
                 f"`devenv seed {svc.name} --force` or `devenv reset {svc.name}`")
 
 
-def run(ctx: Context, services: list[ServiceSpec]) -> None:
+def needs_work(ctx: Context, svc: ServiceSpec) -> bool:
+    """Whether `migrate_service` would change anything: read-only, no lock, no DDL.
+
+    This is what keeps a warm `up` fast and silent: two cheap queries per service.
+    """
+    from devenv.migrations import pending_count, seed_status
+
+    spec = svc.migrations
+    if spec is not None and spec.command is not None:
+        return True  # another tool: only it knows; it is idempotent by contract
+    url = direct_url(ctx, svc)
+    migrations = migration_set(ctx, svc)
+    if migrations is not None and (migrations.versioned or migrations.repeatable) and \
+            pending_count(url, migrations) > 0:
+        return True
+    seeds = seed_set(ctx, svc)
+    if seeds is not None and seeds.files:
+        states = [s.state for s in seed_status(url, seeds)]
+        if "pending" in states:
+            return True
+        if "changed" in states:
+            return True  # migrate_service warns about it: never silently skipped
+    return False
+
+
+def run(ctx: Context, services: list[ServiceSpec]) -> bool:
+    """Migrate and seed what needs it; return whether anything had to run."""
     from devenv.up import _parallel
 
     with_db = [s for s in services if s.database]
     if not with_db:
-        return
+        return False
+    todo = [s for s, busy in zip(with_db, _parallel(
+        [lambda s=s: needs_work(ctx, s) for s in with_db]), strict=True)  # type: ignore[misc]
+        if busy]
+    if not todo:
+        return False
     with ctx.console.step("Migrating and seeding"):
-        _parallel([lambda s=s: migrate_service(ctx, s) for s in with_db])  # type: ignore[misc]
+        _parallel([lambda s=s: migrate_service(ctx, s) for s in todo])  # type: ignore[misc]
+    return True

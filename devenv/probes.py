@@ -10,8 +10,6 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from tenacity import Retrying, retry_if_exception, stop_before_delay, wait_exponential
-
 from devenv.errors import DevenvError
 
 T = TypeVar("T")
@@ -29,6 +27,8 @@ def _transient(exc: BaseException) -> bool:
 
 def retry_until(deadline: float, what: Callable[[], T]) -> T:
     """Call `what` until it succeeds or the monotonic `deadline` passes; re-raise the last error."""
+    from tenacity import Retrying, retry_if_exception, stop_before_delay, wait_exponential
+
     remaining = max(0.1, deadline - time.monotonic())
     for attempt in Retrying(
         stop=stop_before_delay(remaining),

@@ -101,16 +101,32 @@ def attach(stack: Stack, console: Console) -> Context:
     return Context(stack, creds, state.load(stack).ports, Docker(stack), console)
 
 
-def fingerprint(stack: Stack, ctx: Context) -> str:
-    """Changes whenever compose would change a container or provisioning would change a server."""
-    digest = hashlib.sha256()
-    for rel, text in sorted(render.compose_files(stack).items()):
-        digest.update(str(rel).encode() + b"\0" + text.encode() + b"\0")
-    for rel, text in sorted(render.state_files(stack, ctx.secrets, ctx.ports).items()):
-        digest.update(str(rel).encode() + b"\0" + text.encode() + b"\0")
-    digest.update(repr(sorted((s.name, s.extensions, s.reads, s.database, s.role)
-                              for s in stack.services.values())).encode())
-    digest.update(repr((stack.migration_role, stack.admin_role)).encode())
+def disk_fingerprint(stack: Stack, services: list[ServiceSpec]) -> str:
+    """A hash of everything a cold `up` derives the stack from, read from disk only.
+
+    The manifest, devenv's version, the passwords and ports in .devenv/, the generated files
+    and the .env files: when none changed since the last good `up`, rendering, compose and
+    provisioning would all be no-ops, so a warm `up` skips them.
+    """
+    from devenv import __version__
+
+    root = stack.root
+    paths = [root / stack.manifest_name, root / stack.state_dir / secrets.SECRETS_FILE]
+    compose_dir = root / stack.compose_dir
+    if compose_dir.is_dir():
+        paths += sorted(p for p in compose_dir.rglob("*") if p.is_file())
+    secret_dir = root / stack.state_dir / "secrets"
+    if secret_dir.is_dir():
+        paths += sorted(secret_dir.iterdir())
+    paths.append(root / stack.state_dir / render.COMPOSE_ENV)
+    paths += [root / s.env_file for s in services]
+    digest = hashlib.sha256(f"{__version__}\0{[s.name for s in services]}\0".encode())
+    for path in paths:
+        try:
+            content = path.read_bytes()
+        except OSError:
+            content = b"\0missing"
+        digest.update(str(path).encode() + b"\0" + content + b"\0")
     return digest.hexdigest()
 
 
@@ -118,34 +134,50 @@ def up(stack: Stack, console: Console, *, names: list[str], deadline_s: float = 
        migrate: bool = True, resync: bool = False) -> Context:
     started = time.perf_counter()
     services = select(stack, names)
+    servers = needed_servers(stack, services)
     with state.locked(stack):
-        if not resync:
-            _refuse_lost_state(stack)
-        ctx = prepare(stack, console)
-        servers = needed_servers(stack, services)
-        deadline = time.monotonic() + deadline_s
         current = state.load(stack)
-        print_ = fingerprint(stack, ctx)
-        containers = ctx.docker.by_server()
-        warm = current.fingerprint == print_ and all(
-            _healthy(containers.get(s.name)) for s in servers)
-        if resync or not warm or not _probe_services(ctx, services, quick=True):
+        ctx = _warm_context(stack, console, services, servers, current) if not resync else None
+        warm = ctx is not None
+        if ctx is None:
+            if not resync:
+                _refuse_lost_state(stack)
             if current.fingerprint:
                 current.fingerprint = ""  # until this up succeeds, the next one is cold
                 state.save(stack, current)
-            _start(ctx, servers, containers, deadline, resync=resync)
+            ctx = prepare(stack, console)
+            deadline = time.monotonic() + deadline_s
+            _start(ctx, servers, ctx.docker.by_server(), deadline, resync=resync)
             _provision(ctx, servers, deadline)
             with console.step("Checking every service's credentials"):
                 _probe_services(ctx, services, deadline=deadline)
-            warm = False
         if migrate:
             migrate_and_seed(ctx, services)
-        _write_env_files(ctx, services)
         if not warm:
-            current.fingerprint = print_
+            _write_env_files(ctx, services)
+            current = state.load(stack)
+            current.fingerprint = disk_fingerprint(stack, services)
             state.save(stack, current)
     _summary(ctx, services, time.perf_counter() - started, warm=warm)
     return ctx
+
+
+def _warm_context(stack: Stack, console: Console, services: list[ServiceSpec],
+                  servers: list[ServerSpec], current: state.State) -> Context | None:
+    """A Context when the stack is exactly as the last good `up` left it, else None.
+
+    "Exactly": the same manifest, passwords, ports and generated files on disk (one hash),
+    every needed container running and healthy (one API call), and every service able to
+    connect (through PgBouncer where pooled). Redis ACL users are not probed here: they come
+    from the env file the hash covers, and compose's healthcheck pings Redis.
+    """
+    if not current.fingerprint or current.fingerprint != disk_fingerprint(stack, services):
+        return None
+    ctx = attach(stack, console)
+    containers = ctx.docker.by_server()
+    if not all(_healthy(containers.get(s.name)) for s in servers):
+        return None
+    return ctx if _probe_services(ctx, services, quick=True) else None
 
 
 def _healthy(container: ContainerState | None) -> bool:
@@ -274,7 +306,7 @@ def _probe_services(ctx: Context, services: list[ServiceSpec], *, quick: bool = 
     checks: list[tuple[ServerSpec, str, Callable[[], None]]] = []
     for svc in services:
         db = facts.db_facts(ctx.stack, svc, ctx.secrets, ctx.ports)
-        if db is not None:
+        if db is not None and not (quick and db.pooled):  # quick: the pooled check covers both
             assert svc.server is not None
             checks.append((ctx.stack.servers[svc.server], f"as {svc.role} on {svc.database}",
                            lambda u=db.direct_url: probes.postgres_ok(u)))  # type: ignore[misc]
@@ -284,7 +316,7 @@ def _probe_services(ctx: Context, services: list[ServiceSpec], *, quick: bool = 
                                f"as {svc.role} on {svc.database} through PgBouncer",
                                lambda u=db.url: probes.postgres_ok(u)))  # type: ignore[misc]
         redis = facts.redis_facts(ctx.stack, svc, ctx.secrets, ctx.ports)
-        if redis is not None:
+        if redis is not None and not quick:
             assert svc.redis is not None
             checks.append((ctx.stack.servers[svc.redis], f"PING as ACL user {svc.name}",
                            lambda u=redis.url: probes.redis_ok(u)))  # type: ignore[misc]
@@ -300,11 +332,11 @@ def _probe_services(ctx: Context, services: list[ServiceSpec], *, quick: bool = 
     return True
 
 
-def migrate_and_seed(ctx: Context, services: list[ServiceSpec]) -> None:
+def migrate_and_seed(ctx: Context, services: list[ServiceSpec]) -> bool:
     """The one call site of migrations and seeds in `up`."""
     from devenv import migrate_step
 
-    migrate_step.run(ctx, services)
+    return migrate_step.run(ctx, services)
 
 
 def _write_env_files(ctx: Context, services: list[ServiceSpec]) -> None:
