@@ -9,6 +9,7 @@ import yaml
 from devenv.errors import DevenvError
 
 KeyPath = tuple[str | int, ...]
+MAX_ENTRIES = 50_000
 
 
 def load_with_lines(text: str, *, source: str) -> tuple[Any, dict[KeyPath, int]]:
@@ -42,7 +43,16 @@ def load_with_lines(text: str, *, source: str) -> tuple[Any, dict[KeyPath, int]]
     return data, lines
 
 
-def _walk(node: yaml.Node, path: KeyPath, lines: dict[KeyPath, int], source: str) -> None:
+def _walk(node: yaml.Node, path: KeyPath, lines: dict[KeyPath, int], source: str,
+          parents: frozenset[int] = frozenset()) -> None:
+    if id(node) in parents:  # `&a [*a]`: an alias inside itself
+        dotted = ".".join(str(p) for p in path) or "(top)"
+        raise DevenvError(f"{source}:{node.start_mark.line + 1}: {dotted}: a YAML alias refers "
+                          "to itself", hint="replace the alias by the value it should have")
+    if len(lines) > MAX_ENTRIES:  # aliases of aliases can expand exponentially
+        raise DevenvError(f"{source}: more than {MAX_ENTRIES} entries once YAML aliases are "
+                          "expanded", hint="a manifest this big is a mistake: check the aliases")
+    parents = parents | {id(node)}
     if isinstance(node, yaml.MappingNode):
         seen: set[str] = set()
         for key_node, value_node in node.value:
@@ -55,11 +65,11 @@ def _walk(node: yaml.Node, path: KeyPath, lines: dict[KeyPath, int], source: str
                 )
             seen.add(key)
             lines[(*path, key)] = key_node.start_mark.line + 1
-            _walk(value_node, (*path, key), lines, source)
+            _walk(value_node, (*path, key), lines, source, parents)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             lines[(*path, index)] = item.start_mark.line + 1
-            _walk(item, (*path, index), lines, source)
+            _walk(item, (*path, index), lines, source, parents)
 
 
 class _Dumper(yaml.SafeDumper):
