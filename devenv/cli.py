@@ -272,12 +272,14 @@ def db_clone(
     ctx: typer.Context,
     service: Service,
     json_: Json = False,
+    show_secrets: Annotated[bool, typer.Option("--show-secrets",
+                                               help="Print the password in the URL.")] = False,
 ) -> None:
     """Create a fresh database from SERVICE's golden template and print its URL."""
     from devenv import commands, db_commands
 
     db_commands.clone(commands.load(_opts(ctx).file), _console(ctx), name=service,
-                      as_json=json_)
+                      as_json=json_, show_secrets=show_secrets)
 
 
 @db_app.command("drop")
@@ -367,9 +369,11 @@ def main() -> None:
     try:
         code = app(standalone_mode=False)
     except DevenvError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
+        from devenv.secrets import mask_known
+
+        print(f"error: {mask_known(exc.message)}", file=sys.stderr)
         if exc.hint:
-            print(f"hint: {exc.hint}", file=sys.stderr)
+            print(f"hint: {mask_known(exc.hint)}", file=sys.stderr)
         sys.exit(1)
     except (typer.Abort, KeyboardInterrupt):
         print("interrupted", file=sys.stderr)

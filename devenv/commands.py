@@ -225,4 +225,4 @@ def env(file: Path, service: str, *, fmt: str, show_secrets: bool, console: Cons
     variables = facts.env_vars(stack, stack.services[service], creds, state.load(stack).ports)
     if not show_secrets:
         variables = facts.redact(variables, creds)
-    console.result(facts.format_env(variables, fmt).rstrip("\n"))
+    console.result(facts.format_env(variables, fmt).rstrip("\n"), raw=show_secrets)

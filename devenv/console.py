@@ -21,7 +21,11 @@ class Console:
         self._open = False  # a step line waits for its "done"
         self._lock = threading.Lock()
 
-    def _line(self, text: str, stream: TextIO) -> None:
+    def _line(self, text: str, stream: TextIO, *, raw: bool = False) -> None:
+        if not raw:
+            from devenv.secrets import mask_known
+
+            text = mask_known(text)
         with self._lock:
             if self._open:
                 print(file=self.out, flush=True)
@@ -32,9 +36,12 @@ class Console:
         if not self.quiet:
             self._line(text, self.out)
 
-    def result(self, text: str) -> None:
-        """Output that is the point of the command (printed even with --quiet)."""
-        self._line(text, self.out)
+    def result(self, text: str, *, raw: bool = False) -> None:
+        """Output that is the point of the command (printed even with --quiet).
+
+        raw: print passwords as they are (only for --show-secrets).
+        """
+        self._line(text, self.out, raw=raw)
 
     def warn(self, text: str) -> None:
         self._line(f"warning: {text}", self.err)

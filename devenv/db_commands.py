@@ -11,16 +11,21 @@ from devenv.stack import Stack
 from devenv.up import attach, select
 
 
-def clone(stack: Stack, console: Console, *, name: str, as_json: bool) -> None:
+def clone(stack: Stack, console: Console, *, name: str, as_json: bool,
+          show_secrets: bool) -> None:
     ctx = attach(stack, console)
     svc = select(stack, [name])[0]
     database = golden.clone(ctx, svc)
     variables = facts.env_vars(stack, svc, ctx.secrets, ctx.ports, database=database)
+    if not show_secrets:
+        variables = facts.redact(variables, ctx.secrets)
     if as_json:
         console.result(json.dumps({"database": database, "url": variables["DATABASE_URL"],
-                                   "env": variables}, indent=2))
+                                   "env": variables}, indent=2), raw=show_secrets)
     else:
-        console.result(variables["DATABASE_URL"])
+        console.result(variables["DATABASE_URL"], raw=show_secrets)
+    if not show_secrets:
+        console.say("(password masked: add --show-secrets to print it, e.g. for a script)")
 
 
 def drop(stack: Stack, console: Console, *, database: str) -> None:

@@ -139,21 +139,15 @@ def env_vars(stack: Stack, svc: ServiceSpec, secrets: Secrets, ports: dict[str, 
     return out
 
 
-SECRET_KEYS = ("PASSWORD", "URL")
-
-
-def is_secret(name: str, value: str, secrets: Secrets) -> bool:
-    return any(p and p in value for p in secrets.all())
+def redact_text(text: str, secrets: Secrets) -> str:
+    """Replace every generated password in `text` by ****."""
+    for password in secrets.all():
+        text = text.replace(password, "****")
+    return text
 
 
 def redact(variables: dict[str, str], secrets: Secrets) -> dict[str, str]:
-    """Replace every generated password in the values by ****."""
-    out = {}
-    for name, value in variables.items():
-        for password in secrets.all():
-            value = value.replace(password, "****")
-        out[name] = value
-    return out
+    return {name: redact_text(value, secrets) for name, value in variables.items()}
 
 
 _PLAIN = re.compile(r"^[A-Za-z0-9_./:@%+,=-]*$")

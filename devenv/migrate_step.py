@@ -73,7 +73,7 @@ def migrate_service(ctx: Context, svc: ServiceSpec, *, database: str | None = No
         env = facts.env_vars(ctx.stack, svc, ctx.secrets, ctx.ports, database=database)
         say(f"  {svc.name}: running `{spec.command}`")
         run_command(spec.command, cwd=ctx.stack.root / spec.cwd, env=env,
-                    on_output=lambda line: say(f"  {svc.name} | {line}"))
+                    on_output=lambda line: say(f"  {svc.name} | {line}"))  # masked by Console
     else:
         migrations = migration_set(ctx, svc)
         if migrations is not None and (migrations.versioned or migrations.repeatable):

@@ -53,6 +53,18 @@ class Secrets:
         return sorted(set(self.passwords.values()))
 
 
+# Every password this process has loaded: the console masks them in anything it prints
+# (defence in depth for messages that quote a server's or a tool's output).
+KNOWN: set[str] = set()
+
+
+def mask_known(text: str) -> str:
+    for password in KNOWN:
+        if password in text:
+            text = text.replace(password, "****")
+    return text
+
+
 def new_password() -> str:
     return "".join(secrets.choice(_ALPHABET) for _ in range(32))
 
@@ -76,6 +88,7 @@ def load(state_dir: Path) -> Secrets | None:
             f"{path}: devenv's state is corrupted (no 'passwords' mapping)",
             hint=RECOVERY_HINT.format(path=path),
         )
+    KNOWN.update(passwords.values())
     return Secrets(dict(passwords))
 
 
@@ -90,4 +103,5 @@ def ensure(stack: Stack) -> Secrets:
             passwords[key] = new_password()
         body = json.dumps({"passwords": dict(sorted(passwords.items()))}, indent=2) + "\n"
         write_private(state_dir / SECRETS_FILE, body)
+    KNOWN.update(passwords.values())
     return Secrets(passwords)

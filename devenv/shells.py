@@ -20,12 +20,8 @@ def logs(stack: Stack, console: Console, *, server: str | None, follow: bool,
         raise DevenvError(f"no server named '{server}' (servers: {', '.join(stack.servers)})")
     args = ["logs", "--no-color", "--tail", str(tail), *(["-f"] if follow else []),
             *([server] if server else [])]
-    passwords = ctx.secrets.all()
-
     def show(line: str) -> None:
-        for password in passwords:
-            line = line.replace(password, "****")
-        console.result(line)
+        console.result(facts.redact_text(line, ctx.secrets))
 
     code = ctx.docker.stream(ctx.docker.compose_command(*args), show)
     if code not in (0, 130):

@@ -252,7 +252,7 @@ def not_ready(ctx: Context, server: ServerSpec, detail: str, exc: BaseException)
     container = ctx.docker.by_server().get(server.name)
     status = f"{container.state}, {container.health or 'no healthcheck'}" if container else \
         "no container"
-    tail = facts_redact(ctx, ctx.docker.logs_tail(server.name, 20))
+    tail = facts.redact_text(ctx.docker.logs_tail(server.name, 20), ctx.secrets)
     if "password authentication failed" in text or "WRONGPASS" in text:
         hint = ("the server's data volume was initialised with other passwords (was .devenv/ "
                 "deleted or replaced?). `devenv up --resync-passwords` sets the passwords in "
@@ -265,19 +265,9 @@ def not_ready(ctx: Context, server: ServerSpec, detail: str, exc: BaseException)
         f"last log lines:\n{tail}", hint=hint)
 
 
-def facts_redact(ctx: Context, text: str) -> str:
-    for password in ctx.secrets.all():
-        text = text.replace(password, "****")
-    return text
-
-
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
-    return facts_redact_plain(text.splitlines()[0])
-
-
-def facts_redact_plain(text: str) -> str:
-    return facts.mask(text)
+    return facts.mask(text.splitlines()[0])
 
 
 def _provision(ctx: Context, servers: list[ServerSpec], deadline: float) -> None:
