@@ -7,6 +7,8 @@ grants re-applied, and only keys under its Redis prefix are unlinked (SCAN + UNL
 
 from __future__ import annotations
 
+import importlib
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,6 +28,11 @@ def reset(stack: Stack, console: Console, *, names: list[str], all_: bool, hard:
         raise DevenvError("name the services to reset, or pass --all",
                           hint=f"services: {', '.join(stack.services)}")
     services = select(stack, [] if all_ else names)
+    if any(s.redis for s in services):
+        # redis-py takes a few hundred ms to import: let it load while the database work
+        # (mostly waiting on the server) goes on.
+        loader = threading.Thread(target=importlib.import_module, args=("redis",), daemon=True)
+        loader.start()
     ctx = attach(stack, console)
     for svc in services:
         started = time.perf_counter()
