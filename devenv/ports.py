@@ -12,6 +12,9 @@ from devenv.stack import ServerSpec, Stack
 def _free(bind: str, port: int) -> bool:
     family = socket.AF_INET6 if ":" in bind else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as sock:
+        # Like every server does: connections of a just-stopped container lingering in
+        # TIME_WAIT must not count as "in use"; a listener still does.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((bind, port))
         except OSError:
