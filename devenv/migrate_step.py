@@ -97,38 +97,34 @@ def migrate_service(ctx: Context, svc: ServiceSpec, *, database: str | None = No
 def needs_work(ctx: Context, svc: ServiceSpec) -> bool:
     """Whether `migrate_service` would change anything: read-only, no lock, no DDL.
 
-    This is what keeps a warm `up` fast and silent: two cheap queries per service.
+    One connection as the service's own role, so it also proves that role can log in: a
+    warm `up` needs no other check of a direct connection.
     """
-    from devenv.migrations import pending_count, seed_status
+    from devenv.migrations.check import outstanding
 
     spec = svc.migrations
     if spec is not None and spec.command is not None:
         return True  # another tool: only it knows; it is idempotent by contract
-    url = direct_url(ctx, svc)
-    migrations = migration_set(ctx, svc)
-    if migrations is not None and (migrations.versioned or migrations.repeatable) and \
-            pending_count(url, migrations) > 0:
-        return True
-    seeds = seed_set(ctx, svc)
-    if seeds is not None and seeds.files:
-        states = [s.state for s in seed_status(url, seeds)]
-        if "pending" in states:
-            return True
-        if "changed" in states:
-            return True  # migrate_service warns about it: never silently skipped
-    return False
+    # An edited seed counts: migrate_service warns about it, never silently skipped.
+    return outstanding(direct_url(ctx, svc), migration_set(ctx, svc), seed_set(ctx, svc)).any
 
 
-def run(ctx: Context, services: list[ServiceSpec]) -> bool:
-    """Migrate and seed what needs it; return whether anything had to run."""
+def outstanding_services(ctx: Context, services: list[ServiceSpec]) -> list[ServiceSpec]:
     from devenv.up import _parallel
 
     with_db = [s for s in services if s.database]
-    if not with_db:
-        return False
-    todo = [s for s, busy in zip(with_db, _parallel(
-        [lambda s=s: needs_work(ctx, s) for s in with_db]), strict=True)  # type: ignore[misc]
-        if busy]
+    busy = _parallel([lambda s=s: needs_work(ctx, s) for s in with_db])  # type: ignore[misc]
+    return [s for s, b in zip(with_db, busy, strict=True) if b]
+
+
+def run(ctx: Context, services: list[ServiceSpec],
+        todo: list[ServiceSpec] | None = None) -> bool:
+    """Migrate and seed what needs it (`todo`, when the caller already asked); return whether
+    anything had to run."""
+    from devenv.up import _parallel
+
+    if todo is None:
+        todo = outstanding_services(ctx, services)
     if not todo:
         return False
     with ctx.console.step("Migrating and seeding"):

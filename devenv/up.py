@@ -137,7 +137,9 @@ def up(stack: Stack, console: Console, *, names: list[str], deadline_s: float = 
     servers = needed_servers(stack, services)
     with state.locked(stack):
         current = state.load(stack)
-        ctx = _warm_context(stack, console, services, servers, current) if not resync else None
+        warm_ctx = None if resync else _warm_context(stack, console, services, servers, current,
+                                                       migrate=migrate)
+        ctx, todo = warm_ctx if warm_ctx is not None else (None, None)
         warm = ctx is not None
         if ctx is None:
             if not resync:
@@ -152,7 +154,7 @@ def up(stack: Stack, console: Console, *, names: list[str], deadline_s: float = 
             with console.step("Checking every service's credentials"):
                 _probe_services(ctx, services, deadline=deadline)
         if migrate:
-            migrate_and_seed(ctx, services)
+            migrate_and_seed(ctx, services, todo)
         if not warm:
             _write_env_files(ctx, services)
             current = state.load(stack)
@@ -163,13 +165,16 @@ def up(stack: Stack, console: Console, *, names: list[str], deadline_s: float = 
 
 
 def _warm_context(stack: Stack, console: Console, services: list[ServiceSpec],
-                  servers: list[ServerSpec], current: state.State) -> Context | None:
-    """A Context when the stack is exactly as the last good `up` left it, else None.
+                  servers: list[ServerSpec], current: state.State, *, migrate: bool
+                  ) -> tuple[Context, list[ServiceSpec] | None] | None:
+    """(Context, services with migrations or seeds to run) when the stack is exactly as the
+    last good `up` left it, else None.
 
     "Exactly": the same manifest, passwords, ports and generated files on disk (one hash),
     every needed container running and healthy (one API call), and every service able to
-    connect (through PgBouncer where pooled). Redis ACL users are not probed here: they come
-    from the env file the hash covers, and compose's healthcheck pings Redis.
+    connect (through PgBouncer where pooled; directly by the migration check). Redis ACL
+    users are not probed here: they come from the env file the hash covers, and compose's
+    healthcheck pings Redis.
     """
     if not current.fingerprint or current.fingerprint != disk_fingerprint(stack, services):
         return None
@@ -177,7 +182,16 @@ def _warm_context(stack: Stack, console: Console, services: list[ServiceSpec],
     containers = ctx.docker.by_server()
     if not all(_healthy(containers.get(s.name)) for s in servers):
         return None
-    return ctx if _probe_services(ctx, services, quick=True) else None
+    if not _probe_services(ctx, services, quick=True, direct=not migrate):
+        return None
+    if not migrate:
+        return ctx, None
+    from devenv import migrate_step
+
+    try:
+        return ctx, migrate_step.outstanding_services(ctx, services)
+    except DevenvError:
+        return None
 
 
 def _healthy(container: ContainerState | None) -> bool:
@@ -287,7 +301,7 @@ def _provision(ctx: Context, servers: list[ServerSpec], deadline: float) -> None
 
 
 def _probe_services(ctx: Context, services: list[ServiceSpec], *, quick: bool = False,
-                    deadline: float | None = None) -> bool:
+                    deadline: float | None = None, direct: bool = True) -> bool:
     """Connect as every service, with the credentials of its .env file.
 
     quick=True answers whether everything already works (the warm path); otherwise failures
@@ -296,7 +310,7 @@ def _probe_services(ctx: Context, services: list[ServiceSpec], *, quick: bool = 
     checks: list[tuple[ServerSpec, str, Callable[[], None]]] = []
     for svc in services:
         db = facts.db_facts(ctx.stack, svc, ctx.secrets, ctx.ports)
-        if db is not None and not (quick and db.pooled):  # quick: the pooled check covers both
+        if db is not None and direct and not (quick and db.pooled):
             assert svc.server is not None
             checks.append((ctx.stack.servers[svc.server], f"as {svc.role} on {svc.database}",
                            lambda u=db.direct_url: probes.postgres_ok(u)))  # type: ignore[misc]
@@ -322,11 +336,12 @@ def _probe_services(ctx: Context, services: list[ServiceSpec], *, quick: bool = 
     return True
 
 
-def migrate_and_seed(ctx: Context, services: list[ServiceSpec]) -> bool:
+def migrate_and_seed(ctx: Context, services: list[ServiceSpec],
+                     todo: list[ServiceSpec] | None = None) -> bool:
     """The one call site of migrations and seeds in `up`."""
     from devenv import migrate_step
 
-    return migrate_step.run(ctx, services)
+    return migrate_step.run(ctx, services, todo)
 
 
 def _write_env_files(ctx: Context, services: list[ServiceSpec]) -> None:
