@@ -166,20 +166,22 @@ def status(file: Path, *, console: Console, as_json: bool) -> None:
             "services": services,
         }, indent=2))
         return
+    from devenv.console import table
+
     console.result(f"project {stack.project}")
-    console.result(f"{'SERVER':<16}{'KIND':<13}{'STATE':<11}{'HEALTH':<11}PORT")
-    for s in servers:
-        console.result(f"{s.name:<16}{s.kind:<13}{s.state:<11}{s.health or '-':<11}"
-                       f"{s.port if s.port is not None else '-'}")
-    console.result(f"{'SERVICE':<16}{'DATABASE':<22}{'ROLE':<22}{'VERSION':<10}{'PENDING':<9}"
-                   "ENV FILE")
+    console.result(table(["SERVER", "KIND", "STATE", "HEALTH", "PORT"], [
+        [s.name, s.kind, s.state, s.health or "-", "-" if s.port is None else str(s.port)]
+        for s in servers]))
+    rows = []
     for v in services:
         mark = "" if v["env_file_exists"] else " (not written yet)"
         pending = "-" if v["pending"] is None else str(v["pending"])
         if v["seeds_changed"]:
             pending += f" (+{v['seeds_changed']} edited seed)"
-        console.result(f"{v['service']!s:<16}{v['database'] or '-'!s:<22}{v['role'] or '-'!s:<22}"
-                       f"{v['version'] or '-'!s:<10}{pending:<9}{v['env_file']}{mark}")
+        rows.append([str(v["service"]), str(v["database"] or "-"), str(v["role"] or "-"),
+                     str(v["version"] or "-"), pending, f"{v['env_file']}{mark}"])
+    console.result(table(["SERVICE", "DATABASE", "ROLE", "VERSION", "PENDING", "ENV FILE"],
+                         rows))
 
 
 def _migration_state(stack: Stack, name: str, console: Console,

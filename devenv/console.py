@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -51,7 +52,17 @@ class Console:
 
     @contextmanager
     def step(self, text: str) -> Iterator[None]:
+        """`text ... done (1.20s)`; on a terminal, a rich spinner while the step runs."""
         started = time.perf_counter()
+        if not self.quiet and self.out.isatty() and not os.environ.get("CI"):
+            with self._live(text):
+                try:
+                    yield
+                except BaseException:
+                    self._line(f"{text} ... FAILED", self.out)
+                    raise
+            self._line(f"{text} ... done ({time.perf_counter() - started:.2f}s)", self.out)
+            return
         if not self.quiet:
             with self._lock:
                 print(f"{text} ...", end="", file=self.out, flush=True)
@@ -63,6 +74,14 @@ class Console:
             raise
         self._finish(text, f"done ({time.perf_counter() - started:.2f}s)")
 
+    @contextmanager
+    def _live(self, text: str) -> Iterator[None]:
+        from rich.console import Console as RichConsole
+
+        # rich honours NO_COLOR and TERM=dumb; the status line disappears when the step ends.
+        with RichConsole(file=self.out).status(f"{text} ..."):
+            yield
+
     def _finish(self, text: str, outcome: str) -> None:
         if self.quiet:
             return
@@ -72,3 +91,11 @@ class Console:
             else:
                 print(f"{text}: {outcome}", file=self.out, flush=True)
             self._open = False
+
+
+def table(headers: list[str], rows: list[list[str]]) -> str:
+    """Columns as wide as their widest cell, two spaces apart (long names never run together)."""
+    widths = [max(len(str(c)) for c in column) for column in zip(headers, *rows, strict=True)]
+    lines = ["  ".join(str(cell).ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+             for row in [headers, *rows]]
+    return "\n".join(lines)

@@ -89,16 +89,15 @@ def info(stack: Stack, console: Console, *, name: str, as_json: bool) -> None:
                       for s in seed_rows],
         }, indent=2))
         return
-    console.result(f"{'VERSION':<10}{'DESCRIPTION':<38}{'STATE':<9}{'APPLIED AT':<21}DURATION")
-    for r in rows:
-        duration = f"{r.execution_ms} ms" if r.execution_ms is not None else "-"
-        console.result(f"{r.version or 'R':<10}{r.description[:36]:<38}{r.state:<9}"
-                       f"{_when(r.applied_at):<21}{duration}")
+    from devenv.console import table
+
+    console.result(table(["VERSION", "DESCRIPTION", "STATE", "APPLIED AT", "DURATION"], [
+        [r.version or "R", r.description, r.state, _when(r.applied_at),
+         f"{r.execution_ms} ms" if r.execution_ms is not None else "-"] for r in rows]))
     if seed_rows:
         console.result("")
-        console.result(f"{'SEED':<48}{'STATE':<9}APPLIED AT")
-        for s in seed_rows:
-            console.result(f"{s.script:<48}{s.state:<9}{_when(s.applied_at)}")
+        console.result(table(["SEED", "STATE", "APPLIED AT"], [
+            [s.script, s.state, _when(s.applied_at)] for s in seed_rows]))
 
 
 def validate(stack: Stack, console: Console, *, names: list[str]) -> None:

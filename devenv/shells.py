@@ -73,11 +73,13 @@ def redis_cli(stack: Stack, console: Console, *, name: str, args: list[str]) -> 
 
 def ps(stack: Stack, console: Console) -> None:
     from devenv import state
+    from devenv.console import table
     from devenv.docker import Docker
 
     containers = Docker(stack).by_server()
-    console.result(f"{'CONTAINER':<30}{'SERVER':<14}{'STATE':<10}{'HEALTH':<11}PORT")
+    rows = []
     for s in server_status(stack, state.load(stack).ports):
         c = containers.get(s.name)
-        console.result(f"{c.name if c else '-':<30}{s.name:<14}{s.state:<10}"
-                       f"{s.health or '-':<11}{s.port if s.port is not None else '-'}")
+        rows.append([c.name if c else "-", s.name, s.state, s.health or "-",
+                     "-" if s.port is None else str(s.port)])
+    console.result(table(["CONTAINER", "SERVER", "STATE", "HEALTH", "PORT"], rows))
