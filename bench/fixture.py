@@ -1,0 +1,119 @@
+"""Per-test cost of a fresh database: the pytest plugin's clone against replaying the files.
+
+    python bench/fixture.py [--clones 100] [--replays 5] [--keep]
+
+On a copy of the capsule stack trimmed to auth (auth-db + Redis; 25 migrations, 10 seed
+files), with a unique project name and free ports (torn down at the end unless --keep):
+  clone   DevenvStack.clone("auth") + DevenvStack.drop(): what devenv_db does around each test
+          (CREATE DATABASE ... TEMPLATE, comment, grants; DROP ... WITH (FORCE))
+  replay  what a suite without templates does per test: CREATE DATABASE (empty), extensions,
+          every migration and seed file, DROP
+Target from the issue: clone + drop median < 60 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import psycopg  # noqa: E402
+from psycopg import sql  # noqa: E402
+
+from devenv import golden  # noqa: E402
+from devenv.console import Console  # noqa: E402
+from devenv.migrate_step import migrate_service  # noqa: E402
+from devenv.pytest_plugin import DevenvStack  # noqa: E402
+from devenv.stack import load_stack  # noqa: E402
+from devenv.up import attach  # noqa: E402
+from tests.integration.stacks import CAPSULE, copy_example  # noqa: E402
+
+
+def auth_only(manifest: dict[str, Any]) -> None:
+    manifest["servers"] = {k: v for k, v in manifest["servers"].items()
+                           if k in ("auth-db", "redis")}
+    auth = dict(manifest["services"]["auth"])
+    auth.pop("pgbouncer", None)
+    manifest["services"] = {"auth": auth}
+
+
+def line(name: str, ms: list[float]) -> str:
+    return (f"{name:<34} n={len(ms):<4} min {min(ms):8.1f} ms   median "
+            f"{statistics.median(ms):8.1f} ms   p90 {statistics.quantiles(ms, n=10)[-1]:8.1f} ms"
+            f"   max {max(ms):8.1f} ms")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--clones", type=int, default=100)
+    parser.add_argument("--replays", type=int, default=5)
+    parser.add_argument("--keep", action="store_true")
+    args = parser.parse_args()
+
+    stack = copy_example(CAPSULE, Path(tempfile.mkdtemp(prefix="bench-fixture-")),
+                         prefix="bench-fixture", edit=auth_only)
+    try:
+        print(f"project {stack.project} in {stack.root}", flush=True)
+        result = stack.devenv("up")
+        if result.code != 0:
+            raise SystemExit(result.explain())
+        ctx = attach(load_stack(stack.manifest), Console(quiet=True))
+        svc = ctx.stack.services["auth"]
+
+        handle = DevenvStack(ctx, f"pytest-{os.getpid()}", "bench")
+        handle.drop("auth", handle.clone("auth"))  # the template is built once per run
+        clone_ms, create_ms, drop_ms = [], [], []
+        for _ in range(args.clones):
+            started = time.perf_counter()
+            name = handle.clone("auth")
+            made = time.perf_counter()
+            handle.drop("auth", name)
+            done = time.perf_counter()
+            clone_ms.append((done - started) * 1000)
+            create_ms.append((made - started) * 1000)
+            drop_ms.append((done - made) * 1000)
+        handle.close()
+
+        assert svc.server is not None and svc.role is not None
+        admin_url = ctx.admin_url(ctx.stack.servers[svc.server])
+        replay_ms = []
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            for i in range(args.replays):
+                name = f"auth_replay_{i}"
+                ident = sql.Identifier(name)
+                started = time.perf_counter()
+                admin.execute(sql.SQL("CREATE DATABASE {} OWNER {} TEMPLATE template0").format(
+                    ident, sql.Identifier(svc.role)))
+                golden._extensions(ctx, svc, name)
+                migrate_service(ctx, svc, database=name, quiet=True)
+                admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(ident))
+                replay_ms.append((time.perf_counter() - started) * 1000)
+
+        print()
+        print(line("clone + drop (plugin path)", clone_ms))
+        print(line("  of which clone", create_ms))
+        print(line("  of which drop", drop_ms))
+        print(line("replay migrations + seeds + drop", replay_ms))
+        ratio = statistics.median(replay_ms) / statistics.median(clone_ms)
+        med = statistics.median(clone_ms)
+        print()
+        print(f"replay / clone {ratio:6.1f}x")
+        print(f"clone + drop median {med:.1f} ms (target < 60 ms): "
+              f"{'met' if med < 60 else 'NOT met'}")
+        left = golden.list_clones(ctx)
+        print(f"clones left after the run: {len(left)}")
+    finally:
+        if not args.keep:
+            stack.teardown()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,125 @@
+"""How fast `devenv reset auth` is, against the naive way, on a copy of the capsule stack.
+
+    python bench/reset.py [--runs 7] [--hard-runs 3] [--naive-runs 3] [--keep]
+
+auth has 25 migrations and 10 seed files. Measured, on a copy with a unique project name and
+free ports (torn down at the end unless --keep):
+  cli     `devenv reset auth` as a subprocess (interpreter start, imports, template check,
+          PgBouncer KILL/RESUME, DROP + CREATE DATABASE ... TEMPLATE, grants, Redis SCAN)
+  db      devenv.reset.reset_database(ctx, svc) in-process (the database part alone)
+  hard    `devenv reset auth --hard` (drop, provision, migrate and seed from the files)
+  naive   remove auth-db's container and volume, `docker compose up -d --wait auth-db`, then
+          `devenv migrate auth` (migrations + seeds)
+Targets from the issue: cli < 700 ms, db < 100 ms, naive/cli >= 10x.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from devenv import reset  # noqa: E402
+from devenv.console import Console  # noqa: E402
+from devenv.stack import load_stack  # noqa: E402
+from devenv.up import attach  # noqa: E402
+from tests.integration.stacks import CAPSULE, CopiedStack, copy_example  # noqa: E402
+
+
+def timed(fn: Callable[[], None], runs: int) -> list[float]:
+    out = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - started) * 1000)
+    return out
+
+
+def line(name: str, ms: list[float]) -> str:
+    return (f"{name:<28} n={len(ms):<3} min {min(ms):8.1f} ms   median "
+            f"{statistics.median(ms):8.1f} ms   max {max(ms):8.1f} ms")
+
+
+def must(stack: CopiedStack, *args: str) -> None:
+    result = stack.devenv(*args)
+    if result.code != 0:
+        raise SystemExit(f"devenv {' '.join(args)} failed:\n{result.explain()}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--hard-runs", type=int, default=3)
+    parser.add_argument("--naive-runs", type=int, default=3)
+    parser.add_argument("--keep", action="store_true")
+    args = parser.parse_args()
+
+    stack = copy_example(CAPSULE, Path(tempfile.mkdtemp(prefix="bench-reset-")),
+                         prefix="bench-reset")
+    try:
+        print(f"project {stack.project} in {stack.root}", flush=True)
+        started = time.perf_counter()
+        must(stack, "up")
+        print(f"devenv up (cold): {time.perf_counter() - started:.1f} s", flush=True)
+        must(stack, "reset", "auth")  # builds the template once: not what is measured
+
+        cli = timed(lambda: must(stack, "reset", "auth"), args.runs)
+
+        ctx = attach(load_stack(stack.manifest), Console(quiet=True))
+        svc = ctx.stack.services["auth"]
+        reset.reset_database(ctx, svc)  # warm imports and connections' first use
+        db = timed(lambda: reset.reset_database(ctx, svc), max(args.runs, 15))
+
+        hard = timed(lambda: must(stack, "reset", "auth", "--hard"), args.hard_runs)
+
+        def naive() -> None:
+            ids = stack.containers()
+            subprocess.run(["docker", "rm", "-f", "-v", ids["auth-db"]], check=True,
+                           capture_output=True)
+            volumes = [v for v in stack.volumes() if "auth-db" in v]
+            if volumes:
+                subprocess.run(["docker", "volume", "rm", "-f", *volumes], check=True,
+                               capture_output=True)
+            up = stack.compose("up", "-d", "--wait", "auth-db")
+            if up.code != 0:
+                raise SystemExit(f"compose up failed:\n{up.explain()}")
+            # A fresh volume: the image's entrypoint made the admin only; devenv up makes the
+            # roles and database (as any naive script would have to), then migrate + seed.
+            must(stack, "up", "auth", "--no-migrate")
+            must(stack, "migrate", "auth")
+
+        naive_ms = timed(naive, args.naive_runs)
+        must(stack, "up")  # leave it healthy
+
+        print()
+        print(line("devenv reset auth (CLI)", cli))
+        print(line("reset_database (in-process)", db))
+        print(line("devenv reset auth --hard", hard))
+        print(line("naive (recreate + migrate)", naive_ms))
+        med = {k: statistics.median(v) for k, v in
+               (("cli", cli), ("db", db), ("hard", hard), ("naive", naive_ms))}
+        print()
+        print(f"naive / cli   {med['naive'] / med['cli']:6.1f}x  (target >= 10x)")
+        print(f"naive / db    {med['naive'] / med['db']:6.1f}x")
+        print(f"hard / cli    {med['hard'] / med['cli']:6.1f}x")
+        print(f"cli median {med['cli']:.0f} ms (target < 700 ms): "
+              f"{'met' if med['cli'] < 700 else 'NOT met'}")
+        print(f"db  median {med['db']:.1f} ms (target < 100 ms): "
+              f"{'met' if med['db'] < 100 else 'NOT met'}")
+        print(f"ratio naive/cli {med['naive'] / med['cli']:.1f}x (target >= 10x): "
+              f"{'met' if med['naive'] / med['cli'] >= 10 else 'NOT met'}")
+    finally:
+        if not args.keep:
+            stack.teardown()
+
+
+if __name__ == "__main__":
+    main()
