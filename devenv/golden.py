@@ -257,6 +257,9 @@ def prune(ctx: Context, *, keep: Callable[[str], bool] | None = None) -> list[st
         if keep is not None and keep(tag):
             continue
         with psycopg.connect(ctx.admin_url(ctx.stack.servers[server]), autocommit=True) as conn:
-            _drop_clone(conn, name)
+            try:
+                _drop_clone(conn, name)
+            except DevenvError:
+                continue  # another janitor (an xdist worker) dropped it first
         dropped.append(name)
     return dropped

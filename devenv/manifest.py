@@ -296,6 +296,12 @@ class Manifest(_Model):
 
 
 
+def show_key(key: str | int) -> str:
+    """A key as it can be printed on one line: quoted when it holds line breaks or controls."""
+    text = str(key)
+    return text if text.isprintable() else repr(text)
+
+
 class Located:
     """Turns key paths into `devenv.yaml:LINE: dotted.path` prefixes."""
 
@@ -311,7 +317,7 @@ class Located:
         return self.source
 
     def message(self, path: KeyPath, text: str) -> str:
-        dotted = ".".join(str(p) for p in path)
+        dotted = ".".join(show_key(p) for p in path)
         return f"{self.where(path)}: {dotted}: {text}" if dotted else f"{self.where(path)}: {text}"
 
 
@@ -369,7 +375,7 @@ def _messages(exc: ValidationError, located: Located, data: dict[str, Any]) -> l
     out: list[str] = []
     seen: set[tuple[KeyPath, str]] = set()
     for error in exc.errors():
-        path = _clean_path(error["loc"])
+        path = _clean_path(error["loc"], data)
         if error["type"] == "union_tag_invalid":
             path = (*path, "kind")
         text = _describe(error, path, data)
@@ -380,20 +386,32 @@ def _messages(exc: ValidationError, located: Located, data: dict[str, Any]) -> l
     return out
 
 
-def _clean_path(loc: tuple[int | str, ...]) -> KeyPath:
-    """Drop pydantic's union-member tags so the path is the user's key path."""
+def _clean_path(loc: tuple[int | str, ...], data: Any) -> KeyPath:
+    """The user's key path: pydantic's loc minus its union-member tags ('str', 'bool',
+    'function-after[...]', a server's kind...).
+
+    A part is a tag only when it is not a key of the user's data at that point, so a user's
+    key named `str` or `[` stays in the path.
+    """
     path: list[str | int] = []
-    for index, part in enumerate(loc):
-        if index >= 2 and loc[0] == "servers" and index == 2 and part in SERVER_MODELS:
-            continue
-        if isinstance(part, str) and ("[" in part or part in {"bool", "str", "int", "float"}):
-            continue
-        if isinstance(part, str) and part.startswith(("function-", "constrained-")):
-            continue
-        if part == "[key]":
-            continue
+    node = data
+    for part in loc:
+        followed = (isinstance(node, dict) and part in node) or (
+            isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node))
+        if followed:
+            node = node[part]
+        elif _is_tag(part) or part == "[key]":
+            continue  # a union member's name, not a key of the user's
+        else:
+            node = None  # a missing or unknown key: the rest cannot be followed
         path.append(part)
     return tuple(path)
+
+
+def _is_tag(part: int | str) -> bool:
+    return isinstance(part, str) and (
+        "[" in part or part in {"bool", "str", "int", "float"} or part in SERVER_MODELS
+        or part.startswith(("function-", "constrained-")))
 
 
 def _describe(error: Any, path: KeyPath, data: dict[str, Any]) -> str:
@@ -407,7 +425,8 @@ def _describe(error: Any, path: KeyPath, data: dict[str, Any]) -> str:
             owners = [k for k, model in SERVER_MODELS.items() if key in model.model_fields]
             if owners:
                 hint = f" (a {'/'.join(owners)} key, not a {_kind_of(path[1], data)} one)"
-        return f"unknown key '{key}'{hint}; allowed: {', '.join(allowed)}"
+        shown = f"'{key}'" if key.isprintable() else repr(key)
+        return f"unknown key {shown}{hint}; allowed: {', '.join(allowed)}"
     if path[:1] == ("servers",) and path[2:] == ("port",):
         return "expected a port number from 1 to 65535, or 'auto'"
     if path[:1] == ("servers",) and path[2:3] == ("settings",) and len(path) == 4:

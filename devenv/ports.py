@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Callable
 
 from devenv.docker import ContainerState
 from devenv.errors import DevenvError
@@ -40,8 +41,13 @@ def assign_auto(stack: Stack, known: dict[str, int]) -> dict[str, int]:
 
 
 def check_free(stack: Stack, servers: list[ServerSpec], ports: dict[str, int],
-               ours: dict[str, ContainerState], others: list[ContainerState]) -> None:
-    """Fail naming the port, the server and the key to change when a port is taken."""
+               ours: dict[str, ContainerState], others: list[ContainerState],
+               relist: Callable[[], dict[str, ContainerState]] | None = None) -> None:
+    """Fail naming the port, the server and the key to change when a port is taken.
+
+    `relist` lists our containers again before blaming a port on "another process": a
+    compose run left by a killed `up` may have started our own container meanwhile.
+    """
     problems = []
     for server in servers:
         port = server.port if server.port is not None else ports[server.name]
@@ -51,6 +57,11 @@ def check_free(stack: Stack, servers: list[ServerSpec], ports: dict[str, int],
         holder = next((c for c in others if port in c.ports and c.project != stack.project), None)
         if holder is None and _free(server.bind, port):
             continue
+        if holder is None and relist is not None:
+            ours = relist()
+            mine = ours.get(server.name)
+            if mine is not None and port in mine.ports:
+                continue
         who = (f"container {holder.name}" + (f" of project '{holder.project}'"
                                                if holder.project else "")
                if holder else "another process")

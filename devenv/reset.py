@@ -28,6 +28,12 @@ def reset(stack: Stack, console: Console, *, names: list[str], all_: bool, hard:
         raise DevenvError("name the services to reset, or pass --all",
                           hint=f"services: {', '.join(stack.services)}")
     services = select(stack, [] if all_ else names)
+    if all_:
+        services = [s for s in services if s.database or s.redis]
+    empty = [s.name for s in services if s.database is None and s.redis is None]
+    if empty:  # checked before any service is touched
+        raise DevenvError(f"service(s) {', '.join(empty)} have no database and no Redis: "
+                          "nothing to reset")
     if any(s.redis for s in services):
         # redis-py takes a few hundred ms to import: let it load while the database work
         # (mostly waiting on the server) goes on.
@@ -36,9 +42,6 @@ def reset(stack: Stack, console: Console, *, names: list[str], all_: bool, hard:
     ctx = attach(stack, console)
     for svc in services:
         started = time.perf_counter()
-        if svc.database is None and svc.redis is None:
-            raise DevenvError(f"service '{svc.name}' has no database and no Redis: nothing to "
-                              "reset")
         if svc.database is not None:
             if hard:
                 reset_hard(ctx, svc)

@@ -393,7 +393,7 @@ class _Resolver:
 
     def _check_templates(self, name: str, svc: m.Service) -> None:
         """Render each template against placeholder facts: a typo fails here, not at `up`."""
-        env = SandboxedEnvironment(undefined=jinja2.StrictUndefined)
+        env = SandboxedEnvironment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
         db = dict.fromkeys(("host", "name", "user", "password", "url", "direct_url"), "x")
         redis = dict.fromkeys(("host", "user", "password", "url", "prefix"), "x")
         context = {

@@ -26,4 +26,6 @@ def render_template(name: str, **context: Any) -> str:
 @cache
 def sandbox() -> SandboxedEnvironment:
     """Users' templates: no attribute escapes, and an undefined name is an error, not ''."""
-    return SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
+    # keep_trailing_newline: a `|` block scalar (a PEM key...) keeps its final line break.
+    return SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False,
+                                keep_trailing_newline=True)

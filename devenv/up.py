@@ -216,7 +216,8 @@ def _start(ctx: Context, servers: list[ServerSpec], containers: dict[str, Contai
            deadline: float, *, resync: bool = False) -> None:
     others = [c for c in ctx.docker.containers(all_projects=True)
               if c.project != ctx.stack.project]
-    ports.check_free(ctx.stack, servers, ctx.ports, containers, others)
+    ports.check_free(ctx.stack, servers, ctx.ports, containers, others,
+                     relist=ctx.docker.by_server)
     names = [s.name for s in servers]
     with ctx.console.step(f"Starting {', '.join(names)}"):
         ctx.docker.up(names)

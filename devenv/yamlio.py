@@ -35,11 +35,25 @@ def load_with_lines(text: str, *, source: str) -> tuple[Any, dict[KeyPath, int]]
             f"{where}: YAML syntax error: {problem}",
             hint="check indentation and quoting around that line",
         ) from None
+    except yaml.reader.ReaderError as exc:  # a control character, or bytes that are not text
+        line = text[: exc.position].count("\n") + 1
+        what = f"U+{exc.character:04X}" if isinstance(exc.character, int) else repr(
+            exc.character)
+        raise DevenvError(f"{source}:{line}: YAML syntax error: character {what} is not "
+                          "allowed in YAML", hint="remove it (an editor may show it as a box "
+                          "or nothing at all)") from None
     except yaml.YAMLError as exc:  # pragma: no cover - other YAML errors carry no mark
         raise DevenvError(f"{source}: YAML error: {exc}") from None
+    except RecursionError:
+        raise DevenvError(f"{source}: YAML nested too deeply",
+                          hint="a manifest needs a few levels; check the brackets") from None
     lines: dict[KeyPath, int] = {}
     if node is not None:
-        _walk(node, (), lines, source)
+        try:
+            _walk(node, (), lines, source)
+        except RecursionError:
+            raise DevenvError(f"{source}: YAML nested too deeply",
+                              hint="a manifest needs a few levels; check the brackets") from None
     return data, lines
 
 

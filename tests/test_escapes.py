@@ -210,7 +210,7 @@ def test_env_values_with_line_breaks_and_quotes_read_back_exactly() -> None:
     creds = fake_secrets(stack)
     variables = facts.env_vars(stack, stack.services["app"], creds, {})
     for key, value in VALUES.items():
-        assert variables[key] == value.removesuffix("\n"), key  # see the xfail below
+        assert variables[key] == value, key
     text = facts.format_env(variables, "dotenv", header="# header\n")
     read = read_dotenv(text)
     assert "EVIL" not in read, "a value's line break started a new variable"
@@ -238,9 +238,6 @@ def test_env_values_from_the_manifest_keep_their_line_breaks() -> None:
     assert read_dotenv(facts.format_env(variables, "dotenv")) == variables
 
 
-@pytest.mark.xfail(reason="bug: templates.sandbox() is a SandboxedEnvironment without "
-                   "keep_trailing_newline=True, so jinja2 drops the final newline of an env value "
-                   "(a `|` block scalar such as a PEM key)", strict=True)
 def test_env_value_keeps_its_trailing_newline() -> None:
     stack = _env_stack({"CERT": "-----BEGIN-----\nabc\n-----END-----\n"})
     variables = facts.env_vars(stack, stack.services["app"], fake_secrets(stack), {})

@@ -209,29 +209,18 @@ def test_unknown_key_is_reported_at_its_line_with_its_path(
 
 
 @pytest.mark.parametrize("name", ["a\nb", "a\rb", "x\u2028y", "\r"])
-@pytest.mark.xfail(reason="bug: manifest._name_problems/Located.message print a bad key raw; a "
-                   "key holding a line break splits the message into a line without "
-                   "'devenv.yaml:LINE:'", strict=True)
 def test_key_with_line_break_stays_on_one_located_line(name: str) -> None:
     _check(_dump({"project": "demo", "services": {name: {"postgres": True}}}))
 
 
-@pytest.mark.xfail(reason="bug: an unknown key holding a line break (here '\\r') is printed raw "
-                   "by manifest._messages/Located.message: 'devenv.yaml:3: \\r: unknown key'",
-                   strict=True)
 def test_unknown_key_with_line_break_stays_on_one_located_line() -> None:
     _check(_dump({"project": "demo", "services": {"app": {}}, "\r": "x"}))
 
 
-@pytest.mark.xfail(reason="bug: yamlio.load_with_lines lets RecursionError out of "
-                   "yaml.compose for deeply nested YAML (exit 3 with a traceback)", strict=True)
 def test_deeply_nested_yaml_is_a_devenv_error() -> None:
     _check("project: " + "[" * 800 + "]" * 800 + "\nservices: {}\n")
 
 
-@pytest.mark.xfail(reason="bug: yamlio.load_with_lines reports yaml.ReaderError (control "
-                   "characters) as a 2-line message whose 2nd line is '  in \"<unicode "
-                   "string>\", position N', without devenv.yaml:LINE", strict=True)
 def test_control_character_is_a_located_error() -> None:
     _check("project: demo\nservices: {a\x00: {}}\n")
 
@@ -248,18 +237,11 @@ def test_self_referencing_or_exploding_aliases_are_devenv_errors(text: str) -> N
     _check(text)
 
 
-@pytest.mark.xfail(reason="bug: manifest._clean_path drops every path part containing '[' or "
-                   "equal to bool/str/int/float (meant for pydantic's union tags), so a top-level "
-                   "unknown key like '[' leaves an empty path and _describe's path[-1] raises "
-                   "IndexError (exit 3)", strict=True)
 @pytest.mark.parametrize("key", ["'['", "bool", "function-x", "'[key]'"])
 def test_top_level_key_looking_like_a_pydantic_tag_is_a_devenv_error(key: str) -> None:
     _check(f"project: demo\nservices: {{}}\n{key}: 1\n")
 
 
-@pytest.mark.xfail(reason="bug: manifest._clean_path drops a user key named str/int/float/bool, "
-                   "so `services.app.str` is reported as \"services.app: unknown key 'app'\"",
-                   strict=True)
 def test_unknown_key_named_like_a_type_is_named() -> None:
     with pytest.raises(DevenvError) as caught:
         parse("project: demo\nservices:\n  app:\n    str: 1\n", source="devenv.yaml")

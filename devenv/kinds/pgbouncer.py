@@ -40,7 +40,6 @@ class PgBouncer:
         port = str(server.container_port)
         script = (f'echo "$$DEVENV_USERLIST" | base64 -d > {USERLIST} '
                   "&& exec /usr/bin/pgbouncer /etc/pgbouncer/pgbouncer.ini")
-        targets = sorted({s.server for s in pooled(server, stack) if s.server})
         # A bind-mounted file does not change the container's config: this label does, so
         # compose restarts PgBouncer when its databases change.
         digest = hashlib.sha256(config_text(server, stack).encode()).hexdigest()[:16]
@@ -52,8 +51,8 @@ class PgBouncer:
             # pg_isready ships in the real edoburu/pgbouncer image; an auth reply counts as up.
             "healthcheck": {"test": ["CMD", "pg_isready", "-h", "127.0.0.1", "-p", port]},
         }
-        if targets:
-            service["depends_on"] = {t: {"condition": "service_healthy"} for t in targets}
+        # No depends_on: PgBouncer connects to servers lazily, and compose would start every
+        # pooled server with it (`devenv up auth` must start only auth's server).
         return service
 
     def config_files(self, server: ServerSpec, stack: Stack) -> dict[str, str]:
