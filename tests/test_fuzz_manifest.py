@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, assume, example, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from devenv.errors import DevenvError
@@ -39,17 +39,13 @@ KNOWN_WORDS = ["project", "services", "servers", "kind", "postgres", "redis", "p
                "extensions", "env", "migrations", "seeds", "naming", "roles", "database", "role",
                "path", "command", "pool_mode", "persistence", "environment", "{service}",
                "{{ db.url }}", "{{ nope }}", "{% for %}", "true", "null"]
-# Known bugs (see the xfails at the end) are kept out of the fuzzing so that it keeps looking for
-# other problems: keys with line breaks, and keys that manifest._clean_path mistakes for
-# pydantic's union tags ('[' inside, bool/str/int/float, function-*, constrained-*).
-PYDANTIC_TAGS = ("bool", "str", "int", "float")
+# Keys with line breaks, control characters and keys like pydantic's union tags ('[', str,
+# function-*) were bugs fixed in d89e6ef: the fuzzing now includes them.
 names = st.one_of(
-    st.sampled_from(KNOWN_WORDS),
+    st.sampled_from([*KNOWN_WORDS, "[", "a[b]", "str", "bool", "function-x", "[key]"]),
     st.text(min_size=0, max_size=12),
-    st.text(alphabet="abcxyz_-.:\"'; \t0123456789", min_size=1, max_size=10),
-).filter(lambda s: len(s.splitlines()) <= 1 and not s.endswith(("\n", "\r")) and not any(
-    ch in s for ch in "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
-).filter(lambda s: not _tag_like(s))
+    st.text(alphabet="abcxyz_-.:\"'; \t\n\r\u2028[]0123456789", min_size=1, max_size=10),
+)
 scalars = st.one_of(
     st.none(), st.booleans(), names,
     st.integers(min_value=-(2**70), max_value=2**70),
@@ -126,24 +122,6 @@ def _check(text: str) -> None:
             assert isinstance(yaml.safe_load(body), dict)
 
 
-def _tag_like(s: str) -> bool:
-    return "[" in s or s in PYDANTIC_TAGS or s.startswith(("function-", "constrained-"))
-
-
-def _known_bug(text: str) -> bool:
-    """YAML text whose keys hit the _clean_path bug (xfail below): not fuzzed further."""
-    try:
-        data = yaml.safe_load(text)
-    except (yaml.YAMLError, RecursionError):
-        return False
-
-    def walk(node: Any) -> bool:
-        if isinstance(node, dict):
-            return any(_tag_like(str(k)) or walk(v) for k, v in node.items())
-        return isinstance(node, list) and any(walk(v) for v in node)
-    return walk(data)
-
-
 def _dump(data: Any) -> str:
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
 
@@ -166,23 +144,19 @@ def test_random_documents(data: Any) -> None:
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.lists(st.sampled_from([*"ab:{}[]-#!|>'\"%@`\n\t ,?", "\n  ", ": ", "- "]),
+@given(st.lists(st.sampled_from([*"ab:{}[]-#&*!|>'\"%@`\n\t ,?", "\n  ", ": ", "- "]),
                 max_size=40).map("".join))
 @example("project: [\n")
 @example("x: &a [1]\ny: *a")
 @example("!!python/object:os.system 1")
 @example("project: !!binary 'QUJD'\nservices: {}")
 def test_yaml_garbage(text: str) -> None:
-    assume(not _known_bug(text))
     _check(text)
 
 
-# Control characters are a known bug (see the xfail below): kept out of the fuzzing.
 @settings(max_examples=100, deadline=None)
-@given(st.text(st.characters(blacklist_categories=("Cc", "Cs")) | st.sampled_from("\n\t"),
-               max_size=40))
+@given(st.text(max_size=40))
 def test_random_unicode_text(text: str) -> None:
-    assume(not _known_bug(text))
     _check(text)
 
 
