@@ -14,10 +14,7 @@ the same run and interleaved so that drift of the machine hits both sides alike:
    against the same `docker compose ... up -d --wait`;
 3. `devenv --help` wall time (median of 10).
 
-Every number is a wall-clock time of the whole subprocess. Before each cold devenv run the
-copy gets fresh host ports (outside the timing): devenv's port check otherwise refuses ports
-that still hold TIME_WAIT sockets from the previous run (see tests/integration/test_up_errors.py,
-test_a_port_in_time_wait_is_not_in_use).
+Every number is the wall-clock time of the whole subprocess (Python start included).
 """
 
 from __future__ import annotations
@@ -40,7 +37,6 @@ from tests.integration.stacks import (  # noqa: E402
     CopiedStack,
     Result,
     copy_example,
-    free_ports,
 )
 
 COMPOSE_UP = ("up", "-d", "--wait")
@@ -59,15 +55,6 @@ def must(result: Result, what: str) -> Result:
     if result.code != 0:
         raise SystemExit(f"{what} failed: {result.explain()}")
     return result
-
-
-def new_ports(stack: CopiedStack) -> None:
-    data = stack.read_manifest()
-    names = list(data["servers"])
-    for name, port in zip(names, free_ports(len(names)), strict=True):
-        data["servers"][name]["port"] = port
-        stack.ports[name] = port
-    stack.write_manifest(data)
 
 
 def ids_and_starts(stack: CopiedStack) -> list[str]:
@@ -100,7 +87,6 @@ def main() -> None:
             cold_compose: list[float] = []
             for i in range(runs):
                 must(stack.devenv("down", "--volumes", "--yes"), "devenv down --volumes")
-                new_ports(stack)
                 cold_devenv.append(timed(lambda: stack.devenv("up", "--no-migrate"),
                                          "cold devenv up --no-migrate"))
                 must(stack.compose("down", "-v"), "compose down -v")
@@ -110,7 +96,6 @@ def main() -> None:
 
             # Warm: a complete devenv up (migrations and seeds applied) first.
             must(stack.devenv("down", "--volumes", "--yes"), "devenv down --volumes")
-            new_ports(stack)
             must(stack.devenv("up"), "full devenv up")
             before = ids_and_starts(stack)
             warm_devenv: list[float] = []

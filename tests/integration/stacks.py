@@ -15,7 +15,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -57,26 +56,6 @@ def free_ports(count: int) -> list[int]:
     finally:
         for sock in socks:
             sock.close()
-
-
-def bindable(port: int, host: str = "127.0.0.1") -> bool:
-    """Whether a plain bind (no SO_REUSEADDR, as devenv's port check does) succeeds now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-    return True
-
-
-def wait_until_bindable(ports: list[int], timeout: float = 90) -> float:
-    """Wait out TIME_WAIT sockets left on just-released ports; return the seconds waited."""
-    started = time.monotonic()
-    while not all(bindable(p) for p in ports):
-        if time.monotonic() - started > timeout:
-            raise TimeoutError(f"ports {ports} still not bindable after {timeout}s")
-        time.sleep(0.5)
-    return time.monotonic() - started
 
 
 def _port_keys(node: Any, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:

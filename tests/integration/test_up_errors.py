@@ -122,10 +122,8 @@ def _redis_only(manifest: dict[str, Any]) -> None:
     manifest["services"] = {"cache": {"redis": True}}
 
 
-@pytest.mark.xfail(reason="bug: devenv/ports.py _free() binds without SO_REUSEADDR, so a port "
-                   "whose only sockets are in TIME_WAIT (after `devenv down`) is reported as "
-                   "'already in use by another process' for up to 60 s", strict=True)
 def test_a_port_in_time_wait_is_not_in_use(tmp_path: Path) -> None:
+    """`devenv down && devenv up` at once: leftovers in TIME_WAIT are not a listener."""
     with copied(CAPSULE, tmp_path / "redis", prefix="t-errors-tw", edit=_redis_only) as stack:
         port = _time_wait_port()
         with_port(stack, "redis", port)
@@ -178,11 +176,9 @@ def test_up_one_service_provisions_it_and_writes_only_its_env_file(
     assert "monitor-db" not in running
 
 
-@pytest.mark.xfail(reason="bug: compose's depends_on (pgbouncer -> every pooled database) "
-                   "starts billing-db and deploy-db too: devenv/docker.py Docker.up() calls "
-                   "compose up without no_deps", strict=True)
 def test_up_one_service_starts_only_the_servers_it_needs(
         auth_only: tuple[CopiedStack, Result]) -> None:
+    """Not billing-db/deploy-db: PgBouncer must not pull them in through compose depends_on."""
     stack, result = auth_only
     assert result.code == 0, result.explain()
     assert sorted(stack.containers()) == ["auth-db", "pgbouncer", "redis"]
