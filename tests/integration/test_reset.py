@@ -344,8 +344,8 @@ def test_reads_survive_hard_reset(pcc: CopiedStack) -> None:
                    "whose volume was recreated is called 'up to date' and never provisioned",
                    strict=True)
 def test_up_no_migrate_after_the_volume_was_recreated_provisions_again(cap: CopiedStack) -> None:
-    cap.ok("up")  # the last good `up` matches the files: the next one may take the warm path
-    assert "up to date" in cap.ok("up", "auth", "--no-migrate").stdout
+    cap.ok("up", "auth", "--no-migrate")  # records the fingerprint of `up auth`
+    assert "up to date" in cap.ok("up", "auth", "--no-migrate").stdout  # the warm path
     ids = cap.containers()
     subprocess.run(["docker", "rm", "-f", "-v", ids["auth-db"]], check=True, capture_output=True)
     volumes = [v for v in cap.volumes() if "auth-db" in v]
