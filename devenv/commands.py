@@ -2,21 +2,51 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import pickle
 import re
 from pathlib import Path
 
-from devenv import render, secrets, yamlio
+from devenv import secrets
 from devenv.console import Console
 from devenv.errors import DevenvError
-from devenv.files import write_atomic, write_private
-from devenv.stack import Stack, as_manifest, load_stack
+from devenv.files import write_atomic, write_private, write_private_bytes
+from devenv.stack import STATE_DIR, Stack, as_manifest, load_stack
 
 GITIGNORE_LINES = (".devenv/",)
 
 
+CACHE_FILE = "stack.cache"
+
+
 def load(file: Path) -> Stack:
-    return load_stack(file, display=_display(file))
+    """The resolved stack, from .devenv/stack.cache when the manifest is byte-for-byte the same.
+
+    Parsing and validating the manifest costs pydantic, jinja2 and YAML imports (about a
+    third of a warm `up`); the cache skips them. It is keyed by devenv's version, the path and
+    the manifest's bytes, written only after a successful resolve, and private like the rest
+    of .devenv/.
+    """
+    display = _display(file)
+    try:
+        raw = file.read_bytes()
+    except OSError:
+        return load_stack(file, display=display)  # reports the missing file properly
+    from devenv import __version__
+
+    key = hashlib.sha256(f"{__version__}\0{display}\0{file.resolve()}\0".encode() + raw).digest()
+    cache = file.resolve().parent / STATE_DIR / CACHE_FILE
+    try:
+        cached_key, stack = pickle.loads(cache.read_bytes())
+        if cached_key == key and isinstance(stack, Stack):
+            return stack
+    except Exception:  # any unreadable cache is just a miss
+        pass
+    stack = load_stack(file, display=display)
+    if cache.parent.is_dir():
+        write_private_bytes(cache, pickle.dumps((key, stack)))
+    return stack
 
 
 def _display(file: Path) -> str:
@@ -28,6 +58,8 @@ def _display(file: Path) -> str:
 
 
 def stale_files(stack: Stack) -> list[Path]:
+    from devenv import render
+
     stale = []
     for rel, text in render.compose_files(stack).items():
         path = stack.root / rel
@@ -42,6 +74,8 @@ def stale_files(stack: Stack) -> list[Path]:
 
 def write_generated(stack: Stack, ports: dict[str, int] | None = None) -> list[Path]:
     """Write compose files and private state files; return those that changed."""
+    from devenv import render
+
     creds = secrets.ensure(stack)
     changed = [rel for rel, text in render.compose_files(stack).items()
                if write_atomic(stack.root / rel, text)]
@@ -69,6 +103,8 @@ def generate(file: Path, *, check: bool, console: Console) -> None:
 
 
 def config(file: Path, *, console: Console) -> None:
+    from devenv import yamlio
+
     console.result(yamlio.dump(as_manifest(load(file))).rstrip())
 
 

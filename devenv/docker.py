@@ -23,8 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from devenv.errors import DevenvError
-from devenv.render import COMPOSE_ENV, COMPOSE_FILE, LABEL
-from devenv.stack import Stack
+from devenv.stack import COMPOSE_ENV, COMPOSE_FILE, LABEL, Stack
 
 if TYPE_CHECKING:
     from python_on_whales import DockerClient

@@ -13,8 +13,6 @@ import shlex
 from dataclasses import asdict, dataclass
 from urllib.parse import quote
 
-import jinja2
-
 from devenv.errors import DevenvError
 from devenv.secrets import Secrets
 from devenv.stack import ServerSpec, ServiceSpec, Stack
@@ -127,6 +125,8 @@ def env_vars(stack: Stack, svc: ServiceSpec, secrets: Secrets, ports: dict[str, 
         "redis": asdict(redis) if redis else None,
         "env": dict(out),
     }
+    if svc.env:
+        import jinja2
     for name, template in svc.env:
         try:
             out[name] = sandbox().from_string(template).render(context)

@@ -14,11 +14,8 @@ from typing import Any
 from devenv import yamlio
 from devenv.kinds import registry
 from devenv.secrets import Secrets
-from devenv.stack import ServerSpec, Stack
+from devenv.stack import COMPOSE_ENV, COMPOSE_FILE, LABEL, ServerSpec, Stack
 
-COMPOSE_FILE = "compose.yaml"
-COMPOSE_ENV = "compose.env"
-LABEL = "dev.devenv"
 HEALTH_TIMING = {
     # Short intervals: `up` waits on health, and start_interval would need Engine >= 25.
     "interval": "1s",

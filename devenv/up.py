@@ -16,13 +16,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from devenv import facts, ports, probes, render, secrets, state
+from devenv import facts, ports, probes, secrets, state
 from devenv.console import Console
 from devenv.docker import ContainerState, Docker
 from devenv.errors import DevenvError
 from devenv.files import write_atomic, write_private
 from devenv.kinds.pgbouncer import CONSOLE_USER
-from devenv.stack import ADMIN_USER, ServerSpec, ServiceSpec, Stack
+from devenv.stack import (
+    ADMIN_USER,
+    COMPOSE_ENV,
+    COMPOSE_FILE,
+    ServerSpec,
+    ServiceSpec,
+    Stack,
+)
 
 T = TypeVar("T")
 DEFAULT_DEADLINE = 120.0
@@ -74,6 +81,8 @@ def needed_servers(stack: Stack, services: list[ServiceSpec]) -> list[ServerSpec
 
 def prepare(stack: Stack, console: Console, *, choose_ports: bool = True) -> Context:
     """Secrets, ports and generated files: everything `up` needs before touching Docker."""
+    from devenv import render
+
     creds = secrets.ensure(stack)
     current = state.load(stack)
     chosen = ports.assign_auto(stack, current.ports) if choose_ports else current.ports
@@ -118,7 +127,7 @@ def disk_fingerprint(stack: Stack, services: list[ServiceSpec]) -> str:
     secret_dir = root / stack.state_dir / "secrets"
     if secret_dir.is_dir():
         paths += sorted(secret_dir.iterdir())
-    paths.append(root / stack.state_dir / render.COMPOSE_ENV)
+    paths.append(root / stack.state_dir / COMPOSE_ENV)
     paths += [root / s.env_file for s in services]
     digest = hashlib.sha256(f"{__version__}\0{[s.name for s in services]}\0".encode())
     for path in paths:
@@ -381,8 +390,8 @@ def _parallel(calls: list[Callable[[], T]]) -> list[T]:
 # -- down / status ---------------------------------------------------------------------------
 def down(stack: Stack, console: Console, *, volumes: bool) -> None:
     docker = Docker(stack)
-    if not (stack.root / stack.compose_dir / render.COMPOSE_FILE).exists():
-        raise DevenvError(f"no {stack.compose_dir}/{render.COMPOSE_FILE}: nothing to stop",
+    if not (stack.root / stack.compose_dir / COMPOSE_FILE).exists():
+        raise DevenvError(f"no {stack.compose_dir}/{COMPOSE_FILE}: nothing to stop",
                           hint="run `devenv up` first")
     with state.locked(stack):
         prepare(stack, console, choose_ports=False)
