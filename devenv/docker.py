@@ -258,10 +258,7 @@ class Docker:
         from python_on_whales.exceptions import DockerException
 
         wanted = sorted({self.stack.servers[s].image for s in servers})
-        try:
-            present = {tag for image in self.client.image.list() for tag in image.repo_tags}
-        except DockerException as exc:
-            raise not_running_error((exc.stderr or "").strip()[-200:]) from None
+        present = self._image_tags()
         missing = [i for i in wanted if i not in present and f"docker.io/{i}" not in present]
         if not missing:
             return
@@ -275,6 +272,25 @@ class Docker:
                     hint="connect to a registry, or load the image (`docker load`), or set "
                     "another `image:` for that server in devenv.yaml",
                 ) from None
+
+    def _image_tags(self) -> set[str]:
+        """Every tag of every local image: one Engine API call (the CLI inspects each image)."""
+        from python_on_whales.exceptions import DockerException
+
+        path = _socket_path()
+        if path is not None:
+            try:
+                conn = _UnixHTTP(path, timeout=10)
+                conn.request("GET", "/images/json")
+                body = conn.getresponse().read()
+                conn.close()
+                return {t for image in json.loads(body) for t in image.get("RepoTags") or []}
+            except (OSError, ValueError) as exc:
+                raise not_running_error(str(exc)) from None
+        try:
+            return {tag for image in self.client.image.list() for tag in image.repo_tags}
+        except DockerException as exc:
+            raise not_running_error((exc.stderr or "").strip()[-200:]) from None
 
     def _compose_error(self, what: str, exc: Any, *, server: str | None = None) -> DevenvError:
         stderr = (exc.stderr or "").strip()
