@@ -231,7 +231,8 @@ def _drop_clone(conn: Conn, name: str) -> None:
             and _CLONE_NAME.match(name)):
         raise DevenvError(f"'{name}' is not a devenv clone: refusing to drop it",
                           hint="`devenv db drop` only drops databases made by `devenv db clone`")
-    conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+    # IF EXISTS: another janitor may have dropped it while this DROP waited for its lock.
+    conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 def list_clones(ctx: Context) -> list[tuple[str, str, str]]:

@@ -314,21 +314,25 @@ def _probe_services(ctx: Context, services: list[ServiceSpec], *, quick: bool = 
                     deadline: float | None = None, direct: bool = True) -> bool:
     """Connect as every service, with the credentials of its .env file.
 
-    quick=True answers whether everything already works (the warm path); otherwise failures
-    retry until the deadline and then explain themselves.
+    quick=True answers whether everything already works (the warm path): a pooled service is
+    checked through PgBouncer only (which logs in to the server as the same role), and a
+    direct connection only when `direct` (the migration check makes one anyway). Otherwise
+    failures retry until the deadline and then explain themselves.
     """
     checks: list[tuple[ServerSpec, str, Callable[[], None]]] = []
     for svc in services:
         db = facts.db_facts(ctx.stack, svc, ctx.secrets, ctx.ports)
-        if db is not None and direct and not (quick and db.pooled):
+        if db is None:
+            pass
+        elif not quick or (direct and not db.pooled):
             assert svc.server is not None
             checks.append((ctx.stack.servers[svc.server], f"as {svc.role} on {svc.database}",
                            lambda u=db.direct_url: probes.postgres_ok(u)))  # type: ignore[misc]
-            if db.pooled:
-                assert svc.pgbouncer is not None
-                checks.append((ctx.stack.servers[svc.pgbouncer],
-                               f"as {svc.role} on {svc.database} through PgBouncer",
-                               lambda u=db.url: probes.postgres_ok(u)))  # type: ignore[misc]
+        if db is not None and db.pooled:
+            assert svc.pgbouncer is not None
+            checks.append((ctx.stack.servers[svc.pgbouncer],
+                           f"as {svc.role} on {svc.database} through PgBouncer",
+                           lambda u=db.url: probes.postgres_ok(u)))  # type: ignore[misc]
         redis = facts.redis_facts(ctx.stack, svc, ctx.secrets, ctx.ports)
         if redis is not None and not quick:
             assert svc.redis is not None
