@@ -22,6 +22,8 @@ _FATAL_MARKERS = ("password authentication failed", "SASL authentication failed"
 def _transient(exc: BaseException) -> bool:
     if isinstance(exc, DevenvError):
         return "psql in server" in exc.message  # the server may still be starting
+    if "server login has been failing" in str(exc):
+        return True  # PgBouncer replays a login failure it cached before provisioning
     return not any(marker in str(exc) for marker in _FATAL_MARKERS)
 
 
