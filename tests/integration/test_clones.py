@@ -44,7 +44,8 @@ def pcc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CopiedStack]:
 
 
 def clone(stack: CopiedStack, service: str) -> dict[str, Any]:
-    result = stack.ok("db", "clone", service, "--json")
+    """`devenv db clone SERVICE --json --show-secrets` (the password is masked without it)."""
+    result = stack.ok("db", "clone", service, "--json", "--show-secrets")
     data = json.loads(result.stdout)
     assert isinstance(data, dict)
     return data
@@ -132,3 +133,24 @@ def test_prune_removes_every_clone_and_nothing_else(pcc: CopiedStack) -> None:
     assert set(after) == set(before) - clones
     assert json.loads(pcc.ok("db", "list", "--json").stdout) == []
     assert "dropped 0 clone(s)" in pcc.ok("db", "prune").stdout
+
+
+def test_clone_without_show_secrets_masks_the_password(pcc: CopiedStack) -> None:
+    result = pcc.ok("db", "clone", "auth")
+    url = result.stdout.strip().splitlines()[0]
+    assert urlsplit(url).password == "****"
+    assert pcc.secrets() and all(p not in result.stdout for p in pcc.secrets().values())
+    pcc.ok("db", "prune")
+
+
+@pytest.mark.xfail(reason="bug: `db clone --json` without --show-secrets prints its "
+                   "'(password masked ...)' note on stdout after the JSON, so stdout is not "
+                   "JSON (devenv/db_commands.py: console.say after console.result; the note "
+                   "belongs on stderr, or not at all in --json mode)", strict=True)
+def test_clone_json_stdout_is_json_without_show_secrets(pcc: CopiedStack) -> None:
+    result = pcc.ok("db", "clone", "auth", "--json")
+    try:
+        data = json.loads(result.stdout)
+        assert urlsplit(data["url"]).password == "****"
+    finally:
+        pcc.ok("db", "prune")

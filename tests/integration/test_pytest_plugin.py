@@ -248,10 +248,6 @@ def test_runs_without_devenv_fixtures_never_touch_docker(
 
 
 
-@pytest.mark.xfail(reason="bug: two janitors at once (xdist workers each run golden.prune in "
-                   "devenv_stack) trip over the same leftover: prune tolerates a clone already "
-                   "gone (DevenvError) but not one dropped while its own DROP DATABASE waited "
-                   "(psycopg InvalidCatalogName from devenv/golden.py _drop_clone)", strict=True)
 def test_two_janitors_at_once_both_succeed(project: CopiedStack) -> None:
     import threading
 
