@@ -44,6 +44,11 @@ class Console:
         """
         self._line(text, self.out, raw=raw)
 
+    def note(self, text: str) -> None:
+        """A remark about the output, on stderr so that stdout stays parseable."""
+        if not self.quiet:
+            self._line(text, self.err)
+
     def warn(self, text: str) -> None:
         self._line(f"warning: {text}", self.err)
 

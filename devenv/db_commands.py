@@ -24,8 +24,8 @@ def clone(stack: Stack, console: Console, *, name: str, as_json: bool,
                                    "env": variables}, indent=2), raw=show_secrets)
     else:
         console.result(variables["DATABASE_URL"], raw=show_secrets)
-    if not show_secrets:
-        console.say("(password masked: add --show-secrets to print it, e.g. for a script)")
+    if not show_secrets and not as_json:
+        console.note("(password masked: add --show-secrets to print it, e.g. for a script)")
 
 
 def drop(stack: Stack, console: Console, *, database: str) -> None:

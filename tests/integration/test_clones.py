@@ -143,10 +143,6 @@ def test_clone_without_show_secrets_masks_the_password(pcc: CopiedStack) -> None
     pcc.ok("db", "prune")
 
 
-@pytest.mark.xfail(reason="bug: `db clone --json` without --show-secrets prints its "
-                   "'(password masked ...)' note on stdout after the JSON, so stdout is not "
-                   "JSON (devenv/db_commands.py: console.say after console.result; the note "
-                   "belongs on stderr, or not at all in --json mode)", strict=True)
 def test_clone_json_stdout_is_json_without_show_secrets(pcc: CopiedStack) -> None:
     result = pcc.ok("db", "clone", "auth", "--json")
     try:
