@@ -338,12 +338,8 @@ def test_reads_survive_hard_reset(pcc: CopiedStack) -> None:
 
 
 
-@pytest.mark.xfail(reason="bug: `up SERVICE --no-migrate` probes nothing for a pooled service on "
-                   "the warm path (devenv/up.py _probe_services: quick and pooled skips the "
-                   "direct check, and the PgBouncer check is nested under it), so a server "
-                   "whose volume was recreated is called 'up to date' and never provisioned",
-                   strict=True)
 def test_up_no_migrate_after_the_volume_was_recreated_provisions_again(cap: CopiedStack) -> None:
+    """The warm path must notice a server whose volume was recreated (fixed in 2c335f7)."""
     cap.ok("up", "auth", "--no-migrate")  # records the fingerprint of `up auth`
     assert "up to date" in cap.ok("up", "auth", "--no-migrate").stdout  # the warm path
     ids = cap.containers()
