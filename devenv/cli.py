@@ -121,16 +121,12 @@ def up(
     resync: Annotated[bool, typer.Option(
         "--resync-passwords", help="Set the passwords of .devenv/ on existing servers (after "
         ".devenv/ was lost); data is kept.")] = False,
-    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Only results and errors.")
-                     ] = False,
 ) -> None:
     """Start, provision, migrate and seed; write each service's .env file."""
     from devenv import commands
     from devenv import up as run
-    from devenv.console import Console
 
-    console = Console(quiet=True) if quiet else _console(ctx)
-    run.up(commands.load(_opts(ctx).file), console, names=services or [],
+    run.up(commands.load(_opts(ctx).file), _console(ctx), names=services or [],
            deadline_s=timeout, migrate=not no_migrate, resync=resync)
 
 
@@ -362,12 +358,22 @@ def doctor(ctx: typer.Context, json_: Json = False) -> None:
     run.doctor(commands.load(_opts(ctx).file), _console(ctx), as_json=json_)
 
 
+def _global_quiet(args: list[str]) -> list[str]:
+    """`-q/--quiet` is global, but people type it after the command (`devenv up -q`):
+    move it in front. Arguments after `--` (passed to psql...) are left alone."""
+    end = args.index("--") if "--" in args else len(args)
+    quiet = [a for a in args[:end] if a in ("-q", "--quiet")]
+    if not quiet:
+        return args
+    return ["-q"] + [a for a in args[:end] if a not in ("-q", "--quiet")] + args[end:]
+
+
 def main() -> None:
     """Console-script entry: map every outcome to a documented exit code."""
     from devenv.errors import DevenvError
 
     try:
-        code = app(standalone_mode=False)
+        code = app(args=_global_quiet(sys.argv[1:]), prog_name="devenv", standalone_mode=False)
     except DevenvError as exc:
         from devenv.secrets import mask_known
 
