@@ -140,7 +140,9 @@ def started_at(project: CopiedStack) -> dict[str, str]:
 # -- cold start under xdist: one start, a database per test, nothing left ----------------------
 def test_xdist_from_cold_starts_the_stack_once_and_isolates_every_test(
         project: CopiedStack, run: Any) -> None:
-    assert project.containers() == {}  # nothing runs yet: the plugin must bring it up
+    if project.containers():  # another test ran first (xdist may reorder): start from cold
+        project.ok("down", "--volumes", "--yes")
+    assert project.containers() == {}  # nothing runs: the plugin must bring it up
     result, record = run("-n", "2")
     result.assert_outcomes(passed=USER_TESTS)
     starts = [r for r in record if r[0] == "start"]
@@ -153,6 +155,7 @@ def test_xdist_from_cold_starts_the_stack_once_and_isolates_every_test(
 
 
 def test_warm_xdist_run_reuses_the_running_stack(project: CopiedStack, run: Any) -> None:
+    project.ok("up")  # whatever ran before: the stack is up and warm
     before = started_at(project)
     result, record = run("-n", "2")
     result.assert_outcomes(passed=USER_TESTS)
