@@ -16,6 +16,6 @@ def test_readme_carries_the_tested_pytest_section() -> None:
 def test_readme_test_command_is_what_ci_runs() -> None:
     readme = (ROOT / "README.md").read_text()
     ci = (ROOT / ".ci" / "run").read_text()
-    command = "pytest -n 2 --dist loadgroup"
+    command = "pytest -n 2 --dist loadfile"
     assert f"pip install -e '.[test]' && {command}" in readme
     assert f"\n{command}\n" in ci
