@@ -91,46 +91,61 @@ def _marked(conn: Conn, mark: str) -> list[tuple[str, str]]:
     return [(str(r[0]), str(r[1])) for r in rows]
 
 
-def ensure_template(ctx: Context, svc: ServiceSpec, *, say: bool = True) -> str:
-    """The current template's name, building it (and dropping stale ones) when needed."""
-    from devenv.migrate_step import migrate_service
+def ensure_template(ctx: Context, svc: ServiceSpec, *, say: bool = True,
+                    conn: Conn | None = None) -> str:
+    """The current template's name, building it (and dropping stale ones) when needed.
 
+    The common case, a ready template, costs one query on `conn` (or a new admin session).
+    """
     digest = template_hash(ctx, svc)
     name = template_name(svc, digest)
     mark = f"{TEMPLATE_MARK}{svc.name}:"
-    with _admin(ctx, svc) as conn:
-        # Several test workers may ask at once: one builds, the others wait and reuse it.
-        conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (mark,))
-        try:
-            existing = {db: comment for db, comment in _marked(conn, mark)}
-            if existing.get(name) == f"{mark}{digest}:ready":
-                return name
-            if name in existing:  # a build that did not finish
-                _drop(conn, name)
-            assert svc.role is not None
-            if say:
-                ctx.console.say(f"  {svc.name}: building template {name}")
-            ident = sql.Identifier(name)
-            conn.execute(sql.SQL("CREATE DATABASE {} OWNER {} TEMPLATE template0").format(
-                ident, sql.Identifier(svc.role)))
-            conn.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(
-                ident, sql.Literal(f"{mark}{digest}:building")))
-            database_access(conn, name, _readers(ctx, svc), [])
-            _extensions(ctx, svc, name)
-            migrate_service(ctx, svc, database=name, quiet=True)
-            with psycopg.connect(_url_for(ctx, svc, name), autocommit=True) as db:
-                grant_reads(db, svc.role, _readers(ctx, svc), database=name)
-            conn.execute(sql.SQL("ALTER DATABASE {} WITH IS_TEMPLATE true "
-                                 "ALLOW_CONNECTIONS false").format(ident))
-            _disconnect(conn, name)
-            conn.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(
-                ident, sql.Literal(f"{mark}{digest}:ready")))
-            for old in existing:
-                if old != name:
-                    _drop(conn, old)
+    with _admin(ctx, svc) if conn is None else _borrowed(conn) as admin:
+        ready = admin.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s "
+            "AND shobj_description(oid, 'pg_database') = %s", (name, f"{mark}{digest}:ready"),
+        ).fetchone()
+        if ready is not None:
             return name
-        finally:
-            conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (mark,))
+        return _build(ctx, svc, admin, name, mark, digest, say=say)
+
+
+def _build(ctx: Context, svc: ServiceSpec, conn: Conn, name: str, mark: str, digest: str, *,
+           say: bool) -> str:
+    from devenv.migrate_step import migrate_service
+
+    # Several test workers may ask at once: one builds, the others wait and reuse it.
+    conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (mark,))
+    try:
+        existing = {db: comment for db, comment in _marked(conn, mark)}
+        if existing.get(name) == f"{mark}{digest}:ready":
+            return name
+        if name in existing:  # a build that did not finish
+            _drop(conn, name)
+        assert svc.role is not None
+        if say:
+            ctx.console.say(f"  {svc.name}: building template {name}")
+        ident = sql.Identifier(name)
+        conn.execute(sql.SQL("CREATE DATABASE {} OWNER {} TEMPLATE template0").format(
+            ident, sql.Identifier(svc.role)))
+        conn.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(
+            ident, sql.Literal(f"{mark}{digest}:building")))
+        database_access(conn, name, _readers(ctx, svc), [])
+        _extensions(ctx, svc, name)
+        migrate_service(ctx, svc, database=name, quiet=True)
+        with psycopg.connect(_url_for(ctx, svc, name), autocommit=True) as db:
+            grant_reads(db, svc.role, _readers(ctx, svc), database=name)
+        conn.execute(sql.SQL("ALTER DATABASE {} WITH IS_TEMPLATE true "
+                             "ALLOW_CONNECTIONS false").format(ident))
+        _disconnect(conn, name)
+        conn.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(
+            ident, sql.Literal(f"{mark}{digest}:ready")))
+        for old in existing:
+            if old != name:
+                _drop(conn, old)
+        return name
+    finally:
+        conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (mark,))
 
 
 def _url_for(ctx: Context, svc: ServiceSpec, database: str) -> str:

@@ -79,11 +79,12 @@ def paused_pool(ctx: Context, svc: ServiceSpec) -> Iterator[None]:
 
 def reset_database(ctx: Context, svc: ServiceSpec) -> None:
     assert svc.database is not None
-    template = golden.ensure_template(ctx, svc)
-    with paused_pool(ctx, svc), golden._admin(ctx, svc) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-            sql.Identifier(svc.database)))
-        golden.copy_from_template(conn, ctx, svc, template, svc.database, comment=None)
+    with golden._admin(ctx, svc) as conn:
+        template = golden.ensure_template(ctx, svc, conn=conn)
+        with paused_pool(ctx, svc):
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                sql.Identifier(svc.database)))
+            golden.copy_from_template(conn, ctx, svc, template, svc.database, comment=None)
 
 
 def reset_hard(ctx: Context, svc: ServiceSpec) -> None:

@@ -7,7 +7,6 @@ from typing import Any
 from devenv.secrets import Secrets
 from devenv.stack import ADMIN_USER, ServerSpec, Stack
 
-
 # A local, reproducible database trades crash durability for speed, as test setups do: no
 # fsync makes CREATE/DROP DATABASE (reset, per-test clones) several times faster. A container
 # crash loses nothing (the host's page cache survives it); a host crash may. `settings` in the
