@@ -180,11 +180,10 @@ def test_all_kinds_render_what_the_manifest_says() -> None:
     # manifest's settings, sorted.
     assert services["db"]["command"] == [
         "postgres", "-c", "shared_preload_libraries=pg_stat_statements",
-        "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
-        "-c", "fsync=off", "-c", "max_connections=50"]
+        "-c", "full_page_writes=off", "-c", "fsync=off", "-c", "max_connections=50"]
     assert services["ts"]["command"] == [
         "postgres", "-c", "shared_preload_libraries=timescaledb",
-        "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
+        "-c", "fsync=off", "-c", "full_page_writes=off",
         "-c", "timescaledb.telemetry_level=off"]
     assert "--appendonly no --save ''" in services["cache"]["command"][2]
     # PgBouncer connects lazily; depends_on would make `devenv up one-service` start them all.
