@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 from devenv.errors import DevenvError
 from devenv.secrets import Secrets
+from devenv.secrets import mask as mask_passwords
 from devenv.stack import ServerSpec, ServiceSpec, Stack
 from devenv.templates import sandbox
 
@@ -141,9 +142,7 @@ def env_vars(stack: Stack, svc: ServiceSpec, secrets: Secrets, ports: dict[str, 
 
 def redact_text(text: str, secrets: Secrets) -> str:
     """Replace every generated password in `text` by ****."""
-    for password in secrets.all():
-        text = text.replace(password, "****")
-    return text
+    return mask_passwords(text, secrets.all())
 
 
 def redact(variables: dict[str, str], secrets: Secrets) -> dict[str, str]:

@@ -67,7 +67,7 @@ def template_name(svc: ServiceSpec, digest: str) -> str:
     return f"{svc.database[:40]}_tpl_{digest}"
 
 
-def _admin(ctx: Context, svc: ServiceSpec) -> Conn:
+def admin_session(ctx: Context, svc: ServiceSpec) -> Conn:
     assert svc.server is not None
     server = ctx.stack.servers[svc.server]
     try:
@@ -100,7 +100,7 @@ def ensure_template(ctx: Context, svc: ServiceSpec, *, say: bool = True,
     digest = template_hash(ctx, svc)
     name = template_name(svc, digest)
     mark = f"{TEMPLATE_MARK}{svc.name}:"
-    with _admin(ctx, svc) if conn is None else _borrowed(conn) as admin:
+    with admin_session(ctx, svc) if conn is None else _borrowed(conn) as admin:
         ready = admin.execute(
             "SELECT 1 FROM pg_database WHERE datname = %s "
             "AND shobj_description(oid, 'pg_database') = %s", (name, f"{mark}{digest}:ready"),
@@ -215,7 +215,7 @@ def clone(ctx: Context, svc: ServiceSpec, *, tag: str = "", owner: str = "",
     tag = re.sub(r"[^a-z0-9_]", "", tag.lower())[:10]
     base = f"{svc.database[:36]}_{tag}" if tag else svc.database[:40]
     comment = f"{CLONE_MARK}{svc.name}" + (f":{owner}" if owner else "")
-    with _admin(ctx, svc) if conn is None else _borrowed(conn) as admin:
+    with admin_session(ctx, svc) if conn is None else _borrowed(conn) as admin:
         for _ in range(5):
             name = f"{base}_c{random.token_hex(4)}"
             exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s",
@@ -232,7 +232,7 @@ def _borrowed(conn: Conn) -> Iterator[Conn]:
 
 
 def drop_clone(ctx: Context, svc: ServiceSpec, name: str, *, conn: Conn | None = None) -> None:
-    with _admin(ctx, svc) if conn is None else _borrowed(conn) as admin:
+    with admin_session(ctx, svc) if conn is None else _borrowed(conn) as admin:
         _drop_clone(admin, name)
 
 

@@ -110,10 +110,10 @@ def needs_work(ctx: Context, svc: ServiceSpec) -> bool:
 
 
 def outstanding_services(ctx: Context, services: list[ServiceSpec]) -> list[ServiceSpec]:
-    from devenv.up import _parallel
+    from devenv.up import parallel
 
     with_db = [s for s in services if s.database]
-    busy = _parallel([lambda s=s: needs_work(ctx, s) for s in with_db])  # type: ignore[misc]
+    busy = parallel([lambda s=s: needs_work(ctx, s) for s in with_db])  # type: ignore[misc]
     return [s for s, b in zip(with_db, busy, strict=True) if b]
 
 
@@ -121,12 +121,12 @@ def run(ctx: Context, services: list[ServiceSpec],
         todo: list[ServiceSpec] | None = None) -> bool:
     """Migrate and seed what needs it (`todo`, when the caller already asked); return whether
     anything had to run."""
-    from devenv.up import _parallel
+    from devenv.up import parallel
 
     if todo is None:
         todo = outstanding_services(ctx, services)
     if not todo:
         return False
     with ctx.console.step("Migrating and seeding"):
-        _parallel([lambda s=s: migrate_service(ctx, s) for s in todo])  # type: ignore[misc]
+        parallel([lambda s=s: migrate_service(ctx, s) for s in todo])  # type: ignore[misc]
     return True

@@ -79,7 +79,7 @@ def paused_pool(ctx: Context, svc: ServiceSpec) -> Iterator[None]:
 
 def reset_database(ctx: Context, svc: ServiceSpec) -> None:
     assert svc.database is not None
-    with golden._admin(ctx, svc) as conn:
+    with golden.admin_session(ctx, svc) as conn:
         template = golden.ensure_template(ctx, svc, conn=conn)
         with paused_pool(ctx, svc):
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
@@ -94,7 +94,7 @@ def reset_hard(ctx: Context, svc: ServiceSpec) -> None:
 
     assert svc.database is not None and svc.server is not None
     server = ctx.stack.servers[svc.server]
-    with paused_pool(ctx, svc), golden._admin(ctx, svc) as conn:
+    with paused_pool(ctx, svc), golden.admin_session(ctx, svc) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
             sql.Identifier(svc.database)))
         provision.reconcile_server(ctx.admin_url(server), ctx.stack, server, ctx.secrets)

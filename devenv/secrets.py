@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import secrets
 import string
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,11 +59,16 @@ class Secrets:
 KNOWN: set[str] = set()
 
 
-def mask_known(text: str) -> str:
-    for password in KNOWN:
+def mask(text: str, passwords: Iterable[str]) -> str:
+    """Every password in `text` replaced by ****."""
+    for password in passwords:
         if password in text:
             text = text.replace(password, "****")
     return text
+
+
+def mask_known(text: str) -> str:
+    return mask(text, KNOWN)
 
 
 def new_password() -> str:

@@ -13,7 +13,6 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TypeVar
 
 from devenv import facts, ports, probes, secrets, state
@@ -232,10 +231,10 @@ def _start(ctx: Context, servers: list[ServerSpec], containers: dict[str, Contai
         ctx.docker.up(names)
     if resync:
         with ctx.console.step("Setting the passwords of .devenv/ on the servers"):
-            _parallel([lambda s=s: _resync_admin(ctx, s, deadline)  # type: ignore[misc]
+            parallel([lambda s=s: _resync_admin(ctx, s, deadline)  # type: ignore[misc]
                        for s in servers if s.is_database])
     with ctx.console.step("Waiting for the servers to answer"):
-        _parallel([lambda s=s: _wait_server(ctx, s, deadline)  # type: ignore[misc]
+        parallel([lambda s=s: _wait_server(ctx, s, deadline)  # type: ignore[misc]
                    for s in servers if s.kind != "pgbouncer"])
 
 
@@ -301,7 +300,7 @@ def _provision(ctx: Context, servers: list[ServerSpec], deadline: float) -> None
     if not databases:
         return
     with ctx.console.step("Provisioning roles, databases, extensions and grants"):
-        results = _parallel([
+        results = parallel([
             lambda s=s: provision.reconcile_server(  # type: ignore[misc]
                 ctx.admin_url(s), ctx.stack, s, ctx.secrets)
             for s in databases])
@@ -340,12 +339,12 @@ def _probe_services(ctx: Context, services: list[ServiceSpec], *, quick: bool = 
                            lambda u=redis.url: probes.redis_ok(u)))  # type: ignore[misc]
     if quick:
         try:
-            _parallel([check for _, _, check in checks])
+            parallel([check for _, _, check in checks])
         except Exception:
             return False
         return True
     assert deadline is not None
-    _parallel([lambda s=s, w=w, c=c: _with_diagnosis(ctx, s, deadline, c, w)  # type: ignore[misc]
+    parallel([lambda s=s, w=w, c=c: _with_diagnosis(ctx, s, deadline, c, w)  # type: ignore[misc]
                for s, w, c in checks])
     return True
 
@@ -383,7 +382,7 @@ def _summary(ctx: Context, services: list[ServiceSpec], seconds: float, *, warm:
         console.say(f"    env file: {svc.env_file}")
 
 
-def _parallel(calls: list[Callable[[], T]]) -> list[T]:
+def parallel(calls: list[Callable[[], T]]) -> list[T]:
     if len(calls) <= 1:
         return [c() for c in calls]
     with ThreadPoolExecutor(max_workers=min(8, len(calls))) as pool:
@@ -428,6 +427,3 @@ def server_status(stack: Stack, ports_: dict[str, int]) -> list[ServerStatus]:
                                 c.health if c else "", port))
     return out
 
-
-def env_file_path(stack: Stack, svc: ServiceSpec) -> Path:
-    return stack.root / svc.env_file

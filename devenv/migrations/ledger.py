@@ -36,14 +36,19 @@ class LedgerRow:
     success: bool
 
 
-def ensure_table(conn: Conn) -> sql.Identifier:
-    """Create the ledger if needed (call it under the lock: CREATE IF NOT EXISTS can race)."""
+def in_current_schema(conn: Conn, name: str) -> sql.Identifier:
+    """`name` in the schema the role is using: where devenv's ledger tables live."""
     row = conn.execute("SELECT current_schema()").fetchone()
     if row is None or row[0] is None:
-        raise DevenvError("The database has no schema to hold devenv_schema_history "
+        raise DevenvError(f"The database has no schema to hold {name} "
                           "(current_schema() is NULL)",
                           "Create a schema the role can write to, or fix its search_path.")
-    table = sql.Identifier(str(row[0]), TABLE)
+    return sql.Identifier(str(row[0]), name)
+
+
+def ensure_table(conn: Conn) -> sql.Identifier:
+    """Create the ledger if needed (call it under the lock: CREATE IF NOT EXISTS can race)."""
+    table = in_current_schema(conn, TABLE)
     conn.execute(sql.SQL("""
         CREATE TABLE IF NOT EXISTS {} (
             installed_rank integer PRIMARY KEY,

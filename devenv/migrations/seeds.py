@@ -22,6 +22,7 @@ from devenv.errors import DevenvError
 from devenv.migrations.connect import Conn, connect
 from devenv.migrations.execute import explain, run_whole
 from devenv.migrations.formats import Script
+from devenv.migrations.ledger import in_current_schema
 from devenv.migrations.lock import SEED_LOCK, advisory_lock
 from devenv.migrations.seedfiles import SeedFile, SeedSet
 
@@ -98,12 +99,7 @@ def seed(conninfo: str, seeds: SeedSet, *, force: bool = False,
 
 
 def _ensure_table(conn: Conn) -> sql.Composable:
-    row = conn.execute("SELECT current_schema()").fetchone()
-    if row is None or row[0] is None:
-        raise DevenvError("The database has no schema to hold devenv_seed_history "
-                          "(current_schema() is NULL)",
-                          "Create a schema the role can write to, or fix its search_path.")
-    table = sql.Identifier(str(row[0]), TABLE)
+    table = in_current_schema(conn, TABLE)
     conn.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {} (script text PRIMARY KEY, "
                          "checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now(), "
                          "success boolean NOT NULL)").format(table))
