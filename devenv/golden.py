@@ -67,6 +67,10 @@ def template_name(svc: ServiceSpec, digest: str) -> str:
     return f"{svc.database[:40]}_tpl_{digest}"
 
 
+def digest_of(template: str) -> str:
+    return template.rsplit("_", 1)[-1]
+
+
 def admin_session(ctx: Context, svc: ServiceSpec) -> Conn:
     assert svc.server is not None
     server = ctx.stack.servers[svc.server]
@@ -78,12 +82,12 @@ def admin_session(ctx: Context, svc: ServiceSpec) -> Conn:
             hint="is the stack up? run `devenv up`") from None
 
 
-def _readers(ctx: Context, svc: ServiceSpec) -> list[str]:
+def readers(ctx: Context, svc: ServiceSpec) -> list[str]:
     return sorted(o.role for o in ctx.stack.services.values()
                   if svc.name in o.reads and o.role and o.server == svc.server)
 
 
-def _marked(conn: Conn, mark: str) -> list[tuple[str, str]]:
+def marked(conn: Conn, mark: str) -> list[tuple[str, str]]:
     """(database, comment) of every database whose comment starts with `mark`."""
     rows = conn.execute(
         "SELECT d.datname, shobj_description(d.oid, 'pg_database') FROM pg_database d "
@@ -101,13 +105,22 @@ def ensure_template(ctx: Context, svc: ServiceSpec, *, say: bool = True,
     name = template_name(svc, digest)
     mark = f"{TEMPLATE_MARK}{svc.name}:"
     with admin_session(ctx, svc) if conn is None else _borrowed(conn) as admin:
-        ready = admin.execute(
-            "SELECT 1 FROM pg_database WHERE datname = %s "
-            "AND shobj_description(oid, 'pg_database') = %s", (name, f"{mark}{digest}:ready"),
-        ).fetchone()
-        if ready is not None:
+        if _is_ready(admin, name, f"{mark}{digest}:ready"):
             return name
         return _build(ctx, svc, admin, name, mark, digest, say=say)
+
+
+def ready_template(conn: Conn, ctx: Context, svc: ServiceSpec) -> str | None:
+    """The current template's name if it is built, without building it."""
+    digest = template_hash(ctx, svc)
+    name = template_name(svc, digest)
+    return name if _is_ready(conn, name, f"{TEMPLATE_MARK}{svc.name}:{digest}:ready") else None
+
+
+def _is_ready(conn: Conn, name: str, comment: str) -> bool:
+    return conn.execute(
+        "SELECT 1 FROM pg_database WHERE datname = %s "
+        "AND shobj_description(oid, 'pg_database') = %s", (name, comment)).fetchone() is not None
 
 
 def _build(ctx: Context, svc: ServiceSpec, conn: Conn, name: str, mark: str, digest: str, *,
@@ -117,7 +130,7 @@ def _build(ctx: Context, svc: ServiceSpec, conn: Conn, name: str, mark: str, dig
     # Several test workers may ask at once: one builds, the others wait and reuse it.
     conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (mark,))
     try:
-        existing = {db: comment for db, comment in _marked(conn, mark)}
+        existing = {db: comment for db, comment in marked(conn, mark)}
         if existing.get(name) == f"{mark}{digest}:ready":
             return name
         if name in existing:  # a build that did not finish
@@ -130,11 +143,11 @@ def _build(ctx: Context, svc: ServiceSpec, conn: Conn, name: str, mark: str, dig
             ident, sql.Identifier(svc.role)))
         conn.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(
             ident, sql.Literal(f"{mark}{digest}:building")))
-        database_access(conn, name, _readers(ctx, svc), [])
+        database_access(conn, name, readers(ctx, svc), [])
         _extensions(ctx, svc, name)
         migrate_service(ctx, svc, database=name, quiet=True)
         with psycopg.connect(_url_for(ctx, svc, name), autocommit=True) as db:
-            grant_reads(db, svc.role, _readers(ctx, svc), database=name)
+            grant_reads(db, svc.role, readers(ctx, svc), database=name)
         conn.execute(sql.SQL("ALTER DATABASE {} WITH IS_TEMPLATE true "
                              "ALLOW_CONNECTIONS false").format(ident))
         _disconnect(conn, name)
@@ -143,6 +156,9 @@ def _build(ctx: Context, svc: ServiceSpec, conn: Conn, name: str, mark: str, dig
         for old in existing:
             if old != name:
                 _drop(conn, old)
+        from devenv import spares
+
+        spares.drop_all(conn, svc)  # copies of the old template
         return name
     finally:
         conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (mark,))
@@ -175,12 +191,13 @@ def _drop(conn: Conn, name: str) -> None:
 
 
 def copy_from_template(conn: Conn, ctx: Context, svc: ServiceSpec, template: str,
-                       name: str, *, comment: str | None) -> None:
+                       name: str, *, comment: str | None, allow_connections: bool = True) -> None:
     """CREATE DATABASE name from the template, owned and granted like the service's own."""
     assert svc.role is not None
     ident = sql.Identifier(name)
-    create = sql.SQL("CREATE DATABASE {} TEMPLATE {} OWNER {}").format(
-        ident, sql.Identifier(template), sql.Identifier(svc.role))
+    create = sql.SQL("CREATE DATABASE {} TEMPLATE {} OWNER {}{}").format(
+        ident, sql.Identifier(template), sql.Identifier(svc.role),
+        sql.SQL("" if allow_connections else " ALLOW_CONNECTIONS false"))
     for attempt in range(20):
         try:
             conn.execute(create)
@@ -194,7 +211,7 @@ def copy_from_template(conn: Conn, ctx: Context, svc: ServiceSpec, template: str
     if comment is not None:
         conn.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(ident, sql.Literal(comment)))
     # Database-level ACLs are not copied from a template; table grants and defaults are.
-    database_access(conn, name, _readers(ctx, svc), [])
+    database_access(conn, name, readers(ctx, svc), [])
 
 
 # -- clones (`devenv db`, the pytest plugin) -------------------------------------------------
@@ -261,7 +278,7 @@ def list_clones(ctx: Context) -> list[tuple[str, str, str]]:
         except psycopg.OperationalError:
             continue
         with conn:
-            for name, comment in _marked(conn, CLONE_MARK):
+            for name, comment in marked(conn, CLONE_MARK):
                 out.append((server.name, name, comment[len(CLONE_MARK):]))
     return out
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import uuid
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     import psycopg
     import redis
 
+    from devenv.clonepool import ClonePool
     from devenv.stack import ServiceSpec
     from devenv.up import Context
 
@@ -47,6 +49,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("devenv_down", "stop the stack after the run", type="bool", default=False)
     parser.addini("devenv_service", "service of the devenv_db and devenv_redis fixtures",
                   default="")
+    parser.addini("devenv_prefetch", "clones made ahead per service (0: clone on demand)",
+                  default="4")
 
 
 def _manifest(config: pytest.Config) -> Path:
@@ -74,8 +78,10 @@ class DevenvStack:
     context: Context
     owner: str
     worker: str
+    prefetch: int = 4
     templates: dict[str, str] = field(default_factory=dict)
     _admins: dict[str, psycopg.Connection[Any]] = field(default_factory=dict)
+    _pool: ClonePool | None = None
 
     @property
     def services(self) -> dict[str, ServiceSpec]:
@@ -107,23 +113,41 @@ class DevenvStack:
         return conn
 
     def clone(self, service: str) -> str:
+        """A fresh clone of the service's template (made ahead on the pool when prefetching)."""
         from devenv import golden
 
         svc = self._service(service)
         if service not in self.templates:
             self.templates[service] = golden.ensure_template(self.context, svc, say=False)
-        return golden.clone(self.context, svc, tag=self.worker, owner=self.owner,
-                            conn=self.admin(svc), template=self.templates[service])
+        if self.prefetch <= 0:
+            return golden.clone(self.context, svc, tag=self.worker, owner=self.owner,
+                                conn=self.admin(svc), template=self.templates[service])
+        return self._clones().take(svc, self.templates[service])
 
     def drop(self, service: str, database: str) -> None:
         from devenv import golden
 
         svc = self._service(service)
-        golden.drop_clone(self.context, svc, database, conn=self.admin(svc))
+        if self._pool is not None:
+            self._pool.drop(svc, database)
+        else:
+            golden.drop_clone(self.context, svc, database, conn=self.admin(svc))
 
-    def close(self) -> None:
+    def _clones(self) -> ClonePool:
+        from devenv.clonepool import ClonePool
+
+        if self._pool is None:
+            self._pool = ClonePool(self.context, tag=self.worker, owner=self.owner,
+                                   depth=self.prefetch)
+        return self._pool
+
+    def close(self) -> list[str]:
+        """Finish pending drops, drop unused clones, close sessions; the problems seen."""
+        errors = self._pool.close() if self._pool is not None else []
+        self._pool = None
         for conn in self._admins.values():
             conn.close()
+        return errors
 
 
 @dataclass
@@ -161,9 +185,16 @@ def devenv_stack(request: pytest.FixtureRequest) -> Iterator[DevenvStack]:
     config.stash[_USED] = True
     owner = _run_owner(config)
     golden.prune(ctx, keep=lambda tag: not _abandoned(tag))
-    handle = DevenvStack(ctx, owner, _worker(config))
+    try:
+        prefetch = int(str(config.getini("devenv_prefetch")))
+    except ValueError:
+        pytest.fail("devenv_prefetch (pytest ini) must be a whole number, e.g. 4",
+                    pytrace=False)
+    handle = DevenvStack(ctx, owner, _worker(config), prefetch)
     yield handle
-    handle.close()
+    for problem in handle.close():
+        warnings.warn(f"devenv: {problem} (the next run's janitor drops leftovers)",
+                      stacklevel=1)
 
 
 def _abandoned(tag: str) -> bool:

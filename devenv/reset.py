@@ -40,6 +40,15 @@ def reset(stack: Stack, console: Console, *, names: list[str], all_: bool, hard:
         loader = threading.Thread(target=importlib.import_module, args=("redis",), daemon=True)
         loader.start()
     ctx = attach(stack, console)
+    _reset_each(ctx, services, hard=hard)
+    if not hard:
+        from devenv import spares
+
+        spares.refill_in_background(stack, services)
+
+
+def _reset_each(ctx: Context, services: list[ServiceSpec], *, hard: bool) -> None:
+    console = ctx.console
     for svc in services:
         started = time.perf_counter()
         if svc.database is not None:
@@ -77,14 +86,20 @@ def paused_pool(ctx: Context, svc: ServiceSpec) -> Iterator[None]:
                             prepare=False)
 
 
-def reset_database(ctx: Context, svc: ServiceSpec) -> None:
+def reset_database(ctx: Context, svc: ServiceSpec) -> bool:
+    """Drop the database and put the template's state back; True if a spare was swapped in."""
+    from devenv import spares
+
     assert svc.database is not None
     with golden.admin_session(ctx, svc) as conn:
         template = golden.ensure_template(ctx, svc, conn=conn)
         with paused_pool(ctx, svc):
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
                 sql.Identifier(svc.database)))
+            if spares.take(conn, ctx, svc, template):
+                return True
             golden.copy_from_template(conn, ctx, svc, template, svc.database, comment=None)
+            return False
 
 
 def reset_hard(ctx: Context, svc: ServiceSpec) -> None:

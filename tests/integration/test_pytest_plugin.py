@@ -284,3 +284,61 @@ def test_two_janitors_at_once_both_succeed(project: CopiedStack) -> None:
         assert errors == [], errors
     finally:
         golden.prune(ctx, keep=lambda tag: not _abandoned(tag))
+
+
+# -- clones made ahead -------------------------------------------------------------------------
+def test_clone_pool_hands_out_fresh_distinct_clones_and_leaves_none(
+        project: CopiedStack) -> None:
+    import os
+
+    from devenv import facts, golden
+    from devenv.clonepool import ClonePool
+    from devenv.console import Console
+    from devenv.stack import load_stack
+    from devenv.up import attach
+
+    project.ok("up")
+    ctx = attach(load_stack(project.manifest), Console(quiet=True))
+    svc = ctx.stack.services["auth"]
+    template = golden.ensure_template(ctx, svc, say=False)
+    pool = ClonePool(ctx, tag="pool", owner=f"pytest-{os.getpid()}", depth=3)
+    handed = []
+    try:
+        for _ in range(5):
+            name = pool.take(svc, template)
+            handed.append(name)
+            url = facts.env_vars(ctx.stack, svc, ctx.secrets, ctx.ports,
+                                 database=name)["DATABASE_URL"]
+            with psycopg.connect(url, autocommit=True) as conn:
+                # A fresh copy: no earlier test's row, the seeds, as the service's role.
+                assert conn.execute("SELECT count(*) FROM roles WHERE name = 'zz_pool'"
+                                    ).fetchone() == (0,)
+                assert conn.execute("SELECT count(*) FROM roles").fetchone() != (0,)
+                assert conn.execute("SELECT current_user").fetchone() == (svc.role,)
+                conn.execute("INSERT INTO roles (name) VALUES ('zz_pool')")
+            pool.drop(svc, name)
+        assert len(set(handed)) == 5
+        import time
+
+        deadline = time.monotonic() + 60  # the clones made ahead and never handed out
+        while len([c for c in clones_left(project) if c not in handed and "_pool_c" in c]) < 3:
+            assert time.monotonic() < deadline, clones_left(project)
+            time.sleep(0.1)
+    finally:
+        errors = pool.close()
+    assert errors == []
+    assert [c for c in clones_left(project) if "_pool_c" in c] == []
+
+
+def test_bad_devenv_prefetch_is_a_clear_failure(project: CopiedStack, run: Any) -> None:
+    result, _ = run("-o", "devenv_prefetch=lots",
+                    "tests/test_accounts.py::test_seeded_roles_are_there")
+    assert "devenv_prefetch (pytest ini) must be a whole number" in result.stdout.str()
+    assert result.ret != 0
+
+
+def test_prefetch_zero_clones_on_demand(project: CopiedStack, run: Any) -> None:
+    result, record = run("-o", "devenv_prefetch=0")
+    result.assert_outcomes(passed=USER_TESTS)
+    assert len([r for r in record if r[0] == "clone"]) == 6
+    assert clones_left(project) == []

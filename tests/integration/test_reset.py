@@ -8,6 +8,7 @@ tests run in file order on one worker: later ones build on the template earlier 
 from __future__ import annotations
 
 import subprocess
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -296,6 +297,130 @@ def test_reset_without_names_is_a_clear_error(cap: CopiedStack) -> None:
     result = cap.devenv("reset")
     assert result.code != 0, result.explain()
     no_traceback(result.stdout + result.stderr)
+
+
+# -- spares: the next reset's copy, made in the background ------------------------------------
+def spare(stack: CopiedStack, service: str, *, wait: float = 60) -> tuple[str, int, bool, str]:
+    """(name, oid, allows connections, owner) of the service's ready spare, once it exists."""
+    from devenv import golden, spares
+
+    ctx = context(stack)
+    svc = ctx.stack.services[service]
+    deadline = time.monotonic() + wait
+    with connect(admin_url(stack, service)) as conn:
+        template = golden.ready_template(conn, ctx, svc)
+        assert template is not None, "no template yet: reset the service first"
+        name = spares.spare_name(svc, template)
+        while True:
+            row = conn.execute(
+                "SELECT oid, datallowconn, pg_get_userbyid(datdba), "
+                "shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s",
+                (name,)).fetchone()
+            if row is not None and row[3] == f"devenv:spare:{service}:{template[-12:]}":
+                return name, int(row[0]), bool(row[1]), str(row[2])
+            assert time.monotonic() < deadline, (
+                f"no spare {name} after {wait} s; spares.log:\n"
+                + (stack.root / ".devenv" / "spares.log").read_text())
+            time.sleep(0.2)
+
+
+def database_row(stack: CopiedStack, service: str) -> tuple[int, bool, str, Any]:
+    """(oid, allows connections, owner, comment) of the service's database."""
+    ctx = context(stack)
+    with connect(admin_url(stack, service)) as conn:
+        row = conn.execute(
+            "SELECT oid, datallowconn, pg_get_userbyid(datdba), "
+            "shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s",
+            (ctx.stack.services[service].database,)).fetchone()
+    assert row is not None
+    return int(row[0]), bool(row[1]), str(row[2]), row[3]
+
+
+def test_reset_swaps_in_the_spare_the_previous_reset_made(cap: CopiedStack) -> None:
+    cap.ok("reset", "auth")
+    name, oid, allows, owner = spare(cap, "auth")
+    role = context(cap).stack.services["auth"].role
+    # Closed (TimescaleDB's scheduler must not join it), owned like the real database.
+    assert (allows, owner) == (False, role)
+    log = cap.root / ".devenv" / "spares.log"
+    assert log.stat().st_mode & 0o777 == 0o600
+    assert "auth: spare ready" in log.read_text()
+
+    auth = cap.env("auth")
+    with connect(auth["DATABASE_DIRECT_URL"]) as conn:
+        conn.execute("INSERT INTO roles (name) VALUES ('zz_spare')")
+    result = cap.devenv("reset", "auth")
+    assert result.code == 0, result.explain()
+    # The spare became auth's database: same oid, open, owned by auth, no devenv comment.
+    assert database_row(cap, "auth") == (oid, True, role, None)
+    assert one(auth["DATABASE_DIRECT_URL"],
+               "SELECT count(*) FROM roles WHERE name = 'zz_spare'") == 0
+    assert one(auth["DATABASE_DIRECT_URL"],
+               "SELECT count(*) FROM roles WHERE name = %s", (SEEDED,)) == 1
+    with connect(admin_url(cap, "auth")) as conn:
+        assert conn.execute("SELECT has_database_privilege('public', %s, 'CONNECT')",
+                            (auth["PGDATABASE"],)).fetchone() == (False,)
+    assert one(auth["DATABASE_URL"], "SELECT current_user") == role  # through PgBouncer
+    # And the next spare is made again, a new database.
+    again = spare(cap, "auth")
+    assert again[0] == name and again[1] != oid
+
+
+def test_reset_of_a_timescaledb_service_uses_its_spare_too(cap: CopiedStack) -> None:
+    cap.ok("reset", "monitor")
+    _, oid, allows, _ = spare(cap, "monitor")
+    assert allows is False
+    cap.ok("reset", "monitor")
+    assert database_row(cap, "monitor")[:2] == (oid, True)
+    assert one(cap.env("monitor")["DATABASE_DIRECT_URL"],
+               "SELECT count(*) FROM timescaledb_information.hypertables") > 0
+
+
+def billing_spares(stack: CopiedStack) -> list[str]:
+    with connect(admin_url(stack, "billing")) as conn:
+        return [str(r[0]) for r in conn.execute(
+            "SELECT datname FROM pg_database WHERE "
+            "shobj_description(oid, 'pg_database') LIKE 'devenv:spare:billing:%'")]
+
+
+def test_spares_can_be_turned_off(cap: CopiedStack) -> None:
+    cap.ok("reset", "billing")
+    name = spare(cap, "billing")[0]  # the refill this reset started has finished
+    with connect(admin_url(cap, "billing")) as conn:
+        conn.execute(f'DROP DATABASE "{name}"')
+    cap.ok("reset", "billing", env={"DEVENV_SPARES": "0"})
+    time.sleep(3)  # a refill, had one started, would have made it by now
+    assert billing_spares(cap) == []
+
+
+def test_a_database_named_like_a_spare_but_not_made_by_devenv_is_never_touched(
+        cap: CopiedStack) -> None:
+    from devenv import golden, spares
+
+    cap.ok("reset", "billing", env={"DEVENV_SPARES": "0"})  # the template, no spare
+    ctx = context(cap)
+    svc = ctx.stack.services["billing"]
+    with connect(admin_url(cap, "billing")) as conn:
+        template = golden.ready_template(conn, ctx, svc)
+        assert template is not None
+        name = spares.spare_name(svc, template)
+        conn.execute(f'CREATE DATABASE "{name}"')  # the admin's, no comment
+        oid = conn.execute("SELECT oid FROM pg_database WHERE datname = %s",
+                           (name,)).fetchone()
+    try:
+        cap.ok("reset", "billing")  # no spare to take; the refill must leave it alone
+        time.sleep(3)
+        cap.ok("reset", "billing")
+        time.sleep(3)
+        with connect(admin_url(cap, "billing")) as conn:
+            assert conn.execute("SELECT oid FROM pg_database WHERE datname = %s",
+                                (name,)).fetchone() == oid
+        assert "billing: no spare" not in (cap.root / ".devenv" / "spares.log").read_text()
+        assert one(cap.env("billing")["DATABASE_DIRECT_URL"],
+                   "SELECT count(*) FROM currencies") > 0
+    finally:
+        with connect(admin_url(cap, "billing")) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
 
 
 # -- pcc: `reads` survive a reset of the read database ---------------------------------------

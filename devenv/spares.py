@@ -1,0 +1,153 @@
+"""Spare databases: the next reset's copy of the template, made before anyone asks for it.
+
+A clone is a few hundred new files (one per catalog relation and fork). Where creating a file
+is slow (virtualised ext4, Docker Desktop's VM disk: 0.3-0.9 ms each, measured) that is
+100-400 ms, most of a reset. So a reset swaps in a spare made earlier (DROP + RENAME: no file
+is created), and a detached process makes the next spare after the CLI has returned, as
+`git gc --auto` does its work. No spare (the first reset, a rebuilt template, a reset right
+after another) only means cloning as before. `DEVENV_SPARES=0` turns the refill off.
+
+A spare is `<database>_spare_<template hash>` with the comment `devenv:spare:<service>:<hash>`,
+created with connections disallowed (TimescaleDB's scheduler would otherwise join it and block
+the rename), owned and granted like the service's database.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from devenv import golden
+from devenv.files import ensure_private_dir
+from devenv.provision import database_access
+from devenv.stack import ServiceSpec, Stack
+from devenv.up import Context
+
+SPARE_MARK = "devenv:spare:"
+LOG_FILE = "spares.log"
+
+
+def spare_name(svc: ServiceSpec, template: str) -> str:
+    assert svc.database is not None
+    return f"{svc.database[:40]}_spare_{golden.digest_of(template)}"
+
+
+def _mark(svc: ServiceSpec, template: str) -> str:
+    return f"{SPARE_MARK}{svc.name}:{golden.digest_of(template)}"
+
+
+def take(conn: golden.Conn, ctx: Context, svc: ServiceSpec, template: str) -> bool:
+    """Rename a ready spare to the service's database (already dropped); False if none."""
+    assert svc.database is not None
+    name = spare_name(svc, template)
+    row = conn.execute(
+        "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s",
+        (name,)).fetchone()
+    if row is None or row[0] != _mark(svc, template):
+        return False
+    target = sql.Identifier(svc.database)
+    try:
+        with conn.transaction():
+            conn.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
+                sql.Identifier(name), target))
+            conn.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS true").format(target))
+            conn.execute(sql.SQL("COMMENT ON DATABASE {} IS NULL").format(target))
+    except (psycopg.errors.InvalidCatalogName, psycopg.errors.DuplicateDatabase):
+        return False  # a concurrent reset took it first
+    # Readers may have changed since the spare was made (database ACLs are per database).
+    database_access(conn, svc.database, golden.readers(ctx, svc), [])
+    return True
+
+
+def make(conn: golden.Conn, ctx: Context, svc: ServiceSpec, template: str) -> bool:
+    """Create the service's spare if it is missing; drop spares of older templates."""
+    name, mark = spare_name(svc, template), _mark(svc, template)
+    rows = conn.execute(
+        "SELECT d.datname, shobj_description(d.oid, 'pg_database'), pg_get_userbyid(d.datdba) "
+        "FROM pg_database d WHERE d.datname = %s "
+        "OR shobj_description(d.oid, 'pg_database') LIKE %s",
+        (name, f"{SPARE_MARK}{svc.name}:%")).fetchall()
+    for db, comment, owner in rows:
+        if db == name and comment == mark:
+            return False
+        # Ours: a spare of another template, or this name left without its comment by a
+        # process killed between CREATE and COMMENT (a service role cannot create databases).
+        if comment is not None or (db == name and owner == svc.role):
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                sql.Identifier(str(db))))
+        else:
+            return False  # not ours: never touch it
+    try:
+        golden.copy_from_template(conn, ctx, svc, template, name, comment=mark,
+                                  allow_connections=False)
+    except psycopg.errors.DuplicateDatabase:
+        return False  # another refill got there first
+    return True
+
+
+def drop_all(conn: golden.Conn, svc: ServiceSpec) -> None:
+    """Drop every spare of the service (its template was rebuilt)."""
+    for db, _ in golden.marked(conn, f"{SPARE_MARK}{svc.name}:"):
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+            sql.Identifier(db)))
+
+
+def enabled() -> bool:
+    return os.environ.get("DEVENV_SPARES", "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def refill_in_background(stack: Stack, services: list[ServiceSpec]) -> None:
+    """Start a detached `python -m devenv.spares` that makes the services' next spares.
+
+    Its output goes to .devenv/spares.log, never to the caller's stdout/stderr: a caller that
+    captures the CLI's output (a test, a script) must not wait for it.
+    """
+    names = [s.name for s in services if s.database is not None]
+    if not names or not enabled():
+        return
+    state = stack.root / stack.state_dir
+    ensure_private_dir(state)
+    fd = os.open(state / LOG_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    with os.fdopen(fd, "ab") as log:
+        subprocess.Popen(
+            [sys.executable, "-m", "devenv.spares", str(stack.root / stack.manifest_name), *names],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd=stack.root,
+            start_new_session=True)
+
+
+def _refill(manifest: Path, names: list[str]) -> int:
+    """The detached process: one admin session per server, a spare per service."""
+    import time
+
+    from devenv.commands import load
+    from devenv.console import Console
+    from devenv.up import attach
+
+    stack = load(manifest)
+    ctx = attach(stack, Console(quiet=True))
+    failed = 0
+    for name in names:
+        svc = stack.services.get(name)
+        if svc is None or svc.database is None:
+            continue
+        try:
+            with golden.admin_session(ctx, svc) as conn:
+                template = golden.ready_template(conn, ctx, svc)
+                if template is not None and make(conn, ctx, svc, template):
+                    print(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {name}: spare ready",
+                          flush=True)
+        except Exception as exc:  # logged: the next reset clones instead
+            failed += 1
+            print(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {name}: no spare: "
+                  f"{str(exc).strip().splitlines()[-1] if str(exc).strip() else exc!r}",
+                  flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_refill(Path(sys.argv[1]), sys.argv[2:]))
