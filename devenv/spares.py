@@ -15,14 +15,13 @@ the rename), owned and granted like the service's database.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import psycopg
 from psycopg import sql
 
-from devenv import golden
+from devenv import children, golden
 from devenv.files import ensure_private_dir
 from devenv.provision import database_access
 from devenv.stack import ServiceSpec, Stack
@@ -114,10 +113,8 @@ def refill_in_background(stack: Stack, services: list[ServiceSpec]) -> None:
     ensure_private_dir(state)
     fd = os.open(state / LOG_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     with os.fdopen(fd, "ab") as log:
-        subprocess.Popen(
-            [sys.executable, "-m", "devenv.spares", str(stack.root / stack.manifest_name), *names],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd=stack.root,
-            start_new_session=True)
+        children.start("devenv.spares", str(stack.root / stack.manifest_name), *names,
+                       stdout=log, stderr=log, cwd=stack.root, detach=True)
 
 
 def _refill(manifest: Path, names: list[str]) -> int:
