@@ -11,7 +11,9 @@ import importlib
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -63,19 +65,28 @@ def _reset_each(ctx: Context, services: list[ServiceSpec], *, hard: bool) -> Non
                     f"({(time.perf_counter() - started) * 1000:.0f} ms)")
 
 
-@contextmanager
-def paused_pool(ctx: Context, svc: ServiceSpec) -> Iterator[None]:
-    """KILL drops the pooled connections of this database only and pauses it; RESUME after."""
+def _console(ctx: Context, svc: ServiceSpec) -> psycopg.Connection[Any] | None:
+    """A session on the admin console of the service's PgBouncer (None without one)."""
     if svc.pgbouncer is None or svc.database is None:
-        yield
-        return
-    url = ctx.console_url(ctx.stack.servers[svc.pgbouncer])
+        return None
     try:
-        console = psycopg.connect(url, autocommit=True, connect_timeout=5)
+        return psycopg.connect(ctx.console_url(ctx.stack.servers[svc.pgbouncer]),
+                               autocommit=True, connect_timeout=5)
     except psycopg.OperationalError as exc:
         raise DevenvError(f"cannot reach PgBouncer '{svc.pgbouncer}' "
                           f"({str(exc).strip().splitlines()[-1]})",
                           hint="is the stack up? run `devenv up`") from None
+
+
+@contextmanager
+def paused_pool(ctx: Context, svc: ServiceSpec,
+                console: psycopg.Connection[Any] | None = None) -> Iterator[None]:
+    """KILL drops the pooled connections of this database only and pauses it; RESUME after."""
+    console = console or _console(ctx, svc)
+    if console is None:
+        yield
+        return
+    assert svc.database is not None
     # The admin console speaks the simple query protocol only.
     with console:
         console.execute(sql.SQL("KILL {}").format(sql.Identifier(svc.database)), prepare=False)
@@ -91,12 +102,27 @@ def reset_database(ctx: Context, svc: ServiceSpec) -> bool:
     from devenv import spares
 
     assert svc.database is not None
-    with golden.admin_session(ctx, svc) as conn:
-        template = golden.ensure_template(ctx, svc, conn=conn)
-        with paused_pool(ctx, svc):
+    with ThreadPoolExecutor(1) as pool:  # both logins (SCRAM) at once
+        pending = pool.submit(_console, ctx, svc)
+        try:
+            conn = golden.admin_session(ctx, svc)
+        except BaseException:
+            if pending.exception() is None and (unused := pending.result()) is not None:
+                unused.close()
+            raise
+    with conn:
+        console = pending.result()
+        try:
+            template = golden.ensure_template(ctx, svc, conn=conn)
+            spare = spares.ready(conn, svc, template)  # before pausing the pool
+        except BaseException:
+            if console is not None:
+                console.close()
+            raise
+        with paused_pool(ctx, svc, console):
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
                 sql.Identifier(svc.database)))
-            if spares.take(conn, ctx, svc, template):
+            if spare and spares.take(conn, ctx, svc, template):
                 return True
             golden.copy_from_template(conn, ctx, svc, template, svc.database, comment=None)
             return False

@@ -40,14 +40,44 @@ def _mark(svc: ServiceSpec, template: str) -> str:
     return f"{SPARE_MARK}{svc.name}:{golden.digest_of(template)}"
 
 
+def _exists(conn: golden.Conn, svc: ServiceSpec, template: str) -> bool:
+    row = conn.execute(
+        "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s",
+        (spare_name(svc, template),)).fetchone()
+    return row is not None and row[0] == _mark(svc, template)
+
+
+def _lock(svc: ServiceSpec) -> str:
+    return f"{SPARE_MARK}{svc.name}"
+
+
+def ready(conn: golden.Conn, svc: ServiceSpec, template: str, *, wait_ms: int = 5000) -> bool:
+    """Whether a spare is ready, first waiting for a refill that is making one right now.
+
+    The refill holds an advisory lock while it clones: finishing its clone is quicker than
+    starting another one beside it (two resets a second apart).
+    """
+    if _exists(conn, svc, template):
+        return True
+    key = _lock(svc)
+    free = conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (key,)).fetchone()
+    if not (free and free[0]):
+        conn.execute(sql.SQL("SET lock_timeout = {}").format(sql.Literal(f"{wait_ms}ms")))
+        try:
+            conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (key,))
+        except psycopg.errors.LockNotAvailable:
+            return False
+        finally:
+            conn.execute("RESET lock_timeout")
+    conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (key,))
+    return _exists(conn, svc, template)
+
+
 def take(conn: golden.Conn, ctx: Context, svc: ServiceSpec, template: str) -> bool:
     """Rename a ready spare to the service's database (already dropped); False if none."""
     assert svc.database is not None
     name = spare_name(svc, template)
-    row = conn.execute(
-        "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s",
-        (name,)).fetchone()
-    if row is None or row[0] != _mark(svc, template):
+    if not _exists(conn, svc, template):
         return False
     target = sql.Identifier(svc.database)
     try:
@@ -65,6 +95,15 @@ def take(conn: golden.Conn, ctx: Context, svc: ServiceSpec, template: str) -> bo
 
 def make(conn: golden.Conn, ctx: Context, svc: ServiceSpec, template: str) -> bool:
     """Create the service's spare if it is missing; drop spares of older templates."""
+    key = _lock(svc)
+    conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (key,))
+    try:
+        return _make(conn, ctx, svc, template)
+    finally:
+        conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (key,))
+
+
+def _make(conn: golden.Conn, ctx: Context, svc: ServiceSpec, template: str) -> bool:
     name, mark = spare_name(svc, template), _mark(svc, template)
     rows = conn.execute(
         "SELECT d.datname, shobj_description(d.oid, 'pg_database'), pg_get_userbyid(d.datdba) "

@@ -376,6 +376,24 @@ def test_reset_of_a_timescaledb_service_uses_its_spare_too(cap: CopiedStack) -> 
                "SELECT count(*) FROM timescaledb_information.hypertables") > 0
 
 
+def test_a_reset_during_a_refill_waits_for_its_spare(cap: CopiedStack) -> None:
+    from devenv import golden, reset, spares
+
+    cap.ok("reset", "auth")
+    spare(cap, "auth")  # that reset's refill is done
+    ctx = context(cap)
+    svc = ctx.stack.services["auth"]
+    with connect(admin_url(cap, "auth")) as conn:
+        conn.execute(f'DROP DATABASE "{spares.spare_name(svc, golden.ensure_template(ctx, svc))}"')
+        spares.refill_in_background(ctx.stack, [svc])
+        deadline = time.monotonic() + 30
+        while conn.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                           "AND objid::int = hashtext('devenv:spare:auth')").fetchone() == (0,):
+            assert time.monotonic() < deadline, "the refill never took its lock"
+            time.sleep(0.01)
+    assert reset.reset_database(ctx, svc) is True  # it waited and took the refill's spare
+
+
 def billing_spares(stack: CopiedStack) -> list[str]:
     with connect(admin_url(stack, "billing")) as conn:
         return [str(r[0]) for r in conn.execute(
