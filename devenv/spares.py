@@ -29,6 +29,7 @@ from devenv.up import Context
 
 SPARE_MARK = "devenv:spare:"
 LOG_FILE = "spares.log"
+LOG_LIMIT = 256 * 1024
 
 
 def spare_name(svc: ServiceSpec, template: str) -> str:
@@ -150,7 +151,11 @@ def refill_in_background(stack: Stack, services: list[ServiceSpec]) -> None:
         return
     state = stack.root / stack.state_dir
     ensure_private_dir(state)
-    fd = os.open(state / LOG_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    log_path = state / LOG_FILE
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
+    if log_path.exists() and log_path.stat().st_size > LOG_LIMIT:
+        flags |= os.O_TRUNC  # a line per reset: keep it from growing for ever
+    fd = os.open(log_path, flags, 0o600)
     with os.fdopen(fd, "ab") as log:
         children.start("devenv.spares", str(stack.root / stack.manifest_name), *names,
                        stdout=log, stderr=log, cwd=stack.root, detach=True)
