@@ -203,8 +203,10 @@ def _warm_context(stack: Stack, console: Console, services: list[ServiceSpec],
 
 
 def _healthy(container: ContainerState | None) -> bool:
+    """Running and not failing its healthcheck. "starting" (no verdict yet, for one interval
+    after a start) passes: the warm path's own connections are the verdict."""
     return container is not None and container.state == "running" and container.health in (
-        "healthy", "")
+        "healthy", "starting", "")
 
 
 def _refuse_lost_state(stack: Stack) -> None:
