@@ -50,9 +50,10 @@ def auth_only(manifest: dict[str, Any]) -> None:
 
 
 def line(name: str, ms: list[float]) -> str:
-    return (f"{name:<34} n={len(ms):<4} min {min(ms):8.1f} ms   median "
-            f"{statistics.median(ms):8.1f} ms   p90 {statistics.quantiles(ms, n=10)[-1]:8.1f} ms"
-            f"   max {max(ms):8.1f} ms")
+    """The mean is what a suite pays per test; the median hides a made-ahead pool's sawtooth."""
+    return (f"{name:<34} n={len(ms):<4} mean {statistics.fmean(ms):7.1f} ms   median "
+            f"{statistics.median(ms):7.1f} ms   p90 {statistics.quantiles(ms, n=10)[-1]:7.1f} ms"
+            f"   max {max(ms):7.1f} ms")
 
 
 def settle(handle: DevenvStack, svc: object) -> None:
@@ -141,13 +142,14 @@ def main() -> None:
         print(line("  setup (clone)", raw_create_ms))
         print(line("  teardown (drop)", raw_drop_ms))
         print(line("replay migrations + seeds + drop", replay_ms))
-        med = statistics.median(clone_ms)
+        med, mean = statistics.median(clone_ms), statistics.fmean(clone_ms)
+        replay = statistics.fmean(replay_ms)
         print()
-        print(f"replay / plugin    {statistics.median(replay_ms) / med:6.1f}x")
-        raw = statistics.median(raw_ms)
-        print(f"replay / on demand {statistics.median(replay_ms) / raw:6.1f}x")
+        print(f"replay / plugin    {replay / mean:6.1f}x (means)")
+        print(f"replay / on demand {replay / statistics.fmean(raw_ms):6.1f}x (means)")
         print(f"plugin median {med:.1f} ms per test (target < 60 ms): "
-              f"{'met' if med < 60 else 'NOT met'}")
+              f"{'met' if med < 60 else 'NOT met'}; mean {mean:.1f} ms "
+              f"({'met' if mean < 60 else 'NOT met'})")
         left = golden.list_clones(ctx)
         print(f"clones left after the run: {len(left)}")
     finally:

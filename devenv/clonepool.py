@@ -35,6 +35,7 @@ class ClonePool:
         self._executor = ThreadPoolExecutor(max_workers=max(self.depth, 1),
                                             thread_name_prefix="devenv-clone")
         self._ahead: dict[str, deque[Future[str]]] = {}
+        self._taken: dict[str, int] = {}
         self._pending: list[Future[None]] = []
         self._local = threading.local()
         self._conns: list[Conn] = []
@@ -59,12 +60,17 @@ class ClonePool:
                             conn=self._admin(svc), template=template)
 
     def take(self, svc: ServiceSpec, template: str) -> str:
-        """A finished clone of the service's template, topping its queue back up to `depth`."""
+        """A finished clone of the service's template, topping its queue back up.
+
+        The queue grows by one per test up to `depth`: a run of one test (the inner loop of
+        `pytest -k`) makes no clone it will not use, a long suite soon has `depth` in the making.
+        """
         queue = self._ahead.setdefault(svc.name, deque())
         if not queue:
             queue.append(self._executor.submit(self._make, svc, template))
         ready = queue.popleft()
-        while len(queue) < self.depth:
+        taken = self._taken[svc.name] = self._taken.get(svc.name, 0) + 1
+        while len(queue) < min(self.depth, taken - 1):
             queue.append(self._executor.submit(self._make, svc, template))
         return ready.result()
 
@@ -87,6 +93,8 @@ class ClonePool:
         services = {s.name: s for s in self.ctx.stack.services.values()}
         for service, queue in self._ahead.items():
             for future in queue:
+                if future.cancel():
+                    continue  # never started
                 try:
                     name = future.result()
                 except Exception as exc:  # a clone that failed: nothing to drop

@@ -342,3 +342,28 @@ def test_prefetch_zero_clones_on_demand(project: CopiedStack, run: Any) -> None:
     result.assert_outcomes(passed=USER_TESTS)
     assert len([r for r in record if r[0] == "clone"]) == 6
     assert clones_left(project) == []
+
+
+def test_clone_pool_makes_nothing_ahead_for_a_single_test(project: CopiedStack) -> None:
+    import os
+
+    from devenv import golden
+    from devenv.clonepool import ClonePool
+    from devenv.console import Console
+    from devenv.stack import load_stack
+    from devenv.up import attach
+
+    project.ok("up")
+    ctx = attach(load_stack(project.manifest), Console(quiet=True))
+    svc = ctx.stack.services["auth"]
+    pool = ClonePool(ctx, tag="single", owner=f"pytest-{os.getpid()}", depth=4)
+    try:
+        name = pool.take(svc, golden.ensure_template(ctx, svc, say=False))
+        import time
+
+        time.sleep(3)  # clones made ahead, had any been started, would show by now
+        assert [c for c in clones_left(project) if "_single_c" in c] == [name]
+        pool.drop(svc, name)
+    finally:
+        assert pool.close() == []
+    assert [c for c in clones_left(project) if "_single_c" in c] == []
