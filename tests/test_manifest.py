@@ -490,3 +490,4 @@ def test_server_kinds_parse_to_their_models() -> None:
                         "  pool: {kind: pgbouncer, target: db}\nservices: {}\n")
     assert isinstance(manifest.servers["db"], PostgresServer)
     assert isinstance(manifest.servers["pool"], PgBouncerServer)
+

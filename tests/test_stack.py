@@ -630,3 +630,11 @@ def test_pcc_example_resolves() -> None:
                                           "metric_tracker", "task_builder", "task_tracker")}
     assert (stack.migration_role, stack.admin_role) == ("pcc_flyway_user", "pcc_admin_user")
     assert dict(stack.servers["alloydb"].settings) == {"max_connections": "200"}
+
+
+def test_a_reference_holding_a_line_break_is_reported_on_one_line() -> None:
+    # Found by the fuzz test: the value was printed raw, splitting the message in two.
+    message = error_of('project: x\nservices:\n  auth:\n    postgres: "a\\nb"\n')
+    assert message.splitlines()[0] == (
+        "devenv.yaml:4: services.auth.postgres: no server named 'a\\nb' "
+        "(postgres/timescaledb servers: none)")
