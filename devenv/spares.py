@@ -111,16 +111,21 @@ def _make(conn: golden.Conn, ctx: Context, svc: ServiceSpec, template: str) -> b
         "FROM pg_database d WHERE d.datname = %s "
         "OR shobj_description(d.oid, 'pg_database') LIKE %s",
         (name, f"{SPARE_MARK}{svc.name}:%")).fetchall()
+    ready, foreign = False, False
     for db, comment, owner in rows:
         if db == name and comment == mark:
-            return False
-        # Ours: a spare of another template, or this name left without its comment by a
-        # process killed between CREATE and COMMENT (a service role cannot create databases).
-        if comment is not None or (db == name and owner == svc.role):
+            ready = True
+        elif (isinstance(comment, str) and comment.startswith(f"{SPARE_MARK}{svc.name}:")) or (
+                db == name and comment is None and owner == svc.role):
+            # Ours: a spare of an older template, or this name left without its comment by
+            # a process killed between CREATE and COMMENT (a service role cannot create
+            # databases, so only devenv made it).
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
                 sql.Identifier(str(db))))
         else:
-            return False  # not ours: never touch it
+            foreign = True  # a database of someone else's with this name: never touch it
+    if ready or foreign:
+        return False
     try:
         golden.copy_from_template(conn, ctx, svc, template, name, comment=mark,
                                   allow_connections=False)

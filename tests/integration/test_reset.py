@@ -422,7 +422,8 @@ def test_a_database_named_like_a_spare_but_not_made_by_devenv_is_never_touched(
         template = golden.ready_template(conn, ctx, svc)
         assert template is not None
         name = spares.spare_name(svc, template)
-        conn.execute(f'CREATE DATABASE "{name}"')  # the admin's, no comment
+        conn.execute(f'CREATE DATABASE "{name}"')  # the admin's, with a comment of its own
+        conn.execute(f"COMMENT ON DATABASE \"{name}\" IS 'a colleague''s copy'")
         oid = conn.execute("SELECT oid FROM pg_database WHERE datname = %s",
                            (name,)).fetchone()
     try:
