@@ -184,10 +184,14 @@ def _disconnect(conn: Conn, name: str) -> None:
                  "WHERE datname = %s AND pid <> pg_backend_pid()", (name,))
 
 
+def drop_database(conn: Conn, name: str) -> None:
+    """Drop it even with sessions open (they are ended); IF EXISTS: another may be first."""
+    conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
 def _drop(conn: Conn, name: str) -> None:
-    ident = sql.Identifier(name)
-    conn.execute(sql.SQL("ALTER DATABASE {} WITH IS_TEMPLATE false").format(ident))
-    conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(ident))
+    conn.execute(sql.SQL("ALTER DATABASE {} WITH IS_TEMPLATE false").format(sql.Identifier(name)))
+    drop_database(conn, name)
 
 
 def copy_from_template(conn: Conn, ctx: Context, svc: ServiceSpec, template: str,
@@ -263,8 +267,7 @@ def _drop_clone(conn: Conn, name: str) -> None:
             and _CLONE_NAME.match(name)):
         raise DevenvError(f"'{name}' is not a devenv clone: refusing to drop it",
                           hint="`devenv db drop` only drops databases made by `devenv db clone`")
-    # IF EXISTS: another janitor may have dropped it while this DROP waited for its lock.
-    conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    drop_database(conn, name)  # another janitor may drop it while this waits for its lock
 
 
 def list_clones(ctx: Context) -> list[tuple[str, str, str]]:

@@ -120,8 +120,7 @@ def reset_database(ctx: Context, svc: ServiceSpec) -> bool:
                 console.close()
             raise
         with paused_pool(ctx, svc, console):
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                sql.Identifier(svc.database)))
+            golden.drop_database(conn, svc.database)
             if spare and spares.take(conn, ctx, svc, template):
                 return True
             golden.copy_from_template(conn, ctx, svc, template, svc.database, comment=None)
@@ -136,8 +135,7 @@ def reset_hard(ctx: Context, svc: ServiceSpec) -> None:
     assert svc.database is not None and svc.server is not None
     server = ctx.stack.servers[svc.server]
     with paused_pool(ctx, svc), golden.admin_session(ctx, svc) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-            sql.Identifier(svc.database)))
+        golden.drop_database(conn, svc.database)
         provision.reconcile_server(ctx.admin_url(server), ctx.stack, server, ctx.secrets)
     migrate_service(ctx, svc, quiet=True)
 

@@ -120,8 +120,7 @@ def _make(conn: golden.Conn, ctx: Context, svc: ServiceSpec, template: str) -> b
             # Ours: a spare of an older template, or this name left without its comment by
             # a process killed between CREATE and COMMENT (a service role cannot create
             # databases, so only devenv made it).
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                sql.Identifier(str(db))))
+            golden.drop_database(conn, str(db))
         else:
             foreign = True  # a database of someone else's with this name: never touch it
     if ready or foreign:
@@ -137,8 +136,7 @@ def _make(conn: golden.Conn, ctx: Context, svc: ServiceSpec, template: str) -> b
 def drop_all(conn: golden.Conn, svc: ServiceSpec) -> None:
     """Drop every spare of the service (its template was rebuilt)."""
     for db, _ in golden.marked(conn, f"{SPARE_MARK}{svc.name}:"):
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-            sql.Identifier(db)))
+        golden.drop_database(conn, db)
 
 
 def enabled() -> bool:
