@@ -1,7 +1,7 @@
 """Clones made ahead of the tests that will use them, and dropped behind them.
 
 A clone costs one new file per catalog relation and fork (300+). Where creating a file is
-slow (virtualised ext4, Docker Desktop's VM disk) that is 50-400 ms, more than most tests take.
+slow (virtualised disks, a fresh Docker volume) that is 50-500 ms, more than most tests take.
 So the pytest plugin keeps `depth` clones per service in the making on a thread pool (one
 admin session per thread: a psycopg connection is not shared between threads): a test takes a
 finished one, and its database is dropped on the pool while the next test runs. A clone made
@@ -29,9 +29,9 @@ Conn = golden.Conn
 class ClonePool:
     def __init__(self, ctx: Context, *, tag: str, owner: str, depth: int = 4) -> None:
         self.ctx, self.tag, self.owner, self.depth = ctx, tag, owner, max(depth, 0)
-        # One thread per clone in the making: a clone waits on the disk far more than it
-        # uses a CPU, so they overlap well (measured: 4 at once, 31 ms per clone against 311
-        # one at a time, on a 2-core VM whose disk takes ~0.8 ms per file created).
+        # One thread per clone in the making: a clone spends its time in the kernel creating
+        # files, and several at once overlap well there (measured on a 2-core VM: 4 at once,
+        # 31-53 ms per clone, against 63-311 ms one at a time).
         self._executor = ThreadPoolExecutor(max_workers=max(self.depth, 1),
                                             thread_name_prefix="devenv-clone")
         self._ahead: dict[str, deque[Future[str]]] = {}
