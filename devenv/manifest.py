@@ -317,6 +317,8 @@ class Located:
         return self.source
 
     def message(self, path: KeyPath, text: str) -> str:
+        """One line per problem: values quoted from the manifest may hold line breaks."""
+        text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
         dotted = ".".join(show_key(p) for p in path)
         return f"{self.where(path)}: {dotted}: {text}" if dotted else f"{self.where(path)}: {text}"
 

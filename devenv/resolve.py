@@ -50,8 +50,6 @@ class _Resolver:
         self.targets: dict[str, str | None] = {}
 
     def fail(self, path: KeyPath, text: str) -> None:
-        # Values from the manifest may hold line breaks or controls: one line per problem.
-        text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
         self.problems.append(self.at.message(path, text))
 
     def run(self) -> Stack:
