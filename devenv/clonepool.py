@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import psycopg
@@ -36,7 +35,6 @@ class ClonePool:
                                             thread_name_prefix="devenv-clone")
         self._ahead: dict[str, deque[Future[str]]] = {}
         self._taken: dict[str, int] = {}
-        self._pending: list[Future[None]] = []
         self._local = threading.local()
         self._conns: list[Conn] = []
         self._lock = threading.Lock()
@@ -76,21 +74,17 @@ class ClonePool:
 
     def drop(self, svc: ServiceSpec, name: str) -> None:
         """Drop a used clone on the pool; a failure is reported by `close()`."""
-        self._pending = [f for f in self._pending if not f.done()]
-        self._pending.append(self._executor.submit(self._guarded, golden.drop_clone,
-                                                   self.ctx, svc, name))
+        self._executor.submit(self._drop, svc, name)  # close() waits for it
 
-    def _guarded(self, fn: Callable[..., None], ctx: Context, svc: ServiceSpec,
-                 name: str) -> None:
+    def _drop(self, svc: ServiceSpec, name: str) -> None:
         try:
-            fn(ctx, svc, name, conn=self._admin(svc))
+            golden.drop_clone(self.ctx, svc, name, conn=self._admin(svc))
         except (psycopg.Error, DevenvError) as exc:
             with self._lock:
                 self.errors.append(f"could not drop {name}: {exc}")
 
     def close(self) -> list[str]:
         """Wait for the pool, drop the clones made ahead and never used; the errors seen."""
-        services = {s.name: s for s in self.ctx.stack.services.values()}
         for service, queue in self._ahead.items():
             for future in queue:
                 if future.cancel():
@@ -100,7 +94,7 @@ class ClonePool:
                 except Exception as exc:  # a clone that failed: nothing to drop
                     self.errors.append(f"could not make a clone of {service}: {exc}")
                     continue
-                self.drop(services[service], name)
+                self.drop(self.ctx.stack.services[service], name)
         self._ahead.clear()
         self._executor.shutdown(wait=True)
         for conn in self._conns:

@@ -11,8 +11,8 @@ import importlib
 import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 import psycopg
@@ -42,15 +42,6 @@ def reset(stack: Stack, console: Console, *, names: list[str], all_: bool, hard:
         loader = threading.Thread(target=importlib.import_module, args=("redis",), daemon=True)
         loader.start()
     ctx = attach(stack, console)
-    _reset_each(ctx, services, hard=hard)
-    if not hard:
-        from devenv import spares
-
-        spares.refill_in_background(stack, services)
-
-
-def _reset_each(ctx: Context, services: list[ServiceSpec], *, hard: bool) -> None:
-    console = ctx.console
     for svc in services:
         started = time.perf_counter()
         if svc.database is not None:
@@ -63,6 +54,10 @@ def _reset_each(ctx: Context, services: list[ServiceSpec], *, hard: bool) -> Non
         redis = f", {keys} Redis key(s) removed" if svc.redis else ""
         console.say(f"{svc.name}: {what}{redis} "
                     f"({(time.perf_counter() - started) * 1000:.0f} ms)")
+    if not hard:
+        from devenv import spares
+
+        spares.refill_in_background(stack, services)
 
 
 def _console(ctx: Context, svc: ServiceSpec) -> psycopg.Connection[Any] | None:
@@ -102,29 +97,25 @@ def reset_database(ctx: Context, svc: ServiceSpec) -> bool:
     from devenv import spares
 
     assert svc.database is not None
-    with ThreadPoolExecutor(1) as pool:  # both logins (SCRAM) at once
-        pending = pool.submit(_console, ctx, svc)
-        try:
-            conn = golden.admin_session(ctx, svc)
-        except BaseException:
-            if pending.exception() is None and (unused := pending.result()) is not None:
-                unused.close()
-            raise
-    with conn:
+    with ExitStack() as opened, ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(_console, ctx, svc)  # both logins (SCRAM) at once
+        opened.callback(_close_when_done, pending)
+        conn = opened.enter_context(golden.admin_session(ctx, svc))
         console = pending.result()
-        try:
-            template = golden.ensure_template(ctx, svc, conn=conn)
-            spare = spares.ready(conn, svc, template)  # before pausing the pool
-        except BaseException:
-            if console is not None:
-                console.close()
-            raise
+        template = golden.ensure_template(ctx, svc, conn=conn)
+        spare = spares.ready(conn, svc, template)  # before pausing the pool
         with paused_pool(ctx, svc, console):
             golden.drop_database(conn, svc.database)
             if spare and spares.take(conn, ctx, svc, template):
                 return True
             golden.copy_from_template(conn, ctx, svc, template, svc.database, comment=None)
             return False
+
+
+def _close_when_done(pending: Future[psycopg.Connection[Any] | None]) -> None:
+    """Close the console session however the reset ended (closing twice is harmless)."""
+    if pending.exception() is None and (console := pending.result()) is not None:
+        console.close()
 
 
 def reset_hard(ctx: Context, svc: ServiceSpec) -> None:

@@ -75,11 +75,10 @@ def ready(conn: golden.Conn, svc: ServiceSpec, template: str, *, wait_ms: int = 
 
 
 def take(conn: golden.Conn, ctx: Context, svc: ServiceSpec, template: str) -> bool:
-    """Rename a ready spare to the service's database (already dropped); False if none."""
+    """Rename the spare `ready()` found to the service's database (already dropped); False
+    if it is gone since."""
     assert svc.database is not None
     name = spare_name(svc, template)
-    if not _exists(conn, svc, template):
-        return False
     target = sql.Identifier(svc.database)
     try:
         with conn.transaction():
