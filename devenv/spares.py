@@ -164,7 +164,7 @@ def refill_in_background(stack: Stack, services: list[ServiceSpec]) -> None:
 
 
 def _refill(manifest: Path, names: list[str]) -> int:
-    """The detached process: one admin session per server, a spare per service."""
+    """The detached process: a spare per service, each made on its own admin session."""
     import time
 
     from devenv.commands import load

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,16 +12,9 @@ import pytest
 import yaml
 
 from devenv import __version__
+from tests.devenv_cli import devenv_command
 
 TINY = "project: demo\nservices: {auth: {postgres: true, redis: true}}\n"
-
-
-def devenv_command() -> list[str]:
-    beside = Path(sys.executable).with_name("devenv")
-    if beside.exists():
-        return [str(beside)]
-    found = shutil.which("devenv")
-    return [found] if found else [sys.executable, "-c", "from devenv.cli import main; main()"]
 
 
 def run(cwd: Path, *args: str,

@@ -9,10 +9,8 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import shutil
 import socket
 import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -21,20 +19,14 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.devenv_cli import devenv_command
+
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = {
     "capsule": REPO / "devenv.yaml",
     "pcc": REPO / "examples" / "pcc" / "devenv.yaml",
 }
 UP_TIMEOUT = 300
-
-
-def devenv_command() -> list[str]:
-    beside = Path(sys.executable).with_name("devenv")
-    if beside.exists():
-        return [str(beside)]
-    found = shutil.which("devenv")
-    return [found] if found else [sys.executable, "-c", "from devenv.cli import main; main()"]
 
 
 def devenv(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
