@@ -32,6 +32,7 @@ sys.path.insert(0, str(REPO))
 import psycopg  # noqa: E402
 from psycopg import sql  # noqa: E402
 
+from bench.settle import settle  # noqa: E402
 from devenv import facts, golden  # noqa: E402
 from devenv.console import Console  # noqa: E402
 from devenv.migrate_step import migrate_service  # noqa: E402
@@ -56,15 +57,6 @@ def line(name: str, ms: list[float]) -> str:
             f"   max {max(ms):7.1f} ms")
 
 
-def settle(handle: DevenvStack, svc: object) -> None:
-    """CHECKPOINT the server and sync the host, so the measurement starts from clean caches."""
-    started = time.perf_counter()
-    handle.admin(svc).execute("CHECKPOINT")  # type: ignore[arg-type]
-    os.sync()
-    print(f"settled after the cold up: CHECKPOINT + sync took "
-          f"{time.perf_counter() - started:.1f} s", flush=True)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--clones", type=int, default=100)
@@ -85,9 +77,7 @@ def main() -> None:
 
         setup = DevenvStack(ctx, f"pytest-{os.getpid()}", "bench", prefetch=0)
         setup.drop("auth", setup.clone("auth"))  # the template is built once per run
-        # Steady state, as in a developer's day: let the burst of writes of the cold `up`
-        # (four initdb's worth) reach the disk first, then warm up with a few clones.
-        settle(setup, svc)
+        settle(ctx)  # then warm up with a few clones
         for _ in range(10):
             setup.drop("auth", setup.clone("auth"))
         setup.close()

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import compileall
-import os
 import statistics
 import subprocess
 import sys
@@ -31,11 +30,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import psycopg
-
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.settle import settle  # noqa: E402
 from devenv import golden, probes, provision, reset, spares  # noqa: E402
 from devenv.console import Console  # noqa: E402
 from devenv.stack import load_stack  # noqa: E402
@@ -87,16 +85,7 @@ def main() -> None:
         must(stack, "reset", "auth")  # builds the template once: not what is measured
         ctx = attach(load_stack(stack.manifest), Console(quiet=True))
         svc = ctx.stack.services["auth"]
-        # Steady state, as in a developer's day: let the burst of writes of the cold `up`
-        # reach the disk before measuring (CHECKPOINT every database server, sync the host).
-        settled = time.perf_counter()
-        for server in ctx.stack.servers.values():
-            if server.is_database:
-                with psycopg.connect(ctx.admin_url(server), autocommit=True) as conn:
-                    conn.execute("CHECKPOINT")
-        os.sync()
-        print(f"settled after the cold up: CHECKPOINT + sync took "
-              f"{time.perf_counter() - settled:.1f} s", flush=True)
+        settle(ctx)
         for _ in range(3):
             must(stack, "reset", "auth")  # warm-up, not measured
 
