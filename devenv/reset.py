@@ -7,22 +7,23 @@ grants re-applied, and only keys under its Redis prefix are unlinked (SCAN + UNL
 
 from __future__ import annotations
 
-import importlib
-import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import psycopg
-from psycopg import sql
-
-from devenv import golden
 from devenv.console import Console
 from devenv.errors import DevenvError
+from devenv.keyflush import KeyFlusher
 from devenv.stack import ServiceSpec, Stack
 from devenv.up import Context, attach, select
+
+if TYPE_CHECKING:
+    import psycopg
+
+# psycopg is imported by the functions that use it, not here: `reset` forks its Redis helper
+# (devenv.keyflush) first, so that psycopg's import and redis-py's run on two cores.
 
 
 def reset(stack: Stack, console: Console, *, names: list[str], all_: bool, hard: bool) -> None:
@@ -36,24 +37,23 @@ def reset(stack: Stack, console: Console, *, names: list[str], all_: bool, hard:
     if empty:  # checked before any service is touched
         raise DevenvError(f"service(s) {', '.join(empty)} have no database and no Redis: "
                           "nothing to reset")
-    if any(s.redis for s in services):
-        # redis-py takes a few hundred ms to import: let it load while the database work
-        # (mostly waiting on the server) goes on.
-        loader = threading.Thread(target=importlib.import_module, args=("redis",), daemon=True)
-        loader.start()
     ctx = attach(stack, console)
-    for svc in services:
-        started = time.perf_counter()
-        if svc.database is not None:
-            if hard:
-                reset_hard(ctx, svc)
-            else:
-                reset_database(ctx, svc)
-        keys = flush_redis(ctx, svc) if svc.redis else 0
-        what = "rebuilt from migrations and seeds" if hard else "restored from its template"
-        redis = f", {keys} Redis key(s) removed" if svc.redis else ""
-        console.say(f"{svc.name}: {what}{redis} "
-                    f"({(time.perf_counter() - started) * 1000:.0f} ms)")
+    with KeyFlusher({s.name: (ctx.redis_admin_url(stack.servers[s.redis]), s.key_prefix)
+                     for s in services if s.redis}) as keys:
+        import psycopg  # noqa: F401 - now, after the fork, so that no service's time includes it
+
+        for svc in services:
+            started = time.perf_counter()
+            if svc.database is not None:
+                if hard:
+                    reset_hard(ctx, svc)
+                else:
+                    reset_database(ctx, svc)
+            removed = keys.flush(svc.name) if svc.redis else 0  # after its database part only
+            what = "rebuilt from migrations and seeds" if hard else "restored from its template"
+            redis = f", {removed} Redis key(s) removed" if svc.redis else ""
+            console.say(f"{svc.name}: {what}{redis} "
+                        f"({(time.perf_counter() - started) * 1000:.0f} ms)")
     if not hard:
         from devenv import spares
 
@@ -62,6 +62,8 @@ def reset(stack: Stack, console: Console, *, names: list[str], all_: bool, hard:
 
 def _console(ctx: Context, svc: ServiceSpec) -> psycopg.Connection[Any] | None:
     """A session on the admin console of the service's PgBouncer (None without one)."""
+    import psycopg
+
     if svc.pgbouncer is None or svc.database is None:
         return None
     try:
@@ -77,6 +79,8 @@ def _console(ctx: Context, svc: ServiceSpec) -> psycopg.Connection[Any] | None:
 def paused_pool(ctx: Context, svc: ServiceSpec,
                 console: psycopg.Connection[Any] | None = None) -> Iterator[None]:
     """KILL drops the pooled connections of this database only and pauses it; RESUME after."""
+    from psycopg import sql
+
     console = console or _console(ctx, svc)
     if console is None:
         yield
@@ -94,7 +98,7 @@ def paused_pool(ctx: Context, svc: ServiceSpec,
 
 def reset_database(ctx: Context, svc: ServiceSpec) -> bool:
     """Drop the database and put the template's state back; True if a spare was swapped in."""
-    from devenv import spares
+    from devenv import golden, spares
 
     assert svc.database is not None
     with ExitStack() as opened, ThreadPoolExecutor(1) as pool:
@@ -120,7 +124,7 @@ def _close_when_done(pending: Future[psycopg.Connection[Any] | None]) -> None:
 
 def reset_hard(ctx: Context, svc: ServiceSpec) -> None:
     """Drop, re-provision, migrate and seed from the files, without the template."""
-    from devenv import provision
+    from devenv import golden, provision
     from devenv.migrate_step import migrate_service
 
     assert svc.database is not None and svc.server is not None
@@ -129,31 +133,3 @@ def reset_hard(ctx: Context, svc: ServiceSpec) -> None:
         golden.drop_database(conn, svc.database)
         provision.reconcile_server(ctx.admin_url(server), ctx.stack, server, ctx.secrets)
     migrate_service(ctx, svc, quiet=True)
-
-
-def flush_redis(ctx: Context, svc: ServiceSpec) -> int:
-    """UNLINK every key under the service's prefix; SCAN, never KEYS, so Redis never blocks."""
-    import redis
-
-    assert svc.redis is not None
-    client = redis.Redis.from_url(ctx.redis_admin_url(ctx.stack.servers[svc.redis]))
-    removed = 0
-    try:
-        batch: list[bytes] = []
-        for key in client.scan_iter(match=_glob_escape(svc.key_prefix) + "*", count=1000):
-            batch.append(key)
-            if len(batch) >= 500:
-                removed += int(client.unlink(*batch))
-                batch = []
-        if batch:
-            removed += int(client.unlink(*batch))
-    except redis.RedisError as exc:
-        raise DevenvError(f"cannot clear Redis keys of '{svc.name}' ({exc})",
-                          hint="is the stack up? run `devenv up`") from None
-    finally:
-        client.close()
-    return removed
-
-
-def _glob_escape(text: str) -> str:
-    return "".join(f"\\{c}" if c in "*?[]\\" else c for c in text)

@@ -7,6 +7,9 @@ tests run in file order on one worker: later ones build on the template earlier 
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -297,6 +300,75 @@ def test_reset_without_names_is_a_clear_error(cap: CopiedStack) -> None:
     result = cap.devenv("reset")
     assert result.code != 0, result.explain()
     no_traceback(result.stdout + result.stderr)
+
+
+# -- Redis keys: unlinked by a forked helper (CLI) or in process -------------------------------
+def redis_admin(stack: CopiedStack, service: str) -> str:
+    ctx = context(stack)
+    server = ctx.stack.services[service].redis
+    assert server is not None
+    return ctx.redis_admin_url(ctx.stack.servers[server])
+
+
+@pytest.mark.parametrize("fork", [True, False], ids=["child", "in-process"])
+def test_key_flusher_unlinks_only_the_prefix_and_only_when_asked(cap: CopiedStack,
+                                                                 fork: bool) -> None:
+    from devenv.keyflush import KeyFlusher
+
+    url = redis_admin(cap, "auth")
+    client = redis.Redis.from_url(url)
+    prefix = "kf[1]*:"  # glob characters are matched literally
+    kept = ["kf[1]x", "kf1:x", "auth:other"]
+    client.mset({**{f"{prefix}{i}": i for i in range(1200)}, **dict.fromkeys(kept, "k")})
+    try:
+        with KeyFlusher({"svc": (url, prefix)}, fork=fork) as keys:
+            pid = keys._pid
+            assert bool(pid) is fork
+            time.sleep(1)  # a child that did not wait for the word would have unlinked by now
+            assert client.exists(f"{prefix}0") == 1
+            assert keys.flush("svc") == 1200
+            assert keys.flush("svc") == 0
+        assert sorted(client.scan_iter(match="kf*")) == sorted(k.encode() for k in kept[:2])
+        assert client.get("auth:other") == b"k"
+        if pid:
+            with pytest.raises(ChildProcessError):  # reaped by close()
+                os.waitpid(pid, os.WNOHANG)
+    finally:
+        client.delete(*kept, *(f"{prefix}{i}" for i in range(1200)))
+        client.close()
+
+
+@pytest.mark.parametrize("fork", [True, False], ids=["child", "in-process"])
+def test_key_flusher_reports_an_unreachable_redis_in_one_line(fork: bool) -> None:
+    from devenv.errors import DevenvError
+    from devenv.keyflush import KeyFlusher
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with KeyFlusher({"auth": (f"redis://default:pw@127.0.0.1:{port}/0", "auth:")},
+                    fork=fork) as keys, pytest.raises(DevenvError) as failed:
+        keys.flush("auth")
+    message = failed.value.message
+    assert failed.value.hint == "is the stack up? run `devenv up`"
+    assert message.startswith("cannot clear Redis keys of 'auth' (") and "\n" not in message
+    assert str(port) in message, message
+
+
+def test_key_flusher_unlinks_in_process_when_its_child_died(cap: CopiedStack) -> None:
+    from devenv.keyflush import KeyFlusher
+
+    url = redis_admin(cap, "auth")
+    client = redis.Redis.from_url(url)
+    client.set("kfdead:1", "x")
+    try:
+        with KeyFlusher({"svc": (url, "kfdead:")}, fork=True) as keys:
+            os.kill(keys._pid, signal.SIGKILL)
+            os.waitpid(keys._pid, 0)
+            assert keys.flush("svc") == 1
+    finally:
+        client.delete("kfdead:1")
+        client.close()
 
 
 # -- spares: the next reset's copy, made in the background ------------------------------------
