@@ -258,6 +258,15 @@ def reset(
                                        "cloning the golden template.")] = False,
 ) -> None:
     """Put services' data back to the freshly migrated and seeded state (others untouched)."""
+    if not hard:  # the previous reset's standby has everything loaded (devenv/standby.py)
+        from devenv import standby
+
+        served = standby.forward(_opts(ctx).file, services or [], all_=all_,
+                                 quiet=_opts(ctx).quiet)
+        if served is not None:
+            sys.stdout.write(served.out)
+            sys.stderr.write(served.err)
+            raise typer.Exit(served.code)
     from devenv import commands
     from devenv import reset as run
 
@@ -398,11 +407,7 @@ def _main() -> None:
     try:
         code = app(args=_global_quiet(sys.argv[1:]), prog_name="devenv", standalone_mode=False)
     except DevenvError as exc:
-        from devenv.secrets import mask_known
-
-        print(f"error: {mask_known(exc.message)}", file=sys.stderr)
-        if exc.hint:
-            print(f"hint: {mask_known(exc.hint)}", file=sys.stderr)
+        sys.stderr.write(exc.report())
         sys.exit(1)
     except (typer.Abort, KeyboardInterrupt):
         print("interrupted", file=sys.stderr)

@@ -13,3 +13,10 @@ class DevenvError(Exception):
 
     def __str__(self) -> str:
         return self.message if not self.hint else f"{self.message}\nHint: {self.hint}"
+
+    def report(self) -> str:
+        """The lines the CLI prints for it, known secrets masked."""
+        from devenv.secrets import mask_known
+
+        hint = f"hint: {mask_known(self.hint)}\n" if self.hint else ""
+        return f"error: {mask_known(self.message)}\n{hint}"

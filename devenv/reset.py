@@ -26,7 +26,10 @@ if TYPE_CHECKING:
 # (devenv.keyflush) first, so that psycopg's import and redis-py's run on two cores.
 
 
-def reset(stack: Stack, console: Console, *, names: list[str], all_: bool, hard: bool) -> None:
+def reset(stack: Stack, console: Console, *, names: list[str], all_: bool, hard: bool,
+          refill: bool = True) -> list[ServiceSpec]:
+    """Reset the services; the ones reset. `refill` False: the caller makes the next spares
+    (the standby does, in process) instead of a detached `python -m devenv.spares`."""
     if not names and not all_:
         raise DevenvError("name the services to reset, or pass --all",
                           hint=f"services: {', '.join(stack.services)}")
@@ -54,10 +57,11 @@ def reset(stack: Stack, console: Console, *, names: list[str], all_: bool, hard:
             redis = f", {removed} Redis key(s) removed" if svc.redis else ""
             console.say(f"{svc.name}: {what}{redis} "
                         f"({(time.perf_counter() - started) * 1000:.0f} ms)")
-    if not hard:
+    if refill and not hard:
         from devenv import spares
 
         spares.refill_in_background(stack, services)
+    return services
 
 
 def _console(ctx: Context, svc: ServiceSpec) -> psycopg.Connection[Any] | None:

@@ -163,8 +163,8 @@ def refill_in_background(stack: Stack, services: list[ServiceSpec]) -> None:
                        stdout=log, stderr=log, cwd=stack.root, detach=True)
 
 
-def _refill(manifest: Path, names: list[str]) -> int:
-    """The detached process: a spare per service, each made on its own admin session."""
+def refill(manifest: Path, names: list[str]) -> int:
+    """A spare per service, each made on its own admin session; the number that failed."""
     import time
 
     from devenv.commands import load
@@ -192,5 +192,10 @@ def _refill(manifest: Path, names: list[str]) -> int:
     return 1 if failed else 0
 
 
-if __name__ == "__main__":
-    raise SystemExit(_refill(Path(sys.argv[1]), sys.argv[2:]))
+if __name__ == "__main__":  # the detached process: refill, then stand by for the next reset
+    from devenv import standby
+
+    failed = refill(Path(sys.argv[1]), sys.argv[2:])
+    if not failed:  # a stack that is down (or going) gets no standby
+        standby.serve(Path(sys.argv[1]))
+    raise SystemExit(failed)

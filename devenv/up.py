@@ -398,11 +398,15 @@ def down(stack: Stack, console: Console, *, volumes: bool) -> None:
     if not (stack.root / stack.compose_dir / COMPOSE_FILE).exists():
         raise DevenvError(f"no {stack.compose_dir}/{COMPOSE_FILE}: nothing to stop",
                           hint="run `devenv up` first")
+    from devenv import standby
+
+    standby.stop(stack.root / stack.manifest_name)  # it would serve resets of a stopped stack
     with state.locked(stack):
         prepare(stack, console, choose_ports=False)
         what = "Stopping and removing data volumes of" if volumes else "Stopping"
         with console.step(f"{what} {stack.project}"):
             docker.down(volumes=volumes)
+        standby.stop(stack.root / stack.manifest_name)  # one a late refill started meanwhile
         current = state.load(stack)
         current.fingerprint = ""
         state.save(stack, current)

@@ -1,0 +1,239 @@
+"""The standby: the process that refilled a reset's spares stays to run the next reset.
+
+A `devenv reset` spends about 0.3 s of its 0.4 s starting Python and importing psycopg, redis-py
+and devenv (measured on a 2-core VM); the database part is ~65 ms. The refill process the
+previous reset started (devenv.spares) has all of that loaded already. It listens on
+.devenv/standby.sock for IDLE_SECONDS and runs the next reset itself: the same `reset.reset`,
+the stack re-read from disk, the output sent back for the CLI to print. Then it makes the next
+spares and waits again, as Gradle's daemon or dmypy keep a warm process for the next run.
+
+The CLI hands a reset over only to a standby running the same devenv code (version, files,
+interpreter) under the same DEVENV_*, PG* and DOCKER_* environment: a fingerprint. On a
+mismatch the standby exits and the CLI does the reset itself; it does so too when no standby
+answers or an answer is cut short, which is safe because a reset can always run again. `--hard`
+is never handed over.
+
+Only the user can connect: the socket sits in the 0700 .devenv/ with mode 0600. The standby
+exits when idle, on `devenv down`, on a mismatch, or when its socket or .devenv/ is removed.
+Its lines go to .devenv/spares.log. `DEVENV_STANDBY=0` turns it off.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import socket
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SOCKET = "standby.sock"
+LOCK = "standby.lock"
+IDLE_SECONDS = 600.0
+TICK_SECONDS = 2.0  # how often an idle standby checks that its socket is still there
+ANSWER_SECONDS = 600.0  # a reset that rebuilds its template runs every migration
+STATE_DIR = ".devenv"  # devenv.stack.STATE_DIR, not imported: the CLI's fast path stays small
+ENV_PREFIXES = ("DEVENV_", "PG", "DOCKER_")
+NOT_FINGERPRINTED = ("DEVENV_STANDBY", "DEVENV_FILE")
+
+
+def enabled() -> bool:
+    return (hasattr(socket, "AF_UNIX") and os.environ.get("DEVENV_STANDBY", "1").strip().lower()
+            not in ("0", "false", "no", "off"))
+
+
+def socket_path(manifest: Path) -> Path:
+    return manifest.resolve().parent / STATE_DIR / SOCKET
+
+
+def fingerprint() -> str:
+    """devenv's code as loaded (every file's size and mtime) and the environment it reads."""
+    import devenv
+
+    digest = hashlib.sha256(f"{devenv.__version__}\0{sys.executable}\0".encode())
+    for folder, subfolders, files in os.walk(Path(devenv.__file__).parent):
+        subfolders[:] = sorted(d for d in subfolders if d != "__pycache__")
+        for name in sorted(files):
+            stat = os.stat(os.path.join(folder, name))
+            digest.update(f"{folder}/{name}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode())
+    for key in sorted(os.environ):
+        if key.startswith(ENV_PREFIXES) and key not in NOT_FINGERPRINTED:
+            digest.update(f"{key}={os.environ[key]}\0".encode())
+    return digest.hexdigest()
+
+
+# -- the CLI's side ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Served:
+    out: str
+    err: str
+    code: int
+
+
+def forward(manifest: Path, names: list[str], *, all_: bool, quiet: bool) -> Served | None:
+    """The standby's run of `devenv reset`, or None: then the caller resets in process."""
+    if not enabled():
+        return None
+    request = {"fingerprint": fingerprint(), "manifest": str(manifest.resolve()),
+               "cwd": os.getcwd(), "names": names, "all": all_, "quiet": quiet}
+    reply = _ask(socket_path(manifest), request, ANSWER_SECONDS)
+    if reply is None or not isinstance(reply.get("code"), int):
+        return None  # no standby, a stale one, or a failure it could not report
+    return Served(str(reply.get("out", "")), str(reply.get("err", "")), reply["code"])
+
+
+def stop(manifest: Path) -> None:
+    """Ask this stack's standby, if there is one, to exit (`devenv down`)."""
+    _ask(socket_path(manifest), {"stop": True}, 5.0)
+
+
+def _ask(path: Path, request: dict[str, Any], timeout: float) -> dict[str, Any] | None:
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(timeout)
+            sock.connect(str(path))
+            sock.sendall(json.dumps(request).encode() + b"\n")
+            with sock.makefile("rb") as answers:
+                line = answers.readline()
+        reply = json.loads(line) if line else None
+    except (OSError, ValueError):  # none listening, a path too long for AF_UNIX, cut short
+        return None
+    return reply if isinstance(reply, dict) else None
+
+
+# -- the standby's side ------------------------------------------------------------------------
+def serve(manifest: Path, *, idle: float = IDLE_SECONDS) -> None:
+    """Serve resets of this manifest's stack until idle (a no-op if another standby does)."""
+    import fcntl
+
+    if not enabled():
+        return
+    manifest = manifest.resolve()
+    state = manifest.parent / STATE_DIR
+    lock = os.open(state / LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # held until this process ends
+    except OSError:
+        os.close(lock)
+        return  # another standby serves this stack
+    path = state / SOCKET
+    mine = fingerprint()
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()  # a killed standby's
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
+        umask = os.umask(0o177)
+        try:
+            listener.bind(str(path))
+        except OSError as exc:
+            _log(f"standby: not listening ({exc})")
+            return
+        finally:
+            os.umask(umask)
+        listener.listen(8)
+        listener.settimeout(TICK_SECONDS)
+        inode = path.stat().st_ino
+        _log(f"standby: listening on {STATE_DIR}/{SOCKET} (exits after {idle:.0f} s idle)")
+        why = "idle"
+        deadline = time.monotonic() + idle
+        while time.monotonic() < deadline:
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                if not _ours(path, inode):
+                    why = f"{STATE_DIR}/{SOCKET} was removed"
+                    break
+                continue
+            with conn:
+                why = _handle(conn, manifest, mine)
+            if why:
+                break
+            why = "idle"
+            deadline = time.monotonic() + idle
+        if _ours(path, inode):
+            path.unlink()
+    _log(f"standby: exits ({why})")
+
+
+def _ours(path: Path, inode: int) -> bool:
+    try:
+        return path.stat().st_ino == inode
+    except OSError:
+        return False
+
+
+def _handle(conn: socket.socket, manifest: Path, mine: str) -> str:
+    """Answer one request; a reason to exit, or "" to go on serving."""
+    conn.settimeout(10.0)
+    try:
+        with conn.makefile("rb") as requests:
+            request = json.loads(requests.readline() or b"{}")
+    except (OSError, ValueError):
+        return ""
+    if not isinstance(request, dict) or request.get("stop"):
+        _reply(conn, {"stopped": True})
+        return "asked to stop"
+    if request.get("fingerprint") != mine:
+        _reply(conn, {"stale": True})
+        return "devenv's code or environment changed"
+    if request.get("manifest") != str(manifest):
+        _reply(conn, {"stale": True})  # another manifest beside ours: the CLI does it
+        return ""
+    names = [str(n) for n in request.get("names", [])]
+    home = os.getcwd()
+    try:
+        os.chdir(str(request.get("cwd")))  # paths in messages as the user's shell sees them
+    except (OSError, TypeError):
+        _reply(conn, {"retry": True})
+        return ""
+    try:
+        reply, reset = _reset(manifest, names, all_=bool(request.get("all")),
+                              quiet=bool(request.get("quiet")))
+    finally:
+        os.chdir(home)
+    _reply(conn, reply)
+    if reset:
+        from devenv.spares import refill
+
+        refill(manifest, reset)
+    return ""
+
+
+def _reset(manifest: Path, names: list[str], *, all_: bool,
+           quiet: bool) -> tuple[dict[str, Any], list[str]]:
+    """Run the reset as the CLI would; the reply and the services to refill."""
+    import io
+    import traceback
+
+    from devenv import reset
+    from devenv.commands import load
+    from devenv.console import Console
+    from devenv.errors import DevenvError
+
+    out, err = io.StringIO(), io.StringIO()
+    started = time.perf_counter()
+    try:
+        done = reset.reset(load(manifest), Console(quiet=quiet, out=out, err=err), names=names,
+                           all_=all_, hard=False, refill=False)
+    except DevenvError as exc:
+        _log(f"standby: reset {' '.join(names) or '--all'} failed: {exc.message}")
+        err.write(exc.report())
+        return {"out": out.getvalue(), "err": err.getvalue(), "code": 1}, []
+    except Exception:  # the CLI runs it again and reports it its own way
+        _log("standby: reset failed, the CLI runs it itself:\n" + traceback.format_exc())
+        return {"retry": True}, []
+    _log(f"standby: reset {' '.join(s.name for s in done)} "
+         f"({(time.perf_counter() - started) * 1000:.0f} ms)")
+    return {"out": out.getvalue(), "err": err.getvalue(), "code": 0}, [s.name for s in done]
+
+
+def _reply(conn: socket.socket, reply: dict[str, Any]) -> None:
+    with contextlib.suppress(OSError):  # the CLI gave up (Ctrl-C): nothing to tell
+        conn.sendall(json.dumps(reply).encode() + b"\n")
+
+
+def _log(text: str) -> None:
+    print(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {text}", flush=True)
