@@ -101,6 +101,12 @@ class PostgresServer(_ServerBase):
         description="Where the data volume is mounted in the container. Defaults by image major: "
         "/var/lib/postgresql/data before 18, /var/lib/postgresql from 18 on.",
     )
+    storage: Literal["volume", "tmpfs"] = Field(
+        "volume",
+        description="volume: a named Docker volume, kept until `down --volumes`. tmpfs: in "
+        "memory, gone whenever the container stops; for CI, where creating files on a virtual "
+        "disk makes every reset and per-test clone slow.",
+    )
 
 
 class TimescaleServer(PostgresServer):

@@ -172,6 +172,7 @@ class _Resolver:
                     settings=tuple(sorted((k, _setting(v)) for k, v in
                                           (declared.settings if declared else {}).items())),
                     data_dir=(declared.data_dir if declared else None) or _data_dir(image),
+                    storage=declared.storage if declared else "volume",
                     preload=self._preload(name, kind, services),
                 )
             elif kind == "redis":

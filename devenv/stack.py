@@ -54,6 +54,7 @@ class ServerSpec:
     container_port: int
     settings: tuple[tuple[str, str], ...] = ()
     data_dir: str = ""
+    storage: str = "volume"  # or "tmpfs" (database servers)
     preload: tuple[str, ...] = ()
     persistence: str = ""
     target: str | None = None
@@ -139,6 +140,7 @@ def as_manifest(stack: Stack) -> dict[str, object]:
         if s.is_database:
             entry["settings"] = dict(s.settings)
             entry["data_dir"] = s.data_dir
+            entry["storage"] = s.storage
         elif s.kind == "redis":
             entry["persistence"] = s.persistence
         elif s.pool is not None:

@@ -412,6 +412,9 @@ def down(stack: Stack, console: Console, *, volumes: bool) -> None:
         state.save(stack, current)
     console.say("data volumes removed" if volumes else
                 "stopped; data kept in the volumes (`devenv down --volumes` removes them)")
+    in_memory = [s.name for s in stack.servers.values() if s.storage == "tmpfs"]
+    if in_memory:
+        console.say(f"{', '.join(in_memory)}: storage tmpfs, data gone with the container")
 
 
 @dataclass(frozen=True)

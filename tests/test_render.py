@@ -205,6 +205,27 @@ def test_data_dir_follows_the_image_major(image: str, data_dir: str) -> None:
     assert compose_of(stack)["services"]["db"]["volumes"] == [f"db-data:{data_dir}"]
 
 
+def test_tmpfs_storage_mounts_the_data_dir_in_memory_and_makes_no_volume() -> None:
+    stack = stack_of("project: demo\nservers: {db: {kind: postgres, storage: tmpfs}, "
+                     "keep: {kind: postgres}}\nservices: {auth: {postgres: db}, "
+                     "billing: {postgres: keep}}\n")
+    compose = compose_of(stack)
+    assert compose["services"]["db"]["tmpfs"] == ["/var/lib/postgresql/data"]
+    assert "volumes" not in compose["services"]["db"]
+    assert compose["services"]["keep"]["volumes"] == ["keep-data:/var/lib/postgresql/data"]
+    assert list(compose["volumes"]) == ["keep-data"]
+
+
+def test_unknown_storage_is_a_manifest_error_with_its_line(tmp_path: Path) -> None:
+    from devenv.errors import DevenvError
+
+    (tmp_path / "devenv.yaml").write_text("project: demo\nservers:\n  db:\n    kind: postgres\n"
+                                          "    storage: ram\nservices: {auth: {postgres: db}}\n")
+    with pytest.raises(DevenvError) as failed:
+        load_stack(tmp_path / "devenv.yaml")
+    assert "devenv.yaml:5" in str(failed.value) and "storage" in str(failed.value), failed.value
+
+
 def test_state_files_are_private_after_write_generated(tmp_path: Path) -> None:
     (tmp_path / "devenv.yaml").write_text(ALL_KINDS)
     stack = load_stack(tmp_path / "devenv.yaml")

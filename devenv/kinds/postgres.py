@@ -31,7 +31,10 @@ class Postgres:
         }
         if settings:
             service["command"] = ["postgres"] + [a for k, v in settings for a in ("-c", f"{k}={v}")]
-        service["volumes"] = [f"{server.name}-data:{server.data_dir}"]
+        if server.storage == "tmpfs":  # the entrypoint makes it postgres's, mode 0700
+            service["tmpfs"] = [server.data_dir]
+        else:
+            service["volumes"] = [f"{server.name}-data:{server.data_dir}"]
         service["healthcheck"] = {
             # Over TCP: the image's init-time server listens on the socket only, so a socket
             # check would report healthy before the real server is up (docker-library/postgres#880).
