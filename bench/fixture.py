@@ -1,11 +1,13 @@
 """Per-test cost of a fresh database: the pytest plugin's clone against replaying the files.
 
-    python bench/fixture.py [--clones 100] [--replays 5] [--work-ms 0] [--keep]
+    python bench/fixture.py [--clones 100] [--replays 5] [--work-ms 0] [--storage volume|tmpfs]
+                            [--keep]
 
 On a copy of the capsule stack trimmed to auth (auth-db + Redis; 25 migrations, 10 seed
 files), with a unique project name and free ports (torn down at the end unless --keep), 100
 "tests" each connect to their database as auth's role and read a seeded table (plus
---work-ms of sleep, for a test that does more). Per test, the time the fixture adds:
+--work-ms of sleep, for a test that does more). `--storage tmpfs` puts auth-db's data in
+memory (`storage: tmpfs`, as for CI). Per test, the time the fixture adds:
   plugin     DevenvStack.clone("auth") + .drop() as devenv_db calls them: clones made ahead on
              a pool (devenv_prefetch = 4), drops done behind the next test
   on demand  the same with devenv_prefetch = 0: CREATE DATABASE ... TEMPLATE, comment, grants,
@@ -23,6 +25,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -42,12 +45,15 @@ from devenv.up import attach  # noqa: E402
 from tests.integration.stacks import CAPSULE, copy_example  # noqa: E402
 
 
-def auth_only(manifest: dict[str, Any]) -> None:
-    manifest["servers"] = {k: v for k, v in manifest["servers"].items()
-                           if k in ("auth-db", "redis")}
-    auth = dict(manifest["services"]["auth"])
-    auth.pop("pgbouncer", None)
-    manifest["services"] = {"auth": auth}
+def auth_only(storage: str) -> Callable[[dict[str, Any]], None]:
+    def edit(manifest: dict[str, Any]) -> None:
+        manifest["servers"] = {k: v for k, v in manifest["servers"].items()
+                               if k in ("auth-db", "redis")}
+        manifest["servers"]["auth-db"]["storage"] = storage
+        auth = dict(manifest["services"]["auth"])
+        auth.pop("pgbouncer", None)
+        manifest["services"] = {"auth": auth}
+    return edit
 
 
 def line(name: str, ms: list[float]) -> str:
@@ -62,13 +68,15 @@ def main() -> None:
     parser.add_argument("--clones", type=int, default=100)
     parser.add_argument("--replays", type=int, default=5)
     parser.add_argument("--work-ms", type=int, default=0)
+    parser.add_argument("--storage", choices=("volume", "tmpfs"), default="volume")
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
 
     stack = copy_example(CAPSULE, Path(tempfile.mkdtemp(prefix="bench-fixture-")),
-                         prefix="bench-fixture", edit=auth_only)
+                         prefix="bench-fixture", edit=auth_only(args.storage))
     try:
-        print(f"project {stack.project} in {stack.root}", flush=True)
+        print(f"project {stack.project} in {stack.root}, auth-db storage: {args.storage}",
+              flush=True)
         result = stack.devenv("up")
         if result.code != 0:
             raise SystemExit(result.explain())
