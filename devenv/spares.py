@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
 
 import psycopg
@@ -159,7 +160,9 @@ def refill_in_background(stack: Stack, services: list[ServiceSpec]) -> None:
         flags |= os.O_TRUNC  # a line per reset: keep it from growing for ever
     fd = os.open(log_path, flags, 0o600)
     with os.fdopen(fd, "ab") as log:
-        children.start("devenv.spares", str(stack.root / stack.manifest_name), *names,
+        # The launch time lets its standby refuse to serve code edited while it was loading.
+        children.start("devenv.spares", str(stack.root / stack.manifest_name),
+                       str(time.time_ns()), *names,
                        stdout=log, stderr=log, cwd=stack.root, detach=True)
 
 
@@ -195,7 +198,8 @@ def refill(manifest: Path, names: list[str]) -> int:
 if __name__ == "__main__":  # the detached process: refill, then stand by for the next reset
     from devenv import standby
 
-    failed = refill(Path(sys.argv[1]), sys.argv[2:])
+    manifest, launched, names = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3:]
+    failed = refill(manifest, names)
     if not failed:  # a stack that is down (or going) gets no standby
-        standby.serve(Path(sys.argv[1]))
+        standby.serve(manifest, launched_ns=launched)
     raise SystemExit(failed)

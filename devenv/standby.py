@@ -50,16 +50,23 @@ def socket_path(manifest: Path) -> Path:
     return manifest.resolve().parent / STATE_DIR / SOCKET
 
 
-def fingerprint() -> str:
-    """devenv's code as loaded (every file's size and mtime) and the environment it reads."""
+def fingerprint(*, newest: list[int] | None = None) -> str:
+    """devenv's code (every file's size and mtime) and the environment it reads.
+
+    `newest`, if given, receives the latest mtime among devenv's files.
+    """
     import devenv
 
     digest = hashlib.sha256(f"{devenv.__version__}\0{sys.executable}\0".encode())
+    latest = 0
     for folder, subfolders, files in os.walk(Path(devenv.__file__).parent):
         subfolders[:] = sorted(d for d in subfolders if d != "__pycache__")
         for name in sorted(files):
             stat = os.stat(os.path.join(folder, name))
+            latest = max(latest, stat.st_mtime_ns)
             digest.update(f"{folder}/{name}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode())
+    if newest is not None:
+        newest.append(latest)
     for key in sorted(os.environ):
         if key.startswith(ENV_PREFIXES) and key not in NOT_FINGERPRINTED:
             digest.update(f"{key}={os.environ[key]}\0".encode())
@@ -106,11 +113,25 @@ def _ask(path: Path, request: dict[str, Any], timeout: float) -> dict[str, Any] 
 
 
 # -- the standby's side ------------------------------------------------------------------------
-def serve(manifest: Path, *, idle: float = IDLE_SECONDS) -> None:
-    """Serve resets of this manifest's stack until idle (a no-op if another standby does)."""
+def serve(manifest: Path, *, launched_ns: int, idle: float = IDLE_SECONDS) -> None:
+    """Serve resets of this manifest's stack until idle (a no-op if another standby does).
+
+    `launched_ns`: when this process was started. Everything a reset needs is imported first;
+    a devenv file changed since the launch may or may not be what got loaded, so then it does
+    not serve at all. A change after this check changes the fingerprint: clients see it.
+    """
     import fcntl
 
     if not enabled():
+        return
+    import redis  # noqa: F401 - loaded now, while idle, not during a reset
+
+    from devenv import commands, keyflush, reset  # noqa: F401
+
+    newest: list[int] = []
+    mine = fingerprint(newest=newest)
+    if newest[0] > launched_ns:
+        _log("standby: not serving (devenv's files changed while it started)")
         return
     manifest = manifest.resolve()
     state = manifest.parent / STATE_DIR
@@ -121,7 +142,6 @@ def serve(manifest: Path, *, idle: float = IDLE_SECONDS) -> None:
         os.close(lock)
         return  # another standby serves this stack
     path = state / SOCKET
-    mine = fingerprint()
     with contextlib.suppress(FileNotFoundError):
         path.unlink()  # a killed standby's
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
