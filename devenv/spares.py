@@ -4,8 +4,9 @@ A clone is a few hundred new files (one per catalog relation and fork). Where cr
 is slow (virtualised ext4, Docker Desktop's VM disk: 0.3-0.9 ms each, measured) that is
 100-400 ms, most of a reset. So a reset swaps in a spare made earlier (DROP + RENAME: no file
 is created), and a detached process makes the next spare after the CLI has returned, as
-`git gc --auto` does its work. No spare (the first reset, a rebuilt template, a reset right
-after another) only means cloning as before. `DEVENV_SPARES=0` turns the refill off.
+`git gc --auto` does its work; it then stands by to run the next reset (devenv.standby). No
+spare (the first reset, a rebuilt template, a reset right after another) only means cloning
+as before. `DEVENV_SPARES=0` turns the refill off.
 
 A spare is `<database>_spare_<template hash>` with the comment `devenv:spare:<service>:<hash>`,
 created with connections disallowed (TimescaleDB's scheduler would otherwise join it and block
@@ -167,9 +168,7 @@ def refill_in_background(stack: Stack, services: list[ServiceSpec]) -> None:
 
 
 def refill(manifest: Path, names: list[str]) -> int:
-    """A spare per service, each made on its own admin session; the number that failed."""
-    import time
-
+    """A spare per service, each made on its own admin session; 1 if any failed, else 0."""
     from devenv.commands import load
     from devenv.console import Console
     from devenv.up import attach
