@@ -8,10 +8,11 @@ the stack re-read from disk, the output sent back for the CLI to print. Then it 
 spares and waits again, as Gradle's daemon or dmypy keep a warm process for the next run.
 
 The CLI hands a reset over only to a standby running the same devenv code (version, files,
-interpreter) under the same DEVENV_*, PG* and DOCKER_* environment: a fingerprint. On a
-mismatch the standby exits and the CLI does the reset itself; it does so too when no standby
-answers or an answer is cut short, which is safe because a reset can always run again. `--hard`
-is never handed over.
+interpreter): a fingerprint. On a mismatch the standby exits and the CLI does the reset itself;
+it does so too when no standby answers or an answer is cut short, which is safe because a reset
+can always run again. `--hard` is never handed over. The standby runs each reset in the CLI's
+environment variables and working directory (libpq's PG* variables, DEVENV_SPARES, the PATH a
+migration command is found on, paths in messages), as the CLI itself would.
 
 Only the user can connect: the socket sits in the 0700 .devenv/ with mode 0600. The standby
 exits when idle, on `devenv down`, on a mismatch, or when its socket or .devenv/ is removed.
@@ -27,6 +28,7 @@ import os
 import socket
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,8 +39,6 @@ IDLE_SECONDS = 600.0
 TICK_SECONDS = 2.0  # how often an idle standby checks that its socket is still there
 ANSWER_SECONDS = 600.0  # a reset that rebuilds its template runs every migration
 STATE_DIR = ".devenv"  # devenv.stack.STATE_DIR, not imported: the CLI's fast path stays small
-ENV_PREFIXES = ("DEVENV_", "PG", "DOCKER_")
-NOT_FINGERPRINTED = ("DEVENV_STANDBY", "DEVENV_FILE")
 
 
 def enabled() -> bool:
@@ -51,7 +51,7 @@ def socket_path(manifest: Path) -> Path:
 
 
 def fingerprint(*, newest: list[int] | None = None) -> str:
-    """devenv's code (every file's size and mtime) and the environment it reads.
+    """devenv's code: its version, the interpreter, every file's path, size and mtime.
 
     `newest`, if given, receives the latest mtime among devenv's files.
     """
@@ -67,9 +67,6 @@ def fingerprint(*, newest: list[int] | None = None) -> str:
             digest.update(f"{folder}/{name}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode())
     if newest is not None:
         newest.append(latest)
-    for key in sorted(os.environ):
-        if key.startswith(ENV_PREFIXES) and key not in NOT_FINGERPRINTED:
-            digest.update(f"{key}={os.environ[key]}\0".encode())
     return digest.hexdigest()
 
 
@@ -86,7 +83,8 @@ def forward(manifest: Path, names: list[str], *, all_: bool, quiet: bool) -> Ser
     if not enabled():
         return None
     request = {"fingerprint": fingerprint(), "manifest": str(manifest.resolve()),
-               "cwd": os.getcwd(), "names": names, "all": all_, "quiet": quiet}
+               "cwd": os.getcwd(), "env": dict(os.environ), "names": names, "all": all_,
+               "quiet": quiet}
     reply = _ask(socket_path(manifest), request, ANSWER_SECONDS)
     if reply is None or not isinstance(reply.get("code"), int):
         return None  # no standby, a stale one, or a failure it could not report
@@ -198,28 +196,39 @@ def _handle(conn: socket.socket, manifest: Path, mine: str) -> str:
         return "asked to stop"
     if request.get("fingerprint") != mine:
         _reply(conn, {"stale": True})
-        return "devenv's code or environment changed"
+        return "devenv's code changed"
     if request.get("manifest") != str(manifest):
         _reply(conn, {"stale": True})  # another manifest beside ours: the CLI does it
         return ""
-    names = [str(n) for n in request.get("names", [])]
-    home = os.getcwd()
-    try:
-        os.chdir(str(request.get("cwd")))  # paths in messages as the user's shell sees them
-    except (OSError, TypeError):
-        _reply(conn, {"retry": True})
-        return ""
-    try:
-        reply, reset = _reset(manifest, names, all_=bool(request.get("all")),
-                              quiet=bool(request.get("quiet")))
-    finally:
-        os.chdir(home)
-    _reply(conn, reply)
-    if reset:
-        from devenv.spares import refill
+    from devenv import spares
 
-        refill(manifest, reset)
+    names = [str(n) for n in request.get("names", [])]
+    env = request.get("env")
+    try:
+        with _as_the_cli(str(request.get("cwd")), env if isinstance(env, dict) else {}):
+            reply, reset = _reset(manifest, names, all_=bool(request.get("all")),
+                                  quiet=bool(request.get("quiet")))
+            _reply(conn, reply)
+            if reset and spares.enabled():
+                spares.refill(manifest, reset)
+    except OSError:  # its working directory is gone
+        _reply(conn, {"retry": True})
     return ""
+
+
+@contextlib.contextmanager
+def _as_the_cli(cwd: str, env: dict[str, str]) -> Iterator[None]:
+    """The CLI's working directory and environment variables, for one request."""
+    home, own = os.getcwd(), dict(os.environ)
+    os.chdir(cwd)
+    os.environ.clear()
+    os.environ.update({str(k): str(v) for k, v in env.items()})
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(own)
+        os.chdir(home)
 
 
 def _reset(manifest: Path, names: list[str], *, all_: bool,

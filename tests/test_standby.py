@@ -35,17 +35,12 @@ def serving(project: Path, capsys: pytest.CaptureFixture[str]) -> Iterator[threa
     thread.join(10)
 
 
-def test_fingerprint_follows_the_environment_devenv_reads(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_fingerprint_is_the_code_not_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The environment travels with each request instead (tests/integration/test_reset.py).
     before = standby.fingerprint()
-    monkeypatch.setenv("DEVENV_STANDBY", "1")
-    monkeypatch.setenv("DEVENV_FILE", "other.yaml")
-    monkeypatch.setenv("HOME_IS_NOT_READ", "x")
+    monkeypatch.setenv("DEVENV_SPARES", "0")
+    monkeypatch.setenv("PGSSLMODE", "require")
     assert standby.fingerprint() == before
-    for name in ("DEVENV_SPARES", "PGSSLMODE", "DOCKER_HOST"):
-        with monkeypatch.context() as env:
-            env.setenv(name, "changed")
-            assert standby.fingerprint() != before, name
 
 
 def test_without_a_standby_the_cli_resets_itself(project: Path) -> None:
@@ -63,14 +58,16 @@ def test_the_socket_is_private_and_stop_ends_the_standby(
     assert "standby: exits (asked to stop)" in capsys.readouterr().out
 
 
-def test_a_client_with_other_code_or_environment_is_refused_and_the_standby_exits(
-        project: Path, serving: threading.Thread, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setenv("DEVENV_SOMETHING_NEW", "1")
-    assert standby.forward(project, ["auth"], all_=False, quiet=False) is None
+def test_a_client_with_other_code_is_refused_and_the_standby_exits(
+        project: Path, serving: threading.Thread, capsys: pytest.CaptureFixture[str]) -> None:
+    # What another devenv (another checkout, version or interpreter) would send.
+    reply = standby._ask(standby.socket_path(project),
+                         {"fingerprint": "another devenv", "manifest": str(project.resolve()),
+                          "cwd": str(project.parent), "env": {}, "names": ["auth"]}, 10)
+    assert reply == {"stale": True}
     serving.join(10)
     assert not serving.is_alive()
-    assert "standby: exits (devenv's code or environment changed)" in capsys.readouterr().out
+    assert "standby: exits (devenv's code changed)" in capsys.readouterr().out
 
 
 def test_another_manifest_in_the_same_folder_is_not_served(

@@ -8,10 +8,12 @@ tests run in file order on one worker: later ones build on the template earlier 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import stat
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -479,9 +481,13 @@ def billing_spares(stack: CopiedStack) -> list[str]:
 def test_spares_can_be_turned_off(cap: CopiedStack) -> None:
     cap.ok("reset", "billing")
     name = spare(cap, "billing")[0]  # the refill this reset started has finished
+    wait_for("no standby", standby_socket(cap).exists, cap)
     with connect(admin_url(cap, "billing")) as conn:
         conn.execute(f'DROP DATABASE "{name}"')
+    served = log_text(cap).count("standby: reset billing (")
     cap.ok("reset", "billing", env={"DEVENV_SPARES": "0"})
+    # The standby ran it, in the CLI's environment: it made no spare either.
+    assert log_text(cap).count("standby: reset billing (") == served + 1
     time.sleep(3)  # a refill, had one started, would have made it by now
     assert billing_spares(cap) == []
 
@@ -560,23 +566,36 @@ def test_the_next_reset_is_run_by_the_previous_resets_standby(cap: CopiedStack) 
 
 def test_an_error_from_the_standby_reads_as_the_clis_own(cap: CopiedStack) -> None:
     wait_for("no standby", standby_socket(cap).exists, cap)
-    served = cap.devenv("reset", "auth", "nosuch")
+
+    def run(env: dict[str, str]) -> tuple[int, str, str]:
+        """From a subfolder, so the manifest's path in the message is the shell's."""
+        done = subprocess.run(
+            [sys.executable, "-m", "devenv.cli", "-f", "../devenv.yaml", "reset", "auth",
+             "nosuch"], cwd=cap.root / "migrations", capture_output=True, text=True,
+            env={k: v for k, v in os.environ.items() if k != "DEVENV_FILE"} | env, check=False)
+        return done.returncode, done.stdout, done.stderr
+
+    served = run({})
     assert "standby: reset auth nosuch failed: no service named 'nosuch'" in log_text(cap)
-    local = cap.devenv("reset", "auth", "nosuch", env={"DEVENV_STANDBY": "0"})
-    assert (served.code, served.stdout, served.stderr) == (local.code, local.stdout,
-                                                           local.stderr)
-    assert served.code == 1 and served.stderr.startswith("error: no service named 'nosuch'")
+    assert served == run({"DEVENV_STANDBY": "0"})
+    assert served[0] == 1
+    assert served[2].startswith("error: no service named 'nosuch' in devenv.yaml"), served
 
 
-def test_a_standby_with_other_code_or_environment_exits_and_the_cli_resets(
-        cap: CopiedStack) -> None:
+def test_a_standby_with_other_code_exits_and_the_cli_resets(
+        cap: CopiedStack, tmp_path: Path) -> None:
+    import devenv
+
     fresh_standby(cap)
     auth = cap.env("auth")
     with connect(auth["DATABASE_DIRECT_URL"]) as conn:
         conn.execute("INSERT INTO roles (name, description) VALUES ('zz_stale', 'test row')")
-    result = cap.ok("reset", "auth", env={"DEVENV_NOT_THE_SAME": "1"})
+    # Another devenv: the same code in another folder (another checkout or install).
+    shutil.copytree(Path(devenv.__file__).parent, tmp_path / "devenv",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    result = cap.ok("reset", "auth", env={"PYTHONPATH": str(tmp_path)})
     assert "auth: restored from its template" in result.stdout
-    assert "standby: exits (devenv's code or environment changed)" in log_text(cap)
+    assert "standby: exits (devenv's code changed)" in log_text(cap)
     assert one(auth["DATABASE_DIRECT_URL"],
                "SELECT count(*) FROM roles WHERE name = 'zz_stale'") == 0
     # That reset's own refill stands by next; removing its socket ends it too.
