@@ -93,3 +93,24 @@ def test_a_second_standby_for_the_same_stack_leaves_it_to_the_first(
     standby.serve(project, launched_ns=time.time_ns())  # returns at once: the lock is held
     assert standby.socket_path(project).stat().st_ino == inode
     assert serving.is_alive()
+
+
+def test_a_killed_standbys_socket_is_ignored_then_replaced(
+        project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+
+    stale = standby.socket_path(project)
+    with socket.socket(socket.AF_UNIX) as dead:  # bound, never listening: what a kill leaves
+        dead.bind(str(stale))
+    assert stale.exists()
+    assert standby.forward(project, ["auth"], all_=False, quiet=False) is None
+    thread = threading.Thread(target=standby.serve, args=(project,),
+                              kwargs={"launched_ns": time.time_ns()}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while "standby: listening" not in capsys.readouterr().out:
+        assert thread.is_alive() and time.monotonic() < deadline
+        time.sleep(0.01)
+    standby.stop(project)
+    thread.join(10)
+    assert not thread.is_alive() and not stale.exists()
