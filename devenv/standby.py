@@ -82,9 +82,12 @@ def forward(manifest: Path, names: list[str], *, all_: bool, quiet: bool) -> Ser
     """The standby's run of `devenv reset`, or None: then the caller resets in process."""
     if not enabled():
         return None
-    request = {"fingerprint": fingerprint(), "manifest": str(manifest.resolve()),
-               "cwd": os.getcwd(), "env": dict(os.environ), "names": names, "all": all_,
-               "quiet": quiet}
+    try:
+        cwd = os.getcwd()
+    except OSError:  # run from a removed folder: the CLI says what that breaks
+        return None
+    request = {"fingerprint": fingerprint(), "manifest": str(manifest.resolve()), "cwd": cwd,
+               "env": dict(os.environ), "names": names, "all": all_, "quiet": quiet}
     reply = _ask(socket_path(manifest), request, ANSWER_SECONDS)
     if reply is None or not isinstance(reply.get("code"), int):
         return None  # no standby, a stale one, or a failure it could not report
