@@ -136,13 +136,22 @@ def serve(manifest: Path, *, launched_ns: int, idle: float = IDLE_SECONDS) -> No
         return
     manifest = manifest.resolve()
     state = manifest.parent / STATE_DIR
-    lock = os.open(state / LOCK, os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # held until this process ends
+        lock = os.open(state / LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError:  # .devenv/ is gone
+        return
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
         os.close(lock)
         return  # another standby serves this stack
-    path = state / SOCKET
+    try:
+        _listen(manifest, state / SOCKET, mine, idle)
+    finally:
+        os.close(lock)
+
+
+def _listen(manifest: Path, path: Path, mine: str, idle: float) -> None:
     with contextlib.suppress(FileNotFoundError):
         path.unlink()  # a killed standby's
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
@@ -191,10 +200,13 @@ def _handle(conn: socket.socket, manifest: Path, mine: str) -> str:
     conn.settimeout(10.0)
     try:
         with conn.makefile("rb") as requests:
-            request = json.loads(requests.readline() or b"{}")
+            line = requests.readline()
+        request = json.loads(line) if line else None
     except (OSError, ValueError):
         return ""
-    if not isinstance(request, dict) or request.get("stop"):
+    if not isinstance(request, dict):  # a connection closed unsaid, or garbage: ignored
+        return ""
+    if request.get("stop"):
         _reply(conn, {"stopped": True})
         return "asked to stop"
     if request.get("fingerprint") != mine:

@@ -114,3 +114,16 @@ def test_a_killed_standbys_socket_is_ignored_then_replaced(
     standby.stop(project)
     thread.join(10)
     assert not thread.is_alive() and not stale.exists()
+
+
+def test_a_connection_that_says_nothing_is_ignored(
+        project: Path, serving: threading.Thread) -> None:
+    import socket
+
+    for garbage in (b"", b"not json\n", b"[1, 2]\n"):
+        with socket.socket(socket.AF_UNIX) as client:
+            client.connect(str(standby.socket_path(project)))
+            client.sendall(garbage)
+    time.sleep(0.3)
+    assert serving.is_alive()
+    assert standby._ask(standby.socket_path(project), {"stop": True}, 10) == {"stopped": True}
