@@ -280,4 +280,7 @@ def _reply(conn: socket.socket, reply: dict[str, Any]) -> None:
 
 
 def _log(text: str) -> None:
-    print(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {text}", flush=True)
+    """A line of .devenv/spares.log, known passwords masked as in every other output."""
+    from devenv.secrets import mask_known
+
+    print(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {mask_known(text)}", flush=True)
