@@ -93,12 +93,7 @@ class KeyFlusher:
         self._replies = os.fdopen(to_parent, "r")
 
     def flush(self, name: str) -> int:
-        reply = self._ask(name) if self._pid else ""
-        if not reply:  # in process, or the child is gone
-            try:
-                return unlink_prefix(*self._jobs[name])
-            except Exception as exc:  # redis.RedisError, without importing redis here
-                reply = "err " + " ".join(str(exc).split())
+        reply = (self._ask(name) if self._pid else "") or _outcome(*self._jobs[name])
         status, _, text = reply.partition(" ")
         if status == "ok":
             return int(text)
@@ -137,9 +132,13 @@ def _serve(jobs: Jobs, requests_fd: int, replies_fd: int) -> None:
 
     with os.fdopen(requests_fd) as requests, os.fdopen(replies_fd, "w", buffering=1) as replies:
         for line in requests:
-            name = line.rstrip("\n")
-            try:
-                reply = f"ok {unlink_prefix(*jobs[name])}"
-            except Exception as exc:
-                reply = "err " + " ".join(str(exc).split())
-            replies.write(reply + "\n")
+            replies.write(_outcome(*jobs[line.rstrip("\n")]) + "\n")
+
+
+def _outcome(url: str, prefix: str) -> str:
+    """`ok <keys removed>` or `err <the error on one line>`: the child's reply, and what
+    `flush` reads when it unlinks in process (no child, or the child is gone)."""
+    try:
+        return f"ok {unlink_prefix(url, prefix)}"
+    except Exception as exc:  # redis.RedisError, without importing redis in the parent
+        return "err " + " ".join(str(exc).split())
