@@ -171,6 +171,7 @@ def refill(manifest: Path, names: list[str]) -> int:
     """A spare per service, each made on its own admin session; 1 if any failed, else 0."""
     from devenv.commands import load
     from devenv.console import Console
+    from devenv.standby import log
     from devenv.up import attach
 
     stack = load(manifest)
@@ -184,13 +185,11 @@ def refill(manifest: Path, names: list[str]) -> int:
             with golden.admin_session(ctx, svc) as conn:
                 template = golden.ready_template(conn, ctx, svc)
                 if template is not None and make(conn, ctx, svc, template):
-                    print(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {name}: spare ready",
-                          flush=True)
+                    log(f"{name}: spare ready")
         except Exception as exc:  # logged: the next reset clones instead
             failed += 1
-            print(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {name}: no spare: "
-                  f"{str(exc).strip().splitlines()[-1] if str(exc).strip() else exc!r}",
-                  flush=True)
+            log(f"{name}: no spare: "
+                f"{str(exc).strip().splitlines()[-1] if str(exc).strip() else exc!r}")
     return 1 if failed else 0
 
 

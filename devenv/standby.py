@@ -132,7 +132,7 @@ def serve(manifest: Path, *, launched_ns: int, idle: float = IDLE_SECONDS) -> No
     newest: list[int] = []
     mine = fingerprint(newest=newest)
     if newest[0] > launched_ns:
-        _log("standby: not serving (devenv's files changed while it started)")
+        log("standby: not serving (devenv's files changed while it started)")
         return
     manifest = manifest.resolve()
     state = manifest.parent / STATE_DIR
@@ -159,14 +159,14 @@ def _listen(manifest: Path, path: Path, mine: str, idle: float) -> None:
         try:
             listener.bind(str(path))
         except OSError as exc:
-            _log(f"standby: not listening ({exc})")
+            log(f"standby: not listening ({exc})")
             return
         finally:
             os.umask(umask)
         listener.listen(8)
         listener.settimeout(TICK_SECONDS)
         inode = path.stat().st_ino
-        _log(f"standby: listening on {STATE_DIR}/{SOCKET} (exits after {idle:.0f} s idle)")
+        log(f"standby: listening on {STATE_DIR}/{SOCKET} (exits after {idle:.0f} s idle)")
         why = "idle"
         deadline = time.monotonic() + idle
         while time.monotonic() < deadline:
@@ -185,7 +185,7 @@ def _listen(manifest: Path, path: Path, mine: str, idle: float) -> None:
             deadline = time.monotonic() + idle
         if _ours(path, inode):
             path.unlink()
-    _log(f"standby: exits ({why})")
+    log(f"standby: exits ({why})")
 
 
 def _ours(path: Path, inode: int) -> bool:
@@ -263,13 +263,13 @@ def _reset(manifest: Path, names: list[str], *, all_: bool,
         done = reset.reset(load(manifest), Console(quiet=quiet, out=out, err=err), names=names,
                            all_=all_, hard=False, refill=False)
     except DevenvError as exc:
-        _log(f"standby: reset {' '.join(names) or '--all'} failed: {exc.message}")
+        log(f"standby: reset {' '.join(names) or '--all'} failed: {exc.message}")
         err.write(exc.report())
         return {"out": out.getvalue(), "err": err.getvalue(), "code": 1}, []
     except Exception:  # the CLI runs it again and reports it its own way
-        _log("standby: reset failed, the CLI runs it itself:\n" + traceback.format_exc())
+        log("standby: reset failed, the CLI runs it itself:\n" + traceback.format_exc())
         return {"retry": True}, []
-    _log(f"standby: reset {' '.join(s.name for s in done)} "
+    log(f"standby: reset {' '.join(s.name for s in done)} "
          f"({(time.perf_counter() - started) * 1000:.0f} ms)")
     return {"out": out.getvalue(), "err": err.getvalue(), "code": 0}, [s.name for s in done]
 
@@ -279,8 +279,9 @@ def _reply(conn: socket.socket, reply: dict[str, Any]) -> None:
         conn.sendall(json.dumps(reply).encode() + b"\n")
 
 
-def _log(text: str) -> None:
-    """A line of .devenv/spares.log, known passwords masked as in every other output."""
+def log(text: str) -> None:
+    """A line of .devenv/spares.log (this process's stdout), timestamped, known passwords
+    masked as in every other output; the refill's lines too."""
     from devenv.secrets import mask_known
 
     print(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {mask_known(text)}", flush=True)
