@@ -36,12 +36,13 @@ import psycopg  # noqa: E402
 from psycopg import sql  # noqa: E402
 
 from bench.settle import settle  # noqa: E402
-from devenv import facts, golden  # noqa: E402
 from devenv.console import Console  # noqa: E402
-from devenv.migrate_step import migrate_service  # noqa: E402
-from devenv.pytest_plugin import DevenvStack  # noqa: E402
-from devenv.stack import load_stack  # noqa: E402
-from devenv.up import attach  # noqa: E402
+from devenv.data import clones, golden  # noqa: E402
+from devenv.data.testing import DevenvStack  # noqa: E402
+from devenv.engine.context import attach  # noqa: E402
+from devenv.engine.migrate import migrate_service  # noqa: E402
+from devenv.model import facts  # noqa: E402
+from devenv.model.resolve import load_stack  # noqa: E402
 from tests.integration.stacks import CAPSULE, copy_example  # noqa: E402
 
 
@@ -148,7 +149,7 @@ def main() -> None:
         print(f"plugin median {med:.1f} ms per test (target < 60 ms): "
               f"{'met' if med < 60 else 'NOT met'}; mean {mean:.1f} ms "
               f"({'met' if mean < 60 else 'NOT met'})")
-        left = golden.list_clones(ctx)
+        left = clones.list_clones(ctx)
         print(f"clones left after the run: {len(left)}")
     finally:
         if not args.keep:

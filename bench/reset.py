@@ -12,7 +12,7 @@ free ports (torn down at the end unless --keep):
           imports), as the first reset after `up` does
   burst   the standby path back to back, the refill of one reset still running during the
           next (a reset that finds no spare clones, as before spares existed)
-  db      devenv.reset.reset_database(ctx, svc) in-process (the database part alone), spare
+  db      devenv.data.reset.reset_database(ctx, svc) in-process (the database part alone), spare
           ready; `db-clone` the same with no spare (CREATE DATABASE ... TEMPLATE)
   hard    `devenv reset auth --hard` (drop, provision, migrate and seed from the files)
   naive   remove auth-db's container and volume, `docker compose up -d auth-db`, poll until the
@@ -37,10 +37,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.settle import settle  # noqa: E402
-from devenv import golden, probes, provision, reset, spares  # noqa: E402
 from devenv.console import Console  # noqa: E402
-from devenv.stack import load_stack  # noqa: E402
-from devenv.up import attach  # noqa: E402
+from devenv.data import golden, reset, spares  # noqa: E402
+from devenv.engine import probes, provision  # noqa: E402
+from devenv.engine.context import attach  # noqa: E402
+from devenv.model.resolve import load_stack  # noqa: E402
 from tests.integration.stacks import CAPSULE, CopiedStack, copy_example  # noqa: E402
 
 
@@ -123,7 +124,7 @@ def main() -> None:
 
         def no_spare() -> None:
             with golden.admin_session(ctx, svc) as conn:
-                spares.drop_all(conn, svc)
+                golden.drop_marked(conn, f"{golden.SPARE_MARK}{svc.name}:")
 
         db_clone = timed(lambda: reset.reset_database(ctx, svc), max(args.runs, 15),
                          before=no_spare)

@@ -8,7 +8,7 @@ import time
 
 import psycopg
 
-from devenv.up import Context
+from devenv.engine.context import Context
 
 
 def settle(ctx: Context) -> None:

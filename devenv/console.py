@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TextIO
 
+from devenv.masking import mask
+
 
 class Console:
     """Step lines with timings (`Starting postgres ... done (1.20s)`); quiet keeps results."""
@@ -24,9 +26,7 @@ class Console:
 
     def _line(self, text: str, stream: TextIO, *, raw: bool = False) -> None:
         if not raw:
-            from devenv.secrets import mask_known
-
-            text = mask_known(text)
+            text = mask(text)
         with self._lock:
             if self._open:
                 print(file=self.out, flush=True)
@@ -81,7 +81,7 @@ class Console:
 
     @contextmanager
     def _live(self, text: str) -> Iterator[None]:
-        from rich.console import Console as RichConsole
+        from rich.console import Console as RichConsole  # noqa: PLC0415 - rich, ~40 ms: only a step on a terminal draws a spinner
 
         # rich honours NO_COLOR and TERM=dumb; the status line disappears when the step ends.
         with RichConsole(file=self.out).status(f"{text} ..."):

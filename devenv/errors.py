@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from devenv.masking import mask
+
 
 class DevenvError(Exception):
     """A problem the user can fix: `message` says what and where, `hint` says how."""
@@ -16,7 +18,12 @@ class DevenvError(Exception):
 
     def report(self) -> str:
         """The lines the CLI prints for it, known secrets masked."""
-        from devenv.secrets import mask_known
+        hint = f"hint: {mask(self.hint)}\n" if self.hint else ""
+        return f"error: {mask(self.message)}\n{hint}"
 
-        hint = f"hint: {mask_known(self.hint)}\n" if self.hint else ""
-        return f"error: {mask_known(self.message)}\n{hint}"
+
+def last_line(exc: BaseException) -> str:
+    """The last line of an exception's message (a driver's detail), or its type's name when
+    it has no message: never an IndexError of its own."""
+    lines = str(exc).strip().splitlines()
+    return lines[-1] if lines else type(exc).__name__

@@ -19,22 +19,17 @@ A janitor drops clones left by killed runs (their pytest process is gone) on the
 from __future__ import annotations
 
 import os
-import uuid
 import warnings
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 
 if TYPE_CHECKING:
-    import psycopg
-    import redis
+    from devenv.data.testing import Database, DevenvStack, RedisNamespace
 
-    from devenv.clonepool import ClonePool
-    from devenv.stack import ServiceSpec
-    from devenv.up import Context
+_USED = pytest.StashKey[bool]()  # this process set up devenv_stack: `down` has work to do
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -71,168 +66,42 @@ def _worker(config: pytest.Config) -> str:
     return str(worker["workerid"]) if worker else "main"
 
 
-@dataclass
-class DevenvStack:
-    """The running stack: `.env("auth")` gives a service's variables, `.context` the rest."""
-
-    context: Context
-    owner: str
-    worker: str
-    prefetch: int = 4
-    templates: dict[str, str] = field(default_factory=dict)
-    _admins: dict[str, psycopg.Connection[Any]] = field(default_factory=dict)
-    _pool: ClonePool | None = None
-
-    @property
-    def services(self) -> dict[str, ServiceSpec]:
-        return self.context.stack.services
-
-    def env(self, service: str) -> dict[str, str]:
-        from devenv import facts
-
-        ctx = self.context
-        return facts.env_vars(ctx.stack, self._service(service), ctx.secrets, ctx.ports)
-
-    def _service(self, name: str) -> ServiceSpec:
-        from devenv.errors import DevenvError
-
-        if name not in self.services:
-            raise DevenvError(f"no service named '{name}' (services: "
-                              f"{', '.join(self.services)})")
-        return self.services[name]
-
-    def admin(self, svc: ServiceSpec) -> psycopg.Connection[Any]:
-        import psycopg
-
-        assert svc.server is not None
-        conn = self._admins.get(svc.server)
-        if conn is None or conn.closed:
-            server = self.context.stack.servers[svc.server]
-            conn = psycopg.connect(self.context.admin_url(server), autocommit=True)
-            self._admins[svc.server] = conn
-        return conn
-
-    def clone(self, service: str) -> str:
-        """A fresh clone of the service's template (made ahead on the pool when prefetching)."""
-        from devenv import golden
-
-        svc = self._service(service)
-        if service not in self.templates:
-            self.templates[service] = golden.ensure_template(self.context, svc, say=False)
-        if self.prefetch <= 0:
-            return golden.clone(self.context, svc, tag=self.worker, owner=self.owner,
-                                conn=self.admin(svc), template=self.templates[service])
-        return self._clones().take(svc, self.templates[service])
-
-    def drop(self, service: str, database: str) -> None:
-        from devenv import golden
-
-        svc = self._service(service)
-        if self._pool is not None:
-            self._pool.drop(svc, database)
-        else:
-            golden.drop_clone(self.context, svc, database, conn=self.admin(svc))
-
-    def _clones(self) -> ClonePool:
-        from devenv.clonepool import ClonePool
-
-        if self._pool is None:
-            self._pool = ClonePool(self.context, tag=self.worker, owner=self.owner,
-                                   depth=self.prefetch)
-        return self._pool
-
-    def close(self) -> list[str]:
-        """Finish pending drops, drop unused clones, close sessions; the problems seen."""
-        errors = self._pool.close() if self._pool is not None else []
-        self._pool = None
-        for conn in self._admins.values():
-            conn.close()
-        return errors
-
-
-@dataclass
-class Database:
-    service: str
-    name: str
-    url: str
-    env: dict[str, str]
-    _conn: psycopg.Connection[Any] | None = None
-
-    @property
-    def conn(self) -> psycopg.Connection[Any]:
-        """A psycopg connection as the service's role (opened on first use, closed after)."""
-        import psycopg
-
-        if self._conn is None:
-            self._conn = psycopg.connect(self.url)
-        return self._conn
-
-
 @pytest.fixture(scope="session")
 def devenv_stack(request: pytest.FixtureRequest) -> Iterator[DevenvStack]:
-    from devenv import golden
-    from devenv.console import Console
-    from devenv.errors import DevenvError
-    from devenv.stack import load_stack
-    from devenv.up import up
+    # psycopg, redis-py and devenv's engine (~0.5 s): loaded only once a test asks for a fixture.
+    from devenv.data import testing  # noqa: PLC0415
+    from devenv.errors import DevenvError  # noqa: PLC0415 - with the line above
 
     config = request.config
-    try:
-        stack = load_stack(_manifest(config))
-        ctx = up(stack, Console(quiet=True), names=[])
-    except DevenvError as exc:
-        pytest.fail(f"devenv could not bring the stack up: {exc}", pytrace=False)
-    config.stash[_USED] = True
-    owner = _run_owner(config)
-    golden.prune(ctx, keep=lambda tag: not _abandoned(tag))
     try:
         prefetch = int(str(config.getini("devenv_prefetch")))
     except ValueError:
         pytest.fail("devenv_prefetch (pytest ini) must be a whole number, e.g. 4",
                     pytrace=False)
-    handle = DevenvStack(ctx, owner, _worker(config), prefetch)
+    config.stash[_USED] = True
+    try:
+        handle = testing.start(_manifest(config), owner=_run_owner(config),
+                               worker=_worker(config), prefetch=prefetch)
+    except DevenvError as exc:
+        pytest.fail(f"devenv could not bring the stack up: {exc}", pytrace=False)
     yield handle
     for problem in handle.close():
         warnings.warn(f"devenv: {problem} (the next run's janitor drops leftovers)",
                       stacklevel=1)
 
 
-def _abandoned(tag: str) -> bool:
-    """A pytest clone whose run's process no longer exists."""
-    parts = tag.split(":")
-    if len(parts) < 2 or not parts[1].startswith("pytest-"):
-        return False
-    try:
-        os.kill(int(parts[1][len("pytest-"):]), 0)
-    except ProcessLookupError:
-        return True
-    except (ValueError, PermissionError):
-        return False
-    return False
-
-
-_USED = pytest.StashKey[bool]()
-
-
 @pytest.fixture
 def devenv_database(devenv_stack: DevenvStack) -> Iterator[Callable[[str], Database]]:
-    from devenv import facts
-
     made: list[Database] = []
 
     def make(service: str) -> Database:
-        name = devenv_stack.clone(service)
-        ctx = devenv_stack.context
-        svc = devenv_stack.services[service]
-        env = facts.env_vars(ctx.stack, svc, ctx.secrets, ctx.ports, database=name)
-        db = Database(service, name, env["DATABASE_URL"], env)
+        db = devenv_stack.database(service)
         made.append(db)
         return db
 
     yield make
     for db in made:
-        if db._conn is not None:
-            db._conn.close()
+        db.close()
         devenv_stack.drop(db.service, db.name)
 
 
@@ -255,45 +124,43 @@ def devenv_db(request: pytest.FixtureRequest, devenv_stack: DevenvStack,
     return devenv_database(_default_service(request.config, devenv_stack, need="database"))
 
 
-@dataclass
-class RedisNamespace:
-    client: redis.Redis
-    prefix: str
-
-    def key(self, name: str) -> str:
-        return f"{self.prefix}{name}"
-
-
 @pytest.fixture
 def devenv_redis(request: pytest.FixtureRequest,
                  devenv_stack: DevenvStack) -> Iterator[RedisNamespace]:
-    import redis as redis_lib
+    from devenv.data import testing  # noqa: PLC0415 - loaded by devenv_stack already
 
     service = _default_service(request.config, devenv_stack, need="redis")
-    env = devenv_stack.env(service)
-    client = redis_lib.Redis.from_url(env["REDIS_URL"])
-    prefix = f"{env['REDIS_KEY_PREFIX']}test:{uuid.uuid4().hex[:12]}:"
-    yield RedisNamespace(client, prefix)
-    keys = list(client.scan_iter(match=prefix + "*", count=1000))
-    if keys:
-        client.unlink(*keys)
-    client.close()
+    with testing.redis_namespace(devenv_stack, service) as namespace:
+        yield namespace
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """`devenv_down`: stop the stack after a run that used it (never after one that did not).
+
+    Under xdist the workers use the fixtures and the controller decides, once, for all of them:
+    each worker reports whether it used the stack (pytest_testnodedown below).
+    """
     config = session.config
     if getattr(config, "workerinput", None) is not None:
-        return  # the xdist controller decides, once, for all workers
+        config.workeroutput["devenv_used"] = config.stash.get(_USED, False)  # type: ignore[attr-defined]
+        return
     down = config.getoption("--devenv-down")
     keep = config.getoption("--devenv-keep")
     wanted = bool(down) or (config.getini("devenv_down") and not keep)
-    if not wanted:
+    if not wanted or not config.stash.get(_USED, False):
         return
     manifest = _manifest(config)
     if not manifest.exists():
         return
-    from devenv.console import Console
-    from devenv.stack import load_stack
-    from devenv.up import down as stop
+    from devenv.data import testing  # noqa: PLC0415 - only a run that used the stack stops it
 
-    stop(load_stack(manifest), Console(quiet=True), volumes=False)
+    testing.stop(manifest)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: object, error: object) -> None:
+    """An xdist worker finished: remember whether it used the stack."""
+    output = getattr(node, "workeroutput", None) or {}
+    config = getattr(node, "config", None)
+    if output.get("devenv_used") and config is not None:
+        config.stash[_USED] = True

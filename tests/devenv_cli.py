@@ -12,4 +12,4 @@ def devenv_command() -> list[str]:
     if beside.exists():
         return [str(beside)]
     found = shutil.which("devenv")
-    return [found] if found else [sys.executable, "-c", "from devenv.cli import main; main()"]
+    return [found] if found else [sys.executable, "-c", "from devenv.cli.app import main; main()"]

@@ -13,10 +13,13 @@ from typing import Any
 
 import pytest
 
-from devenv import facts, provision, secrets
+from devenv.engine import provision
 from devenv.errors import DevenvError
-from devenv.manifest import parse
-from devenv.stack import Stack, resolve
+from devenv.model import facts
+from devenv.model.credentials import Secrets, needed
+from devenv.model.manifest import parse
+from devenv.model.resolve import resolve
+from devenv.model.stack import Stack
 
 ROOT = Path("/nonexistent-devenv-escapes")
 IDENT = "is not a lowercase PostgreSQL identifier (letters a-z, digits and '_', not starting " \
@@ -34,8 +37,8 @@ def error_of(text: str) -> str:
     return caught.value.message
 
 
-def fake_secrets(stack: Stack) -> secrets.Secrets:
-    return secrets.Secrets({key: f"pw{i}Secret" for i, key in enumerate(secrets.needed(stack))})
+def fake_secrets(stack: Stack) -> Secrets:
+    return Secrets({key: f"pw{i}Secret" for i, key in enumerate(needed(stack))})
 
 
 # -- names ------------------------------------------------------------------------------------

@@ -16,9 +16,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from devenv.errors import DevenvError
-from devenv.manifest import parse
-from devenv.render import compose_files
-from devenv.stack import resolve
+from devenv.model.manifest import parse
+from devenv.model.render import compose_files
+from devenv.model.resolve import resolve
 
 REPO = Path(__file__).resolve().parents[1]
 ROOT = Path("/nonexistent-devenv-fuzz-root")

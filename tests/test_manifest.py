@@ -1,4 +1,4 @@
-"""Every error `devenv.manifest.parse` reports, by its whole message (line, key path, hint)."""
+"""Every error `manifest.parse` reports, by its whole message (line, key path, hint)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import textwrap
 import pytest
 
 from devenv.errors import DevenvError
-from devenv.manifest import Manifest, PgBouncerServer, PostgresServer, parse
+from devenv.model.manifest import Manifest, PgBouncerServer, PostgresServer, parse
 
 
 def error_of(text: str) -> str:

@@ -16,11 +16,12 @@ from typing import Any
 import pytest
 import yaml
 
-from devenv import commands, secrets
-from devenv.manifest import parse
-from devenv.render import compose_files, state_files
-from devenv.secrets import Secrets
-from devenv.stack import Stack, load_stack, resolve
+from devenv.model.credentials import Secrets, needed
+from devenv.model.manifest import parse
+from devenv.model.render import compose_files, state_files
+from devenv.model.resolve import load_stack, resolve
+from devenv.model.stack import Stack
+from devenv.store import generated
 
 REPO = Path(__file__).resolve().parents[1]
 GOLDEN = Path(__file__).resolve().parent / "golden"
@@ -72,7 +73,7 @@ def compose_of(stack: Stack) -> dict[str, Any]:
 def fake_secrets(stack: Stack) -> Secrets:
     """Recognisable passwords, distinct per key."""
     return Secrets({key: f"FakePw{i:03d}x{key.replace('/', 'Q').replace('-', 'Z')}"
-                    for i, key in enumerate(secrets.needed(stack))})
+                    for i, key in enumerate(needed(stack))})
 
 
 # -- golden files -------------------------------------------------------------------------
@@ -229,7 +230,7 @@ def test_unknown_storage_is_a_manifest_error_with_its_line(tmp_path: Path) -> No
 def test_state_files_are_private_after_write_generated(tmp_path: Path) -> None:
     (tmp_path / "devenv.yaml").write_text(ALL_KINDS)
     stack = load_stack(tmp_path / "devenv.yaml")
-    changed = commands.write_generated(stack, {"spare": 45678})
+    changed = generated.write(stack, {"spare": 45678})
     assert Path("compose/compose.yaml") in changed
     private = [p for p in (tmp_path / ".devenv").rglob("*") if p.is_file()]
     assert {p.relative_to(tmp_path).as_posix() for p in private} == {
@@ -242,5 +243,5 @@ def test_state_files_are_private_after_write_generated(tmp_path: Path) -> None:
     assert stat.S_IMODE((tmp_path / "compose" / "compose.yaml").stat().st_mode) == 0o644
     # A second run changes nothing and keeps the passwords.
     before = (tmp_path / ".devenv" / "secrets.json").read_text()
-    assert commands.write_generated(stack, {"spare": 45678}) == []
+    assert generated.write(stack, {"spare": 45678}) == []
     assert (tmp_path / ".devenv" / "secrets.json").read_text() == before

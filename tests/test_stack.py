@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from devenv.errors import DevenvError
-from devenv.manifest import parse
-from devenv.stack import Stack, load_stack, resolve
+from devenv.model.manifest import parse
+from devenv.model.resolve import load_stack, resolve
+from devenv.model.stack import Stack
 
 REPO = Path(__file__).resolve().parents[1]
 HINT = "Hint: fix devenv.yaml; no file was changed"

@@ -3,6 +3,11 @@ tests/integration/test_reset.py)."""
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import socket
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -10,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from devenv import standby
+from devenv.data import standby, standbyd
+from devenv.store.stackcache import code_fingerprint
 
 
 @pytest.fixture
@@ -23,7 +29,7 @@ def project(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def serving(project: Path, capsys: pytest.CaptureFixture[str]) -> Iterator[threading.Thread]:
-    thread = threading.Thread(target=standby.serve, args=(project,),
+    thread = threading.Thread(target=standbyd.serve, args=(project,),
                               kwargs={"launched_ns": time.time_ns()}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
@@ -37,10 +43,10 @@ def serving(project: Path, capsys: pytest.CaptureFixture[str]) -> Iterator[threa
 
 def test_fingerprint_is_the_code_not_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     # The environment travels with each request instead (tests/integration/test_reset.py).
-    before = standby.fingerprint()
+    before = code_fingerprint()
     monkeypatch.setenv("DEVENV_SPARES", "0")
     monkeypatch.setenv("PGSSLMODE", "require")
-    assert standby.fingerprint() == before
+    assert code_fingerprint() == before
 
 
 def test_without_a_standby_the_cli_resets_itself(project: Path) -> None:
@@ -61,9 +67,10 @@ def test_the_socket_is_private_and_stop_ends_the_standby(
 def test_a_client_with_other_code_is_refused_and_the_standby_exits(
         project: Path, serving: threading.Thread, capsys: pytest.CaptureFixture[str]) -> None:
     # What another devenv (another checkout, version or interpreter) would send.
-    reply = standby._ask(standby.socket_path(project),
+    reply = standby.ask(standby.socket_path(project),
                          {"fingerprint": "another devenv", "manifest": str(project.resolve()),
-                          "cwd": str(project.parent), "env": {}, "names": ["auth"]}, 10)
+                          "cwd": str(project.parent), "env": {}, "names": ["auth"],
+                          "all": False, "quiet": False}, 10)
     assert reply == {"stale": True}
     serving.join(10)
     assert not serving.is_alive()
@@ -82,7 +89,7 @@ def test_another_manifest_in_the_same_folder_is_not_served(
 
 def test_code_edited_while_it_started_is_never_served(
         project: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    standby.serve(project, launched_ns=0)  # every file is newer than that
+    standbyd.serve(project, launched_ns=0)  # every file is newer than that
     assert not standby.socket_path(project).exists()
     assert "not serving (devenv's files changed while it started)" in capsys.readouterr().out
 
@@ -90,7 +97,7 @@ def test_code_edited_while_it_started_is_never_served(
 def test_a_second_standby_for_the_same_stack_leaves_it_to_the_first(
         project: Path, serving: threading.Thread, capsys: pytest.CaptureFixture[str]) -> None:
     inode = standby.socket_path(project).stat().st_ino
-    standby.serve(project, launched_ns=time.time_ns())  # returns at once: the lock is held
+    standbyd.serve(project, launched_ns=time.time_ns())  # returns at once: the lock is held
     assert standby.socket_path(project).stat().st_ino == inode
     assert serving.is_alive()
 
@@ -104,7 +111,7 @@ def test_a_killed_standbys_socket_is_ignored_then_replaced(
         dead.bind(str(stale))
     assert stale.exists()
     assert standby.forward(project, ["auth"], all_=False, quiet=False) is None
-    thread = threading.Thread(target=standby.serve, args=(project,),
+    thread = threading.Thread(target=standbyd.serve, args=(project,),
                               kwargs={"launched_ns": time.time_ns()}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
@@ -126,4 +133,71 @@ def test_a_connection_that_says_nothing_is_ignored(
             client.sendall(garbage)
     time.sleep(0.3)
     assert serving.is_alive()
-    assert standby._ask(standby.socket_path(project), {"stop": True}, 10) == {"stopped": True}
+    assert standby.ask(standby.socket_path(project), {"stop": True}, 10) == {"stopped": True}
+
+
+def test_a_request_of_another_shape_is_refused_never_coerced() -> None:
+    good = {"fingerprint": "f", "manifest": "/p/devenv.yaml", "cwd": "/p", "env": {},
+            "names": ["auth"], "all": False, "quiet": True}
+    parsed = standbyd.parse(json.dumps(good).encode())
+    assert isinstance(parsed, standbyd.Request) and parsed.names == ["auth"]
+    assert standbyd.parse(b'{"stop": true}') == "stop"
+    for bad in ({**good, "names": "auth"},  # once read as the services a, u, t, h
+                {**good, "names": [1]}, {**good, "all": "yes"}, {**good, "env": {"A": 1}},
+                {**good, "extra": 1}, {k: v for k, v in good.items() if k != "quiet"},
+                {"stop": "please"}, [good]):
+        assert standbyd.parse(json.dumps(bad).encode()) is None, bad
+
+
+def test_only_the_variables_a_reset_reads_travel_or_are_taken() -> None:
+    env = {"PATH": "/bin", "HOME": "/h", "DEVENV_SPARES": "0", "LC_ALL": "C",
+           "PGHOSTADDR": "10.0.0.9", "PGPASSWORD": "x", "AWS_SECRET_ACCESS_KEY": "s"}
+    assert standby.passed_on(env) == {"PATH": "/bin", "HOME": "/h", "DEVENV_SPARES": "0",
+                                      "LC_ALL": "C"}
+    request = {"fingerprint": "f", "manifest": "/m", "cwd": "/", "env": env, "names": [],
+               "all": True, "quiet": False}
+    parsed = standbyd.parse(json.dumps(request).encode())
+    assert isinstance(parsed, standbyd.Request)
+    assert "PGHOSTADDR" not in parsed.env and "AWS_SECRET_ACCESS_KEY" not in parsed.env
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="needs root to listen as another user")
+def test_a_socket_planted_by_another_user_gets_nothing(capsys: pytest.CaptureFixture[str]) -> None:
+    """Another local user bound .devenv/standby.sock first (a .devenv/ others can write):
+    the CLI checks the listener's uid before sending a byte, and resets in process."""
+    root = Path(tempfile.mkdtemp(prefix="devenv-planted-", dir="/tmp"))
+    try:
+        root.chmod(0o755)
+        (root / ".devenv").mkdir(mode=0o777)
+        (root / ".devenv").chmod(0o777)
+        project = root / "devenv.yaml"
+        project.write_text("project: demo\n")
+        received_r, received_w = os.pipe()
+        ready_r, ready_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the attacker, as nobody
+            try:
+                os.setuid(65534)
+                with socket.socket(socket.AF_UNIX) as listener:
+                    listener.bind(str(standby.socket_path(project)))
+                    listener.listen(1)
+                    os.write(ready_w, b"1")
+                    listener.settimeout(10)
+                    conn, _ = listener.accept()
+                    conn.settimeout(3)
+                    try:
+                        got = conn.recv(65536)
+                    except OSError:
+                        got = b""
+                    os.write(received_w, got or b"-")
+            finally:
+                os._exit(0)
+        os.close(ready_w)
+        os.close(received_w)
+        assert os.read(ready_r, 1) == b"1", "the attacker could not bind"
+        assert standby.forward(project, ["auth"], all_=False, quiet=False) is None
+        os.waitpid(pid, 0)
+        assert os.read(received_r, 65536) == b"-"  # not one byte of the request
+        assert "is served by uid 65534, not by you: ignored" in capsys.readouterr().err
+    finally:
+        shutil.rmtree(root, ignore_errors=True)

@@ -11,8 +11,8 @@ import psycopg
 import pytest
 
 from devenv.console import Console
-from devenv.stack import load_stack
-from devenv.up import attach
+from devenv.engine.context import attach
+from devenv.model.resolve import load_stack
 from tests.integration.stacks import PCC, CopiedStack, copied
 
 pytestmark = pytest.mark.xdist_group("test_clones")

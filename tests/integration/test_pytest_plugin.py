@@ -30,7 +30,7 @@ import os
 from pathlib import Path
 
 import devenv.pytest_plugin as plugin
-import devenv.up
+import devenv.engine.up
 
 LOG = Path(os.environ["DEVENV_RECORD"])
 
@@ -40,7 +40,7 @@ def _log(line):
         f.write(line + "\\n")
 
 
-_start = devenv.up._start
+_start = devenv.engine.up._start
 
 
 def start(*args, **kwargs):
@@ -48,7 +48,7 @@ def start(*args, **kwargs):
     return _start(*args, **kwargs)
 
 
-devenv.up._start = start
+devenv.engine.up._start = start
 _clone = plugin.DevenvStack.clone
 
 
@@ -116,8 +116,8 @@ def run(project: CopiedStack, pytester: pytest.Pytester,
 
 def admin(project: CopiedStack) -> psycopg.Connection[tuple[Any, ...]]:
     from devenv.console import Console
-    from devenv.stack import load_stack
-    from devenv.up import attach
+    from devenv.engine.context import attach
+    from devenv.model.resolve import load_stack
 
     ctx = attach(load_stack(project.manifest), Console(quiet=True))
     return psycopg.connect(ctx.admin_url(ctx.stack.servers["auth-db"]), autocommit=True)
@@ -194,13 +194,13 @@ def test_failing_user_test_still_drops_its_database(project: CopiedStack, run: A
 
 
 def test_janitor_drops_clones_of_dead_runs(project: CopiedStack, run: Any) -> None:
-    from devenv import golden
     from devenv.console import Console
-    from devenv.stack import load_stack
-    from devenv.up import attach
+    from devenv.data import clones
+    from devenv.engine.context import attach
+    from devenv.model.resolve import load_stack
 
     ctx = attach(load_stack(project.manifest), Console(quiet=True))
-    leftover = golden.clone(ctx, ctx.stack.services["auth"], owner="pytest-999999")
+    leftover = clones.clone(ctx, ctx.stack.services["auth"], owner="pytest-999999")
     assert leftover in clones_left(project)
     result, _ = run("tests/test_accounts.py::test_seeded_roles_are_there")
     result.assert_outcomes(passed=1)
@@ -211,22 +211,22 @@ def test_janitor_drops_clones_of_dead_runs(project: CopiedStack, run: Any) -> No
 def test_janitor_keeps_clones_of_live_owners(project: CopiedStack, run: Any) -> None:
     import os
 
-    from devenv import golden
     from devenv.console import Console
-    from devenv.stack import load_stack
-    from devenv.up import attach
+    from devenv.data import clones
+    from devenv.engine.context import attach
+    from devenv.model.resolve import load_stack
 
     ctx = attach(load_stack(project.manifest), Console(quiet=True))
     svc = ctx.stack.services["auth"]
-    mine = golden.clone(ctx, svc, owner=f"pytest-{os.getpid()}")  # this process is alive
-    manual = golden.clone(ctx, svc)  # `devenv db clone`: no owner, never the janitor's
+    mine = clones.clone(ctx, svc, owner=f"pytest-{os.getpid()}")  # this process is alive
+    manual = clones.clone(ctx, svc)  # `devenv db clone`: no owner, never the janitor's
     try:
         result, _ = run("tests/test_accounts.py::test_seeded_roles_are_there")
         result.assert_outcomes(passed=1)
         assert {mine, manual} <= set(clones_left(project))
     finally:
-        golden.drop_clone(ctx, svc, mine)
-        golden.drop_clone(ctx, svc, manual)
+        clones.drop_clone(ctx, svc, mine)
+        clones.drop_clone(ctx, svc, manual)
 
 
 def test_runs_without_devenv_fixtures_never_touch_docker(
@@ -237,7 +237,8 @@ def test_runs_without_devenv_fixtures_never_touch_docker(
         "def test_plain():\n"
         "    assert 1 + 1 == 2\n\n\n"
         "def test_nothing_heavy_was_imported():\n"
-        "    heavy = ('psycopg', 'redis', 'devenv.up', 'devenv.stack', 'devenv.docker')\n"
+        "    heavy = ('psycopg', 'redis', 'devenv.engine.up', 'devenv.model.stack',\n"
+        "             'devenv.engine.docker', 'devenv.data.testing')\n"
         "    assert [m for m in heavy if m in sys.modules] == []\n")
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/devenv-test.sock")
     monkeypatch.chdir(project.root)
@@ -254,24 +255,24 @@ def test_runs_without_devenv_fixtures_never_touch_docker(
 def test_two_janitors_at_once_both_succeed(project: CopiedStack) -> None:
     import threading
 
-    from devenv import golden
     from devenv.console import Console
-    from devenv.pytest_plugin import _abandoned
-    from devenv.stack import load_stack
-    from devenv.up import attach
+    from devenv.data import clones
+    from devenv.data.testing import abandoned as _abandoned
+    from devenv.engine.context import attach
+    from devenv.model.resolve import load_stack
 
     project.ok("up")
     ctx = attach(load_stack(project.manifest), Console(quiet=True))
     svc = ctx.stack.services["auth"]
     for _ in range(8):
-        golden.clone(ctx, svc, owner="pytest-999999")
+        clones.clone(ctx, svc, owner="pytest-999999")
     barrier = threading.Barrier(2)
     errors: list[BaseException] = []
 
     def janitor() -> None:
         barrier.wait()
         try:
-            golden.prune(ctx, keep=lambda tag: not _abandoned(tag))
+            clones.prune(ctx, keep=lambda tag: not _abandoned(tag))
         except Exception as exc:  # what the second janitor hits
             errors.append(exc)
 
@@ -283,7 +284,7 @@ def test_two_janitors_at_once_both_succeed(project: CopiedStack) -> None:
     try:
         assert errors == [], errors
     finally:
-        golden.prune(ctx, keep=lambda tag: not _abandoned(tag))
+        clones.prune(ctx, keep=lambda tag: not _abandoned(tag))
 
 
 # -- clones made ahead -------------------------------------------------------------------------
@@ -291,11 +292,12 @@ def test_clone_pool_hands_out_fresh_distinct_clones_and_leaves_none(
         project: CopiedStack) -> None:
     import os
 
-    from devenv import facts, golden
-    from devenv.clonepool import ClonePool
     from devenv.console import Console
-    from devenv.stack import load_stack
-    from devenv.up import attach
+    from devenv.data import golden
+    from devenv.data.clonepool import ClonePool
+    from devenv.engine.context import attach
+    from devenv.model import facts
+    from devenv.model.resolve import load_stack
 
     project.ok("up")
     ctx = attach(load_stack(project.manifest), Console(quiet=True))
@@ -347,11 +349,11 @@ def test_prefetch_zero_clones_on_demand(project: CopiedStack, run: Any) -> None:
 def test_clone_pool_makes_nothing_ahead_for_a_single_test(project: CopiedStack) -> None:
     import os
 
-    from devenv import golden
-    from devenv.clonepool import ClonePool
     from devenv.console import Console
-    from devenv.stack import load_stack
-    from devenv.up import attach
+    from devenv.data import golden
+    from devenv.data.clonepool import ClonePool
+    from devenv.engine.context import attach
+    from devenv.model.resolve import load_stack
 
     project.ok("up")
     ctx = attach(load_stack(project.manifest), Console(quiet=True))

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import socket
 import stat
 import subprocess
@@ -24,8 +23,8 @@ import pytest
 import redis
 
 from devenv.console import Console
-from devenv.stack import load_stack
-from devenv.up import Context, attach
+from devenv.engine.context import Context, attach
+from devenv.model.resolve import load_stack
 from tests.integration.stacks import CAPSULE, PCC, CopiedStack, copied
 
 pytestmark = pytest.mark.xdist_group("test_reset")
@@ -306,7 +305,7 @@ def test_reset_without_names_is_a_clear_error(cap: CopiedStack) -> None:
     no_traceback(result.stdout + result.stderr)
 
 
-# -- Redis keys: unlinked by a forked helper (CLI) or in process -------------------------------
+# -- Redis keys: SCAN + UNLINK under the service's prefix only ---------------------------------
 def redis_admin(stack: CopiedStack, service: str) -> str:
     ctx = context(stack)
     server = ctx.stack.services[service].redis
@@ -314,10 +313,8 @@ def redis_admin(stack: CopiedStack, service: str) -> str:
     return ctx.redis_admin_url(ctx.stack.servers[server])
 
 
-@pytest.mark.parametrize("fork", [True, False], ids=["child", "in-process"])
-def test_key_flusher_unlinks_only_the_prefix_and_only_when_asked(cap: CopiedStack,
-                                                                 fork: bool) -> None:
-    from devenv.keyflush import KeyFlusher
+def test_unlink_prefix_removes_only_the_prefix(cap: CopiedStack) -> None:
+    from devenv.data import keys
 
     url = redis_admin(cap, "auth")
     client = redis.Redis.from_url(url)
@@ -325,61 +322,42 @@ def test_key_flusher_unlinks_only_the_prefix_and_only_when_asked(cap: CopiedStac
     kept = ["kf[1]x", "kf1:x", "auth:other"]
     client.mset({**{f"{prefix}{i}": i for i in range(1200)}, **dict.fromkeys(kept, "k")})
     try:
-        with KeyFlusher({"svc": (url, prefix)}, fork=fork) as keys:
-            pid = keys._pid
-            assert bool(pid) is fork
-            time.sleep(1)  # a child that did not wait for the word would have unlinked by now
-            assert client.exists(f"{prefix}0") == 1
-            assert keys.flush("svc") == 1200
-            assert keys.flush("svc") == 0
+        assert keys.unlink_prefix_at(url, prefix) == 1200  # more than one UNLINK batch
+        assert keys.unlink_prefix_at(url, prefix) == 0
         # SCAN may return a key twice (while Redis resizes its table): compare sets.
         assert set(client.scan_iter(match="kf*")) == {k.encode() for k in kept[:2]}
         assert client.get("auth:other") == b"k"
-        if pid:
-            with pytest.raises(ChildProcessError):  # reaped by close()
-                os.waitpid(pid, os.WNOHANG)
     finally:
         client.delete(*kept, *(f"{prefix}{i}" for i in range(1200)))
         client.close()
 
 
-@pytest.mark.parametrize("fork", [True, False], ids=["child", "in-process"])
-def test_key_flusher_reports_an_unreachable_redis_in_one_line(fork: bool) -> None:
+def test_reset_reports_an_unreachable_redis_in_one_line(cap: CopiedStack) -> None:
+    from dataclasses import replace
+
+    from devenv.data import reset
     from devenv.errors import DevenvError
-    from devenv.keyflush import KeyFlusher
 
     with socket.socket() as probe:  # a port nothing listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    with KeyFlusher({"auth": (f"redis://default:pw@127.0.0.1:{port}/0", "auth:")},
-                    fork=fork) as keys, pytest.raises(DevenvError) as failed:
-        keys.flush("auth")
+    ctx = context(cap)
+    server = ctx.stack.servers[str(ctx.stack.services["auth"].redis)]
+    servers = {**ctx.stack.servers, server.name: replace(server, port=port)}
+    ctx = replace(ctx, stack=replace(ctx.stack, servers=servers))
+    with pytest.raises(DevenvError) as failed:
+        reset._unlink_keys(ctx, ctx.stack.services["auth"])
     message = failed.value.message
-    assert failed.value.hint == "is the stack up? run `devenv up`"
+    assert failed.value.hint == ("is the stack up? `devenv status` shows it, `devenv up` "
+                                 "starts it")
     assert message.startswith("cannot clear Redis keys of 'auth' (") and "\n" not in message
     assert str(port) in message, message
-
-
-def test_key_flusher_unlinks_in_process_when_its_child_died(cap: CopiedStack) -> None:
-    from devenv.keyflush import KeyFlusher
-
-    url = redis_admin(cap, "auth")
-    client = redis.Redis.from_url(url)
-    client.set("kfdead:1", "x")
-    try:
-        with KeyFlusher({"svc": (url, "kfdead:")}, fork=True) as keys:
-            os.kill(keys._pid, signal.SIGKILL)
-            os.waitpid(keys._pid, 0)
-            assert keys.flush("svc") == 1
-    finally:
-        client.delete("kfdead:1")
-        client.close()
 
 
 # -- spares: the next reset's copy, made in the background ------------------------------------
 def spare(stack: CopiedStack, service: str, *, wait: float = 60) -> tuple[str, int, bool, str]:
     """(name, oid, allows connections, owner) of the service's ready spare, once it exists."""
-    from devenv import golden, spares
+    from devenv.data import golden, spares
 
     ctx = context(stack)
     svc = ctx.stack.services[service]
@@ -454,7 +432,7 @@ def test_reset_of_a_timescaledb_service_uses_its_spare_too(cap: CopiedStack) -> 
 
 
 def test_a_reset_during_a_refill_waits_for_its_spare(cap: CopiedStack) -> None:
-    from devenv import golden, reset, spares
+    from devenv.data import golden, reset, spares
 
     cap.ok("reset", "auth")
     spare(cap, "auth")  # that reset's refill is done
@@ -494,7 +472,7 @@ def test_spares_can_be_turned_off(cap: CopiedStack) -> None:
 
 def test_a_database_named_like_a_spare_but_not_made_by_devenv_is_never_touched(
         cap: CopiedStack) -> None:
-    from devenv import golden, spares
+    from devenv.data import golden, spares
 
     cap.ok("reset", "billing", env={"DEVENV_SPARES": "0"})  # the template, no spare
     ctx = context(cap)
@@ -542,7 +520,7 @@ def standby_socket(stack: CopiedStack) -> Path:
 
 def fresh_standby(stack: CopiedStack) -> None:
     """Stop whatever standby there is; one reset in process starts the next."""
-    from devenv import standby
+    from devenv.data import standby
 
     standby.stop(stack.manifest)
     wait_for("the standby still listens", lambda: not standby_socket(stack).exists(), stack)

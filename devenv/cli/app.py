@@ -1,0 +1,429 @@
+"""The `devenv` command. Thin: parse arguments, load the stack, call a verb, map errors to exits.
+
+Every verb is a plain function `(stack, console, **options)` in a module of this package, one
+module per group of commands (alembic's command.py). Exit codes: 0 ok, 1 a problem the user can
+fix (message + hint), 2 usage, 130 Ctrl-C, 3 a bug in devenv (with traceback).
+
+The verb modules are imported inside the commands (PLC0415 allowed in this file only): they
+load psycopg, redis-py or python-on-whales, and `devenv --help` must not (measured: --help
+~0.1 s, importing every verb module ~0.6 s).
+"""
+
+# No `from __future__ import annotations` here: typer would eval every annotation string of
+# every command on each run (get_command: 26-30 ms with it, 6-9 ms without).
+
+import contextlib
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Optional
+
+import typer
+
+from devenv import __version__
+from devenv.console import Console
+from devenv.data import standby  # the reset hand-over's socket protocol: nothing heavy
+from devenv.errors import DevenvError
+from devenv.store import stackcache
+
+if TYPE_CHECKING:
+    from devenv.model.stack import Stack
+
+app = typer.Typer(
+    help="Local PostgreSQL, TimescaleDB, Redis and PgBouncer for services that each own a "
+    "database, from one devenv.yaml.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+db_app = typer.Typer(help="Throwaway databases cloned from a service's golden template.",
+                     no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+class Options:
+    def __init__(self, file: Path, quiet: bool) -> None:
+        self.file = file
+        self.quiet = quiet
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"devenv {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Option("-f", "--file", envvar="DEVENV_FILE",
+                                       help="The manifest.")] = Path("devenv.yaml"),
+    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Only results and errors.")] = False,
+    version: Annotated[Optional[bool], typer.Option(  # noqa: UP045 - typer needs Optional
+        "--version", callback=_version, is_eager=True, help="Print the version.")] = None,
+) -> None:
+    ctx.obj = Options(file, quiet)
+
+
+def _opts(ctx: typer.Context) -> Options:
+    obj = ctx.find_root().obj
+    assert isinstance(obj, Options)
+    return obj
+
+
+def _console(ctx: typer.Context) -> Console:
+    return Console(quiet=_opts(ctx).quiet)
+
+
+def _stack(ctx: typer.Context) -> "Stack":
+    return stackcache.load(_opts(ctx).file)
+
+
+@app.command()
+def init(
+    ctx: typer.Context,
+    project: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        help="Project name (default: folder name).")] = None,
+    service: Annotated[str, typer.Option(help="Name of the first service.")] = "app",
+) -> None:
+    """Scaffold devenv.yaml, migrations/ and seeds/ for one service. Never overwrites."""
+    from devenv.cli import project as verbs
+
+    verbs.init(_opts(ctx).file, _console(ctx), project=project, service=service)
+
+
+@app.command()
+def generate(
+    ctx: typer.Context,
+    check: Annotated[bool, typer.Option("--check", help="Exit 1 if committed files are stale; "
+                                        "write nothing.")] = False,
+) -> None:
+    """Write the compose file and configs (and the private .devenv/ files they need)."""
+    from devenv.cli import project as verbs
+
+    verbs.generate(_stack(ctx), _console(ctx), check=check)
+
+
+@app.command()
+def config(ctx: typer.Context) -> None:
+    """Print the manifest with every default resolved."""
+    from devenv.cli import project as verbs
+
+    verbs.config(_stack(ctx), _console(ctx))
+
+
+@app.command()
+def schema(ctx: typer.Context) -> None:
+    """Print the manifest's JSON Schema (for editor completion)."""
+    from devenv.cli import project as verbs
+
+    verbs.schema(_console(ctx))
+
+
+@app.command()
+def up(
+    ctx: typer.Context,
+    services: Annotated[Optional[list[str]], typer.Argument(  # noqa: UP045
+        help="Only these services (and the servers they need).")] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for servers to answer.")] = 120,
+    no_migrate: Annotated[bool, typer.Option("--no-migrate", help="Skip migrations and seeds.")
+                          ] = False,
+    resync: Annotated[bool, typer.Option(
+        "--resync-passwords", help="Set the passwords of .devenv/ on existing servers (after "
+        ".devenv/ was lost); data is kept.")] = False,
+) -> None:
+    """Start, provision, migrate and seed; write each service's .env file."""
+    from devenv.cli import lifecycle
+
+    lifecycle.up(_stack(ctx), _console(ctx), names=services or [], timeout=timeout,
+                 migrate=not no_migrate, resync=resync)
+
+
+@app.command()
+def down(
+    ctx: typer.Context,
+    volumes: Annotated[bool, typer.Option("--volumes", "-v", help="Also delete the data volumes.")
+                       ] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before deleting data.")
+                   ] = False,
+) -> None:
+    """Stop the stack; data stays in its volumes unless --volumes."""
+    from devenv.cli import lifecycle
+
+    stack = _stack(ctx)
+    if volumes and not yes and not typer.confirm(
+            f"Delete all data of project '{stack.project}' (its volumes)?", default=False):
+        raise typer.Exit(1)
+    lifecycle.down(stack, _console(ctx), volumes=volumes)
+
+
+@app.command()
+def status(
+    ctx: typer.Context,
+    json_: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Servers (state, health, port) and services (database, role, env file, migrations)."""
+    from devenv.cli import lifecycle
+
+    lifecycle.status(_stack(ctx), _console(ctx), as_json=json_)
+
+
+@app.command()
+def env(
+    ctx: typer.Context,
+    service: Annotated[str, typer.Argument(help="The service.")],
+    format_: Annotated[str, typer.Option("--format", help="dotenv, shell or json.")] = "dotenv",
+    show_secrets: Annotated[bool, typer.Option("--show-secrets",
+                                               help="Print passwords instead of ****.")] = False,
+    json_: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
+) -> None:
+    """Print a service's environment variables (passwords masked unless --show-secrets)."""
+    from devenv.cli import project as verbs
+
+    verbs.env(_stack(ctx), _console(ctx), service=service, fmt="json" if json_ else format_,
+              show_secrets=show_secrets)
+
+
+Services = Annotated[Optional[list[str]], typer.Argument(  # noqa: UP045
+    help="Services (default: all).")]
+Service = Annotated[str, typer.Argument(help="The service.")]
+Json = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+
+
+@app.command()
+def migrate(
+    ctx: typer.Context,
+    services: Services = None,
+    to: Annotated[Optional[str], typer.Option("--to", help="Stop at this version.")] = None,  # noqa: UP045
+) -> None:
+    """Apply pending migrations (and new seeds) of running services."""
+    from devenv.cli import migrate as verbs
+
+    verbs.migrate(_stack(ctx), _console(ctx), names=services or [], target=to)
+
+
+@app.command()
+def rollback(
+    ctx: typer.Context,
+    service: Service,
+    steps: Annotated[int, typer.Option(min=1, help="How many migrations to undo.")] = 1,
+) -> None:
+    """Undo the latest migrations (golang-migrate and dbmate formats, which have downs)."""
+    from devenv.cli import migrate as verbs
+
+    verbs.rollback(_stack(ctx), _console(ctx), name=service,
+                                steps=steps)
+
+
+@app.command()
+def info(ctx: typer.Context, service: Service, json_: Json = False) -> None:
+    """Each migration and seed of a service: pending, applied, changed, missing or failed."""
+    from devenv.cli import migrate as verbs
+
+    verbs.info(_stack(ctx), _console(ctx), name=service,
+                            as_json=json_)
+
+
+@app.command()
+def validate(ctx: typer.Context, services: Services = None) -> None:
+    """Exit 1 when applied migration files were edited, deleted, or a new one is out of order."""
+    from devenv.cli import migrate as verbs
+
+    verbs.validate(_stack(ctx), _console(ctx), names=services or [])
+
+
+@app.command()
+def repair(ctx: typer.Context, service: Service) -> None:
+    """After fixing a database by hand: make the migration history match the files."""
+    from devenv.cli import migrate as verbs
+
+    verbs.repair(_stack(ctx), _console(ctx), name=service)
+
+
+@app.command()
+def seed(
+    ctx: typer.Context,
+    service: Service,
+    force: Annotated[bool, typer.Option("--force", help="Re-apply edited seed files.")] = False,
+) -> None:
+    """Apply a service's seed files that were not applied yet (--force: also edited ones)."""
+    from devenv.cli import migrate as verbs
+
+    verbs.seed(_stack(ctx), _console(ctx), name=service,
+                            force=force)
+
+
+@app.command()
+def reset(
+    ctx: typer.Context,
+    services: Services = None,
+    all_: Annotated[bool, typer.Option("--all", help="Reset every service.")] = False,
+    hard: Annotated[bool, typer.Option("--hard", help="Replay migrations and seeds instead of "
+                                       "cloning the golden template.")] = False,
+) -> None:
+    """Put services' data back to the freshly migrated and seeded state (others untouched)."""
+    if not hard:  # the previous reset's standby has everything loaded
+        served = standby.forward(_opts(ctx).file, services or [], all_=all_,
+                                 quiet=_opts(ctx).quiet)
+        if served is not None:
+            sys.stdout.write(served.out)
+            sys.stderr.write(served.err)
+            raise typer.Exit(served.code)
+    from devenv.cli import data
+
+    data.reset(_stack(ctx), _console(ctx), names=services or [], all_=all_, hard=hard)
+
+
+@db_app.command("clone")
+def db_clone(
+    ctx: typer.Context,
+    service: Service,
+    json_: Json = False,
+    show_secrets: Annotated[bool, typer.Option("--show-secrets",
+                                               help="Print the password in the URL.")] = False,
+) -> None:
+    """Create a fresh database from SERVICE's golden template and print its URL."""
+    from devenv.cli import data as verbs
+
+    verbs.clone(_stack(ctx), _console(ctx), name=service,
+                      as_json=json_, show_secrets=show_secrets)
+
+
+@db_app.command("drop")
+def db_drop(ctx: typer.Context,
+            name: Annotated[str, typer.Argument(help="The clone's database name.")]) -> None:
+    """Drop a clone made by `devenv db clone` (never a real database)."""
+    from devenv.cli import data as verbs
+
+    verbs.drop(_stack(ctx), _console(ctx), database=name)
+
+
+@db_app.command("prune")
+def db_prune(ctx: typer.Context) -> None:
+    """Drop every clone of this project."""
+    from devenv.cli import data as verbs
+
+    verbs.prune(_stack(ctx), _console(ctx))
+
+
+@db_app.command("list")
+def db_list(ctx: typer.Context, json_: Json = False) -> None:
+    """List the clones of this project."""
+    from devenv.cli import data as verbs
+
+    verbs.list_(_stack(ctx), _console(ctx), as_json=json_)
+
+
+@app.command()
+def logs(
+    ctx: typer.Context,
+    server: Annotated[Optional[str], typer.Argument(help="One server (default: all).")  # noqa: UP045
+                      ] = None,
+    follow: Annotated[bool, typer.Option("-f", "--follow", help="Keep streaming.")] = False,
+    tail: Annotated[int, typer.Option(help="Lines of history per server.")] = 100,
+) -> None:
+    """Servers' logs (passwords masked)."""
+    from devenv.cli import shells
+
+    shells.logs(_stack(ctx), _console(ctx), server=server, follow=follow,
+                tail=tail)
+
+
+Passthrough = Annotated[Optional[list[str]], typer.Argument(  # noqa: UP045
+    help="Arguments passed to the client (after --).")]
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def psql(ctx: typer.Context, service: Service, args: Passthrough = None) -> None:
+    """A psql shell logged in as the service (the container's psql if the host has none)."""
+    from devenv.cli import shells
+
+    raise typer.Exit(shells.psql(_stack(ctx), _console(ctx), name=service,
+                                 args=args or []))
+
+
+@app.command("redis-cli",
+             context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def redis_cli(ctx: typer.Context, service: Service, args: Passthrough = None) -> None:
+    """redis-cli logged in as the service's ACL user."""
+    from devenv.cli import shells
+
+    raise typer.Exit(shells.redis_cli(_stack(ctx), _console(ctx), name=service, args=args or []))
+
+
+@app.command()
+def ps(ctx: typer.Context) -> None:
+    """The stack's containers: state, health, port."""
+    from devenv.cli import lifecycle
+
+    lifecycle.ps(_stack(ctx), _console(ctx))
+
+
+@app.command()
+def doctor(ctx: typer.Context, json_: Json = False) -> None:
+    """Check Docker, Compose, images, ports, disk and .devenv/; say how to fix each problem."""
+    from devenv.cli import doctor as run
+
+    run.doctor(_stack(ctx), _console(ctx), as_json=json_)
+
+
+def _global_quiet(args: list[str]) -> list[str]:
+    """`-q/--quiet` is global, but people type it after the command (`devenv up -q`):
+    move it in front. Arguments after `--` (passed to psql...) are left alone."""
+    end = args.index("--") if "--" in args else len(args)
+    quiet = [a for a in args[:end] if a in ("-q", "--quiet")]
+    if not quiet:
+        return args
+    return ["-q"] + [a for a in args[:end] if a not in ("-q", "--quiet")] + args[end:]
+
+
+def _exit(code: int) -> None:
+    """Leave without the interpreter's teardown (measured 60-90 ms: collecting typer, psycopg
+    and redis-py module by module). Every command has finished its work and closed what it
+    opened by now; devenv registers no atexit handler, so flushing is all that is left."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe (`devenv ... | head`)
+            stream.flush()
+    os._exit(code)
+
+
+def main() -> None:
+    """Console-script entry: map every outcome to a documented exit code."""
+    try:
+        _main()
+    except SystemExit as done:
+        code = done.code
+        if code is not None and not isinstance(code, int):
+            print(code, file=sys.stderr)  # what sys.exit("message") prints
+            code = 1
+        _exit(code or 0)
+
+
+def _main() -> None:
+    try:
+        code = app(args=_global_quiet(sys.argv[1:]), prog_name="devenv", standalone_mode=False)
+    except DevenvError as exc:
+        sys.stderr.write(exc.report())
+        sys.exit(1)
+    except (typer.Abort, KeyboardInterrupt):
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
+    except Exception as exc:
+        psycopg = sys.modules.get("psycopg")
+        if psycopg is not None and isinstance(exc, psycopg.OperationalError):
+            print(f"error: database connection failed: {exc}".rstrip(), file=sys.stderr)
+            print("hint: is the stack up? `devenv status` shows it, `devenv up` starts it",
+                  file=sys.stderr)
+            sys.exit(1)
+        code = getattr(exc, "exit_code", None)
+        show = getattr(exc, "show", None)
+        if callable(show) and isinstance(code, int):
+            show()  # a usage error: bad option or argument (exit 2)
+            sys.exit(code)
+        traceback.print_exc()
+        print("devenv hit an unexpected error (a bug): please report it with the output above.",
+              file=sys.stderr)
+        sys.exit(3)
+    sys.exit(code if isinstance(code, int) else 0)

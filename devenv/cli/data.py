@@ -1,0 +1,67 @@
+"""`devenv reset` and `devenv db clone | drop | prune | list`: a running stack's data.
+
+Resets put a service's data back to its migrated and seeded state; clones are isolated
+databases for test suites in any language.
+"""
+
+from __future__ import annotations
+
+import json
+
+from devenv.console import Console
+from devenv.data import clones
+from devenv.data import reset as resets
+from devenv.engine.context import attach, select
+from devenv.errors import DevenvError
+from devenv.masking import mask_values
+from devenv.model import facts
+from devenv.model.stack import Stack
+
+
+def reset(stack: Stack, console: Console, *, names: list[str], all_: bool, hard: bool) -> None:
+    resets.reset(stack, console, names=names, all_=all_, hard=hard)
+
+
+def clone(stack: Stack, console: Console, *, name: str, as_json: bool,
+          show_secrets: bool) -> None:
+    ctx = attach(stack, console)
+    svc = select(stack, [name])[0]
+    database = clones.clone(ctx, svc)
+    variables = facts.env_vars(stack, svc, ctx.secrets, ctx.ports, database=database)
+    if not show_secrets:
+        variables = mask_values(variables, ctx.secrets.all())
+    if as_json:
+        console.result(json.dumps({"database": database, "url": variables["DATABASE_URL"],
+                                   "env": variables}, indent=2), raw=show_secrets)
+    else:
+        console.result(variables["DATABASE_URL"], raw=show_secrets)
+    if not show_secrets and not as_json:
+        console.note("(password masked: add --show-secrets to print it, e.g. for a script)")
+
+
+def drop(stack: Stack, console: Console, *, database: str) -> None:
+    ctx = attach(stack, console)
+    for server, name, tag in clones.list_clones(ctx):
+        service = tag.split(":", 1)[0]
+        if name == database and service in stack.services:
+            clones.drop_clone(ctx, stack.services[service], name)
+            console.say(f"dropped {name} (clone of {service} on {server})")
+            return
+    raise DevenvError(f"'{database}' is not a clone of this project: refusing to drop it",
+                      hint="`devenv db list` shows the clones; real databases are never dropped")
+
+
+def prune(stack: Stack, console: Console) -> None:
+    dropped = clones.prune(attach(stack, console))
+    console.say(f"dropped {len(dropped)} clone(s)")
+
+
+def list_(stack: Stack, console: Console, *, as_json: bool) -> None:
+    rows = clones.list_clones(attach(stack, console))
+    if as_json:
+        console.result(json.dumps([{"server": s, "database": d, "service": v.split(":")[0],
+                                    "owner": v.split(":", 1)[1] if ":" in v else None}
+                                   for s, d, v in rows], indent=2))
+        return
+    for server, database, tag in rows:
+        console.result(f"{database}  ({tag} on {server})")

@@ -1,0 +1,102 @@
+"""`devenv up | down | status | ps`: the stack's lifecycle and what state it is in."""
+
+from __future__ import annotations
+
+import json
+
+from devenv import migrations as migrations_api
+from devenv.console import Console, table
+from devenv.data import standby
+from devenv.engine import down as stop
+from devenv.engine.context import attach
+from devenv.engine.docker import Docker, server_status
+from devenv.engine.migrate import direct_url, migration_set, seed_set
+from devenv.errors import DevenvError
+from devenv.model.stack import Stack
+from devenv.store import state
+
+
+def up(stack: Stack, console: Console, *, names: list[str], timeout: float, migrate: bool,
+       resync: bool) -> None:
+    # psycopg and the provisioning code, ~0.25 s: `down` and `ps` of this module need neither.
+    from devenv.engine import up as start  # noqa: PLC0415
+
+    start.up(stack, console, names=names, deadline_s=timeout, migrate=migrate, resync=resync)
+
+
+def down(stack: Stack, console: Console, *, volumes: bool) -> None:
+    """Stop the stack, and the reset standby first: it would serve resets of a stopped stack
+    (and once more after: a refill that finished meanwhile may have started one)."""
+    manifest = stack.root / stack.manifest_name
+    standby.stop(manifest)
+    stop.down(stack, console, volumes=volumes)
+    standby.stop(manifest)
+
+
+def status(stack: Stack, console: Console, *, as_json: bool) -> None:
+    ports = state.load(stack).ports
+    servers = server_status(stack, ports)
+    running = {s.name for s in servers if s.state == "running"}
+    services = [
+        {"service": s.name, "server": s.server, "database": s.database, "role": s.role,
+         "pgbouncer": s.pgbouncer, "redis": s.redis, "env_file": str(s.env_file),
+         "env_file_exists": (stack.root / s.env_file).exists(),
+         **_migration_state(stack, s.name, console, running)}
+        for s in stack.services.values()
+    ]
+    if as_json:
+        console.result(json.dumps({
+            "project": stack.project,
+            "servers": [vars(s) for s in servers],
+            "services": services,
+        }, indent=2))
+        return
+    console.result(f"project {stack.project}")
+    console.result(table(["SERVER", "KIND", "STATE", "HEALTH", "PORT"], [
+        [s.name, s.kind, s.state, s.health or "-", "-" if s.port is None else str(s.port)]
+        for s in servers]))
+    rows = []
+    for v in services:
+        mark = "" if v["env_file_exists"] else " (not written yet)"
+        pending = "-" if v["pending"] is None else str(v["pending"])
+        if v["seeds_changed"]:
+            pending += f" (+{v['seeds_changed']} edited seed)"
+        rows.append([str(v["service"]), str(v["database"] or "-"), str(v["role"] or "-"),
+                     str(v["version"] or "-"), pending, f"{v['env_file']}{mark}"])
+    console.result(table(["SERVICE", "DATABASE", "ROLE", "VERSION", "PENDING", "ENV FILE"],
+                         rows))
+
+
+def _migration_state(stack: Stack, name: str, console: Console,
+                     running: set[str]) -> dict[str, object]:
+    """Current version, pending migrations and edited seeds of a running service's database."""
+    out: dict[str, object] = {"version": None, "pending": None, "seeds_changed": 0}
+    svc = stack.services[name]
+    if svc.server not in running or svc.database is None:
+        return out
+    try:
+        ctx = attach(stack, console)
+        url = direct_url(ctx, svc)
+        migrations = migration_set(ctx, svc)
+        if migrations is not None:
+            rows = migrations_api.info(url, migrations)
+            applied = [r.version for r in rows if r.state == "applied" and r.version]
+            out["version"] = applied[-1] if applied else None
+            out["pending"] = sum(1 for r in rows if r.state == "pending")
+        seeds = seed_set(ctx, svc)
+        if seeds is not None:
+            out["seeds_changed"] = sum(1 for r in migrations_api.seed_status(url, seeds)
+                                       if r.state == "changed")
+    except DevenvError as exc:
+        out["error"] = exc.message
+    return out
+
+
+def ps(stack: Stack, console: Console) -> None:
+    containers = Docker(stack).by_server()
+    rows = []
+    for s in server_status(stack, state.load(stack).ports):
+        c = containers.get(s.name)
+        rows.append([c.name if c else "-", s.name, s.state, s.health or "-",
+                     "-" if s.port is None else str(s.port)])
+    console.result(table(["CONTAINER", "SERVER", "STATE", "HEALTH", "PORT"], rows))

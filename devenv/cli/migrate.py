@@ -1,0 +1,126 @@
+"""`devenv migrate | rollback | info | validate | seed | repair`: verbs over a running stack."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from devenv import migrations
+from devenv.console import Console, table
+from devenv.engine.context import Context, attach, no_database, select
+from devenv.engine.migrate import direct_url, migrate_service, migration_set, seed_set
+from devenv.errors import DevenvError
+from devenv.migrations.formats import MigrationSet
+from devenv.model.stack import ServiceSpec, Stack
+
+
+def _with_db(stack: Stack, names: list[str]) -> list[ServiceSpec]:
+    services = select(stack, names)
+    if names:
+        for svc in services:
+            if svc.database is None:
+                raise no_database(svc)
+    return [s for s in services if s.database]
+
+
+def _folder_set(ctx: Context, svc: ServiceSpec) -> MigrationSet:
+    if svc.migrations is not None and svc.migrations.command is not None:
+        raise DevenvError(f"service '{svc.name}' migrates with `{svc.migrations.command}`",
+                          hint="use that tool's own commands for history and rollback")
+    found = migration_set(ctx, svc)
+    if found is None:
+        raise DevenvError(f"service '{svc.name}' has no migrations folder "
+                          f"({svc.migrations.path if svc.migrations else '-'})")
+    return found
+
+
+def migrate(stack: Stack, console: Console, *, names: list[str], target: str | None) -> None:
+    ctx = attach(stack, console)
+    services = _with_db(stack, names)
+    if target is not None and len(services) != 1:
+        raise DevenvError("--to needs exactly one service", hint="devenv migrate auth --to 1.2.0")
+    for svc in services:
+        migrate_service(ctx, svc, target=target, seed=target is None, verbose=True)
+        console.say(f"{svc.name}: up to date" if target is None else
+                    f"{svc.name}: at {target}")
+
+
+def rollback(stack: Stack, console: Console, *, name: str, steps: int) -> None:
+    ctx = attach(stack, console)
+    svc = _with_db(stack, [name])[0]
+    undone = migrations.rollback(direct_url(ctx, svc), _folder_set(ctx, svc), steps=steps,
+                  on_event=lambda e: console.say(f"  {e}"))
+    console.say(f"{svc.name}: rolled back {len(undone)} migration(s)")
+
+
+def repair(stack: Stack, console: Console, *, name: str) -> None:
+    ctx = attach(stack, console)
+    svc = _with_db(stack, [name])[0]
+    fixed = migrations.repair(direct_url(ctx, svc), _folder_set(ctx, svc))
+    for line in fixed or ["nothing to repair"]:
+        console.say(f"{svc.name}: {line}")
+
+
+def _when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S") if value else "-"
+
+
+def info(stack: Stack, console: Console, *, name: str, as_json: bool) -> None:
+    ctx = attach(stack, console)
+    svc = _with_db(stack, [name])[0]
+    url = direct_url(ctx, svc)
+    rows = migrations.info(url, _folder_set(ctx, svc))
+    seeds = seed_set(ctx, svc)
+    seed_rows = migrations.seed_status(url, seeds) if seeds is not None else []
+    if as_json:
+        console.result(json.dumps({
+            "service": svc.name,
+            "migrations": [{"version": r.version, "description": r.description,
+                            "script": r.script, "state": r.state,
+                            "applied_at": r.applied_at.isoformat() if r.applied_at else None,
+                            "execution_ms": r.execution_ms} for r in rows],
+            "seeds": [{"script": s.script, "state": s.state,
+                       "applied_at": s.applied_at.isoformat() if s.applied_at else None}
+                      for s in seed_rows],
+        }, indent=2))
+        return
+    console.result(table(["VERSION", "DESCRIPTION", "STATE", "APPLIED AT", "DURATION"], [
+        [r.version or "R", r.description, r.state, _when(r.applied_at),
+         f"{r.execution_ms} ms" if r.execution_ms is not None else "-"] for r in rows]))
+    if seed_rows:
+        console.result("")
+        console.result(table(["SEED", "STATE", "APPLIED AT"], [
+            [s.script, s.state, _when(s.applied_at)] for s in seed_rows]))
+
+
+def validate(stack: Stack, console: Console, *, names: list[str]) -> None:
+    ctx = attach(stack, console)
+    problems: list[str] = []
+    for svc in _with_db(stack, names):
+        if svc.migrations is not None and svc.migrations.command is not None:
+            continue
+        found = migration_set(ctx, svc)
+        if found is None:
+            continue
+        out_of_order = svc.migrations.out_of_order if svc.migrations else False
+        problems += [f"{svc.name}: {p}" for p in migrations.validate(direct_url(ctx, svc), found,
+                                                      out_of_order=out_of_order)]
+    if problems:
+        raise DevenvError("migration drift:\n" + "\n".join(problems),
+                          hint="restore the files, or after fixing the database by hand run "
+                          "`devenv repair SERVICE`")
+    console.say("migrations match the databases")
+
+
+def seed(stack: Stack, console: Console, *, name: str, force: bool) -> None:
+    ctx = attach(stack, console)
+    svc = _with_db(stack, [name])[0]
+    seeds = seed_set(ctx, svc)
+    if seeds is None:
+        raise DevenvError(f"service '{svc.name}' has no seeds folder ({svc.seeds})")
+    done = migrations.seed(direct_url(ctx, svc), seeds, force=force,
+                       on_event=lambda e: console.say(f"  {e}"))
+    console.say(f"{svc.name}: applied {len(done.applied)} seed file(s)")
+    for script in done.changed:
+        console.warn(f"{script} was edited after it was applied and was NOT re-applied: "
+                     f"`devenv seed {svc.name} --force` applies it")

@@ -1,0 +1,126 @@
+"""`devenv init | generate | config | schema | env`: the project's files and settings."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from devenv.console import Console
+from devenv.errors import DevenvError
+from devenv.masking import mask_values
+from devenv.model import facts, yamlio
+from devenv.model.stack import Stack, as_manifest
+from devenv.store import generated, passwords, state
+from devenv.store.files import write_atomic
+
+GITIGNORE_LINES = (".devenv/",)
+
+
+def generate(stack: Stack, console: Console, *, check: bool) -> None:
+    if check:
+        stale = generated.stale(stack)
+        if stale:
+            names = ", ".join(str(p) for p in stale)
+            raise DevenvError(f"generated files are stale: {names}",
+                              hint="run `devenv generate` and commit the result")
+        console.say(f"{stack.compose_dir}/ is up to date with {stack.manifest_name}")
+        return
+    changed = generated.write(stack, {})
+    for rel in changed:
+        console.say(f"wrote {rel}")
+    if not changed:
+        console.say("nothing to do: generated files are up to date")
+
+
+def config(stack: Stack, console: Console) -> None:
+    console.result(yamlio.dump(as_manifest(stack)).rstrip())
+
+
+def schema(console: Console) -> None:
+    from devenv.model.manifest import Manifest  # noqa: PLC0415 - pydantic, ~0.1 s: only here
+
+    console.result(json.dumps(Manifest.model_json_schema(), indent=2))
+
+
+INIT_MANIFEST = """\
+# devenv.yaml: the services of this project and what each needs.
+# Every field is in the README (`devenv schema` prints the JSON Schema for editors).
+project: {project}
+services:
+  {service}:
+    postgres: true        # its own database and login role on a shared PostgreSQL
+    redis: true           # its own Redis ACL user, keys prefixed '{service}:'
+    # extensions: [citext, pgcrypto]
+    # migrations: migrations/{service}   (the default; Flyway, golang-migrate or dbmate files)
+    # seeds: seeds/{service}             (the default; *.sql and *.csv, applied once)
+"""
+INIT_MIGRATION = """\
+-- The first migration of {service}. Runs as the service's own role, in one transaction.
+CREATE TABLE items (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    name text NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+"""
+INIT_SEED = "INSERT INTO items (name) VALUES ('first item'), ('second item');\n"
+
+
+def init(file: Path, console: Console, *, project: str | None, service: str) -> None:
+    """The one verb without a stack: it writes the manifest the others read."""
+    # pydantic, ~0.1 s: the other verbs of this module read a cached stack without it.
+    from devenv.model.manifest import check_compose_name, check_identifier  # noqa: PLC0415
+
+    root = file.resolve().parent
+    name = project or re.sub(r"[^a-z0-9_-]+", "-", root.name.lower()).strip("-_") or "devenv"
+    try:
+        check_compose_name(name)
+        check_identifier(service)
+    except ValueError as exc:
+        raise DevenvError(f"devenv init: {exc}", hint="pass --project / --service") from None
+    files = {
+        file: INIT_MANIFEST.format(project=name, service=service),
+        root / "migrations" / service / "V1__create_items.sql": INIT_MIGRATION.format(
+            service=service),
+        root / "seeds" / service / "01_items.sql": INIT_SEED,
+    }
+    existing = [p for p in files if p.exists()]
+    if existing:
+        raise DevenvError(
+            "devenv init: refusing to overwrite " + ", ".join(_rel(p, root) for p in existing),
+            hint="remove them or run `devenv init` in another folder",
+        )
+    for path, text in files.items():
+        write_atomic(path, text)
+        console.say(f"created {_rel(path, root)}")
+    gitignore = root / ".gitignore"
+    current = gitignore.read_text() if gitignore.exists() else ""
+    missing = [line for line in GITIGNORE_LINES if line not in current.splitlines()]
+    if missing:
+        sep = "" if not current or current.endswith("\n") else "\n"
+        gitignore.write_text(current + sep + "# devenv's private state (passwords)\n"
+                             + "\n".join(missing) + "\n")
+        console.say("added .devenv/ to .gitignore")
+    console.say("next: devenv up")
+
+
+def _rel(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+def env(stack: Stack, console: Console, *, service: str, fmt: str, show_secrets: bool) -> None:
+    if fmt not in ("dotenv", "shell", "json"):
+        raise DevenvError(f"unknown format {fmt!r}", hint="use dotenv, shell or json")
+    if service not in stack.services:
+        raise DevenvError(f"no service named '{service}' in {stack.manifest_name} "
+                          f"(services: {', '.join(stack.services)})")
+    creds = passwords.load(stack.root / stack.state_dir)
+    if creds is None:
+        raise DevenvError("no passwords yet in .devenv/", hint="run `devenv up` first")
+    variables = facts.env_vars(stack, stack.services[service], creds, state.load(stack).ports)
+    if not show_secrets:
+        variables = mask_values(variables, creds.all())
+    console.result(facts.format_env(variables, fmt).rstrip("\n"), raw=show_secrets)

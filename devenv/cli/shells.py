@@ -1,0 +1,71 @@
+"""`devenv logs | psql | redis-cli`: the commands people reach for when poking a stack."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+from devenv.console import Console
+from devenv.engine.context import Context, attach, no_database, select
+from devenv.errors import DevenvError
+from devenv.masking import mask
+from devenv.model import facts
+from devenv.model.stack import Stack
+
+
+def logs(stack: Stack, console: Console, *, server: str | None, follow: bool,
+         tail: int) -> None:
+    ctx = attach(stack, console)
+    if server is not None and server not in stack.servers:
+        raise DevenvError(f"no server named '{server}' (servers: {', '.join(stack.servers)})")
+    args = ["logs", "--no-color", "--tail", str(tail), *(["-f"] if follow else []),
+            *([server] if server else [])]
+    def show(line: str) -> None:
+        console.result(mask(line, ctx.secrets.all()))
+
+    code = ctx.docker.stream(ctx.docker.compose_command(*args), show)
+    if code not in (0, 130):
+        raise DevenvError(f"docker compose logs exited with {code}")
+
+
+def _container(ctx: Context, server: str) -> str:
+    found = ctx.docker.by_server().get(server)
+    if found is None or found.state != "running":
+        raise DevenvError(f"server '{server}' is not running", hint="run `devenv up`")
+    return found.name
+
+
+def psql(stack: Stack, console: Console, *, name: str, args: list[str]) -> int:
+    ctx = attach(stack, console)
+    svc = select(stack, [name])[0]
+    db = facts.db_facts(stack, svc, ctx.secrets, ctx.ports)
+    if db is None or svc.server is None:
+        raise no_database(svc)
+    env = {"PGHOST": db.host, "PGPORT": str(db.port), "PGDATABASE": db.name,
+           "PGUSER": db.user, "PGPASSWORD": db.password}
+    if shutil.which("psql"):
+        return subprocess.call(["psql", *args], env={**os.environ, **env})
+    # No client on this machine: the server's own, inside its container, over its loopback.
+    server = stack.servers[svc.server]
+    inside = {**env, "PGHOST": "127.0.0.1", "PGPORT": str(server.container_port)}
+    os.environ.update(inside)
+    return ctx.docker.interactive(_container(ctx, server.name), ["psql", *args], list(inside))
+
+
+def redis_cli(stack: Stack, console: Console, *, name: str, args: list[str]) -> int:
+    ctx = attach(stack, console)
+    svc = select(stack, [name])[0]
+    redis = facts.redis_facts(stack, svc, ctx.secrets, ctx.ports)
+    if redis is None or svc.redis is None:
+        raise DevenvError(f"service '{name}' has no Redis", hint=f"add `redis: true` to "
+                          f"services.{name}")
+    os.environ["REDISCLI_AUTH"] = redis.password  # redis-cli reads it: no -a on the command line
+    user = ["--user", redis.user]
+    if shutil.which("redis-cli"):
+        return subprocess.call(["redis-cli", "-h", redis.host, "-p", str(redis.port), *user,
+                                *args])
+    server = stack.servers[svc.redis]
+    return ctx.docker.interactive(_container(ctx, server.name),
+                                  ["redis-cli", "-p", str(server.container_port), *user, *args],
+                                  ["REDISCLI_AUTH"])

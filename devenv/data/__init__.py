@@ -1,0 +1,1 @@
+"""A running stack's data: golden templates, clones, spares, resets and Redis key removal."""

@@ -1,0 +1,101 @@
+"""Clones: throwaway databases copied from a service's golden template.
+
+Made by `devenv db clone` and the pytest plugin; each carries the comment `devenv:clone:<service>`
+(plus `:<owner>`, e.g. `pytest-<pid>`, so a janitor can find those of a killed run), and only
+databases with that comment and a clone's name shape are ever dropped.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets as random
+from collections.abc import Callable
+
+from devenv.data.golden import (
+    CLONE_MARK,
+    Conn,
+    admin_session,
+    borrowed,
+    copy_from_template,
+    drop_database,
+    ensure_template,
+    marked,
+)
+from devenv.engine.context import Context, no_database
+from devenv.errors import DevenvError
+from devenv.model.stack import ServiceSpec
+
+_CLONE_NAME = re.compile(r"^[a-z0-9_]+_c[0-9a-f]{8}$")
+
+
+def clone(ctx: Context, svc: ServiceSpec, *, tag: str = "", owner: str = "",
+          conn: Conn | None = None, template: str | None = None) -> str:
+    """A fresh database cloned from the service's template; returns its name.
+
+    `owner` (e.g. `pytest:<pid>`) lets a janitor find clones left by a killed run; `conn`
+    and `template` let a caller making many clones reuse one admin session.
+    """
+    if svc.database is None:
+        raise no_database(svc)
+    template = template or ensure_template(ctx, svc, say=False)
+    tag = re.sub(r"[^a-z0-9_]", "", tag.lower())[:10]
+    base = f"{svc.database[:36]}_{tag}" if tag else svc.database[:40]
+    comment = f"{CLONE_MARK}{svc.name}" + (f":{owner}" if owner else "")
+    with admin_session(ctx, svc) if conn is None else borrowed(conn) as admin:
+        for _ in range(5):
+            name = f"{base}_c{random.token_hex(4)}"
+            exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s",
+                                   (name,)).fetchone()
+            if exists is None:
+                copy_from_template(admin, ctx, svc, template, name, comment=comment)
+                return name
+    raise DevenvError("could not find a free clone name")  # pragma: no cover
+
+
+def drop_clone(ctx: Context, svc: ServiceSpec, name: str, *, conn: Conn | None = None) -> None:
+    with admin_session(ctx, svc) if conn is None else borrowed(conn) as admin:
+        _drop_clone(admin, name)
+
+
+def _drop_clone(conn: Conn, name: str) -> None:
+    row = conn.execute(
+        "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s",
+        (name,)).fetchone()
+    if row is None:
+        raise DevenvError(f"no database named '{name}'", hint="`devenv db list` shows clones")
+    if not (isinstance(row[0], str) and row[0].startswith(CLONE_MARK)
+            and _CLONE_NAME.match(name)):
+        raise DevenvError(f"'{name}' is not a devenv clone: refusing to drop it",
+                          hint="`devenv db drop` only drops databases made by `devenv db clone`")
+    drop_database(conn, name)  # another janitor may drop it while this waits for its lock
+
+
+def list_clones(ctx: Context) -> list[tuple[str, str, str]]:
+    """(server, database, comment after the mark: `service[:owner]`) of every clone."""
+    out = []
+    for server in ctx.stack.servers.values():
+        if not server.is_database:
+            continue
+        try:
+            conn = ctx.admin_session(server)
+        except DevenvError:  # a server that is down has no clones to list
+            continue
+        with conn:
+            for name, comment in marked(conn, CLONE_MARK):
+                out.append((server.name, name, comment[len(CLONE_MARK):]))
+    return out
+
+
+def prune(ctx: Context, *, keep: Callable[[str], bool] | None = None) -> list[str]:
+    """Drop every clone, or those whose `service[:owner]` tag `keep` does not want to keep."""
+    dropped = []
+    for server, name, tag in list_clones(ctx):
+        if keep is not None and keep(tag):
+            continue
+        with ctx.admin_session(server) as conn:
+            try:
+                _drop_clone(conn, name)
+            except DevenvError:
+                continue  # another janitor (an xdist worker) dropped it first
+        dropped.append(name)
+    return dropped

@@ -1,0 +1,129 @@
+"""`devenv reset SERVICE`: the service's data back to its migrated and seeded state, alone.
+
+Only that service is touched: its pooled connections are killed in PgBouncer (then resumed,
+so its app reconnects), its database is dropped and cloned from the golden template, its
+grants re-applied, and only keys under its Redis prefix are unlinked (SCAN + UNLINK).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from devenv.console import Console
+from devenv.data import golden, keys, spares
+from devenv.engine import provision
+from devenv.engine.context import Context, attach, select
+from devenv.engine.migrate import migrate_service
+from devenv.errors import DevenvError, last_line
+from devenv.model.stack import ServiceSpec, Stack
+
+
+def reset(stack: Stack, console: Console, *, names: list[str], all_: bool, hard: bool,
+          refill: bool = True) -> list[ServiceSpec]:
+    """Reset the services; the ones reset. `refill` False: the caller makes the next spares
+    (the standby does, in process) instead of a detached `python -m devenv.spares`."""
+    if not names and not all_:
+        raise DevenvError("name the services to reset, or pass --all",
+                          hint=f"services: {', '.join(stack.services)}")
+    services = select(stack, [] if all_ else names)
+    if all_:
+        services = [s for s in services if s.database or s.redis]
+    empty = [s.name for s in services if s.database is None and s.redis is None]
+    if empty:  # checked before any service is touched
+        raise DevenvError(f"service(s) {', '.join(empty)} have no database and no Redis: "
+                          "nothing to reset")
+    ctx = attach(stack, console)
+    for svc in services:
+        started = time.perf_counter()
+        if svc.database is not None:
+            if hard:
+                reset_hard(ctx, svc)
+            else:
+                reset_database(ctx, svc)
+        removed = _unlink_keys(ctx, svc) if svc.redis else 0  # after its database part only
+        what = "rebuilt from migrations and seeds" if hard else "restored from its template"
+        redis = f", {removed} Redis key(s) removed" if svc.redis else ""
+        console.say(f"{svc.name}: {what}{redis} "
+                    f"({(time.perf_counter() - started) * 1000:.0f} ms)")
+    if refill and not hard:
+        spares.refill_in_background(stack, services)
+    return services
+
+
+def _unlink_keys(ctx: Context, svc: ServiceSpec) -> int:
+    assert svc.redis is not None
+    try:
+        return keys.unlink_prefix_at(ctx.redis_admin_url(ctx.stack.servers[svc.redis]),
+                                     svc.key_prefix)
+    except Exception as exc:  # redis.RedisError and its socket errors
+        raise DevenvError(f"cannot clear Redis keys of '{svc.name}' ({last_line(exc)})",
+                          hint="is the stack up? `devenv status` shows it, `devenv up` "
+                          "starts it") from None
+
+
+def _console(ctx: Context, svc: ServiceSpec) -> psycopg.Connection[Any] | None:
+    """A session on the admin console of the service's PgBouncer (None without one)."""
+    if svc.pgbouncer is None or svc.database is None:
+        return None
+    bouncer = ctx.stack.servers[svc.pgbouncer]
+    return ctx.admin_session(bouncer, url=ctx.console_url(bouncer))
+
+
+@contextmanager
+def paused_pool(ctx: Context, svc: ServiceSpec,
+                console: psycopg.Connection[Any] | None = None) -> Iterator[None]:
+    """KILL drops the pooled connections of this database only and pauses it; RESUME after."""
+    console = console or _console(ctx, svc)
+    if console is None:
+        yield
+        return
+    assert svc.database is not None
+    # The admin console speaks the simple query protocol only.
+    with console:
+        console.execute(sql.SQL("KILL {}").format(sql.Identifier(svc.database)), prepare=False)
+        try:
+            yield
+        finally:
+            console.execute(sql.SQL("RESUME {}").format(sql.Identifier(svc.database)),
+                            prepare=False)
+
+
+def reset_database(ctx: Context, svc: ServiceSpec) -> bool:
+    """Drop the database and put the template's state back; True if a spare was swapped in."""
+    assert svc.database is not None
+    with ExitStack() as opened, ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(_console, ctx, svc)  # both logins (SCRAM) at once
+        opened.callback(_close_when_done, pending)
+        conn = opened.enter_context(golden.admin_session(ctx, svc))
+        console = pending.result()
+        template = golden.ensure_template(ctx, svc, conn=conn)
+        spare = spares.ready(conn, svc, template)  # before pausing the pool
+        with paused_pool(ctx, svc, console):
+            golden.drop_database(conn, svc.database)
+            if spare and spares.take(conn, ctx, svc, template):
+                return True
+            golden.copy_from_template(conn, ctx, svc, template, svc.database, comment=None)
+            return False
+
+
+def _close_when_done(pending: Future[psycopg.Connection[Any] | None]) -> None:
+    """Close the console session however the reset ended (closing twice is harmless)."""
+    if pending.exception() is None and (console := pending.result()) is not None:
+        console.close()
+
+
+def reset_hard(ctx: Context, svc: ServiceSpec) -> None:
+    """Drop, re-provision, migrate and seed from the files, without the template."""
+    assert svc.database is not None and svc.server is not None
+    server = ctx.stack.servers[svc.server]
+    with paused_pool(ctx, svc), golden.admin_session(ctx, svc) as conn:
+        golden.drop_database(conn, svc.database)
+        provision.reconcile_server(ctx.admin_url(server), ctx.stack, server, ctx.secrets)
+    migrate_service(ctx, svc, quiet=True)

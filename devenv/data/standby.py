@@ -1,0 +1,111 @@
+"""The reset standby, the CLI's side: hand a `devenv reset` to a warm process, or say no.
+
+A `devenv reset` spends most of its time starting Python and importing psycopg, redis-py and
+devenv; the database part is ~65 ms. The process that refilled the previous reset's spares has
+all of that loaded: it stands by on .devenv/standby.sock (devenv.data.standbyd) and runs the
+next reset in a child forked from its warm imports, like Gradle's daemon or dmypy.
+
+This module is what the CLI imports before anything heavy: only the socket protocol. A reset
+is handed over only when the socket's owner is this user (SO_PEERCRED) and the standby runs the
+same devenv code (`code_fingerprint`); otherwise the CLI resets in process, which is always
+safe because a reset can run again. The request carries the working directory, the reset's
+arguments and only the environment variables a reset reads (`ENVIRONMENT`): never libpq's
+PG* (a PGHOSTADDR would redirect the admin session), never anything else of the user's.
+`DEVENV_STANDBY=0` turns it off.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import struct
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from devenv import switches
+from devenv.model.stack import STATE_DIR
+from devenv.store.stackcache import code_fingerprint
+
+SOCKET = "standby.sock"
+ANSWER_SECONDS = 600.0  # a reset that rebuilds its template runs every migration
+# What a reset may read from the environment: where to find commands and files (a template
+# rebuild runs migrations, maybe a `command:`), locale, devenv's and Docker's own settings.
+ENVIRONMENT = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TMPDIR",
+               "VIRTUAL_ENV", "PYTHONPATH", "NO_COLOR", "CI", "DOCKER_HOST", "DOCKER_CONTEXT",
+               "DOCKER_CONFIG")
+ENVIRONMENT_PREFIXES = ("DEVENV_", "LC_")
+
+
+def enabled() -> bool:
+    return hasattr(socket, "AF_UNIX") and switches.on("DEVENV_STANDBY")
+
+
+def socket_path(manifest: Path) -> Path:
+    return manifest.resolve().parent / STATE_DIR / SOCKET
+
+
+def passed_on(env: dict[str, str]) -> dict[str, str]:
+    """The variables of `env` a reset reads (the rest never leaves the CLI)."""
+    return {k: v for k, v in env.items()
+            if k in ENVIRONMENT or k.startswith(ENVIRONMENT_PREFIXES)}
+
+
+def peer_uid(sock: socket.socket) -> int | None:
+    """The uid of the process at the other end of a unix socket (None where unknown)."""
+    option = getattr(socket, "SO_PEERCRED", None)
+    if option is None:  # not Linux: the 0700 .devenv/ is the only guard
+        return os.getuid()
+    pid_uid_gid = sock.getsockopt(socket.SOL_SOCKET, option, struct.calcsize("3i"))
+    return int(struct.unpack("3i", pid_uid_gid)[1])
+
+
+@dataclass(frozen=True)
+class Served:
+    out: str
+    err: str
+    code: int
+
+
+def forward(manifest: Path, names: list[str], *, all_: bool, quiet: bool) -> Served | None:
+    """The standby's run of `devenv reset`, or None: then the caller resets in process."""
+    if not enabled():
+        return None
+    try:
+        cwd = os.getcwd()
+    except OSError:  # run from a removed folder: the CLI says what that breaks
+        return None
+    request = {"fingerprint": code_fingerprint(), "manifest": str(manifest.resolve()),
+               "cwd": cwd, "env": passed_on(dict(os.environ)), "names": list(names),
+               "all": all_, "quiet": quiet}
+    reply = ask(socket_path(manifest), request, ANSWER_SECONDS)
+    if reply is None or not isinstance(reply.get("code"), int):
+        return None  # no standby, a stale one, or a failure it could not report
+    return Served(str(reply.get("out", "")), str(reply.get("err", "")), reply["code"])
+
+
+def stop(manifest: Path) -> None:
+    """Ask this stack's standby, if there is one, to exit (`devenv down`)."""
+    ask(socket_path(manifest), {"stop": True}, 5.0)
+
+
+def ask(path: Path, request: dict[str, Any], timeout: float) -> dict[str, Any] | None:
+    """One request, one reply line; None when nobody (or somebody else) answers."""
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(timeout)
+            sock.connect(str(path))
+            owner = peer_uid(sock)
+            if owner != os.getuid():
+                print(f"warning: {path} is served by uid {owner}, not by you: ignored (a "
+                      "planted socket?); resetting in process", file=sys.stderr)
+                return None
+            sock.sendall(json.dumps(request).encode() + b"\n")
+            with sock.makefile("rb") as answers:
+                line = answers.readline()
+        reply = json.loads(line) if line else None
+    except (OSError, ValueError):  # none listening, a path too long for AF_UNIX, cut short
+        return None
+    return reply if isinstance(reply, dict) else None

@@ -1,0 +1,1 @@
+"""Running a stack: Docker, ports, readiness probes, provisioning, migrations during `up`."""

@@ -1,0 +1,135 @@
+"""The runtime context of a stack: its passwords, ports, Docker and console, and the one way
+to open an admin session. Every executor above the model works from one of these.
+
+`prepare` makes one for `up` (writing generated files first); `attach` makes one for a stack
+`up` already started, reading .devenv/ and writing nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from devenv.console import Console
+from devenv.engine.docker import Docker
+from devenv.engine.ports import assign_auto
+from devenv.errors import DevenvError, last_line
+from devenv.model import facts
+from devenv.model.credentials import Secrets, needed
+from devenv.model.kinds.pgbouncer import CONSOLE_USER
+from devenv.model.stack import ADMIN_USER, ServerSpec, ServiceSpec, Stack
+from devenv.store import passwords, state
+
+if TYPE_CHECKING:
+    import psycopg
+
+T = TypeVar("T")
+CONNECT_TIMEOUT = 5  # seconds for an admin session; a stopped server answers at once
+
+
+@dataclass(frozen=True)
+class Context:
+    stack: Stack
+    secrets: Secrets
+    ports: dict[str, int]
+    docker: Docker
+    console: Console
+
+    def admin_url(self, server: ServerSpec, database: str = ADMIN_USER) -> str:
+        return facts.pg_url(ADMIN_USER, self.secrets.get(server.name, ADMIN_USER),
+                            facts.host_of(server), facts.port_of(server, self.ports), database)
+
+    def redis_admin_url(self, server: ServerSpec) -> str:
+        return (f"redis://default:{self.secrets.get(server.name, 'default')}@"
+                f"{facts.host_of(server)}:{facts.port_of(server, self.ports)}/0")
+
+    def console_url(self, server: ServerSpec) -> str:
+        """PgBouncer's admin console (SHOW POOLS, PAUSE, RESUME, KILL)."""
+        return facts.pg_url(CONSOLE_USER, self.secrets.get(server.name, CONSOLE_USER),
+                            facts.host_of(server), facts.port_of(server, self.ports), "pgbouncer")
+
+    def admin_session(self, server: ServerSpec | str, database: str = ADMIN_USER, *,
+                      url: str | None = None) -> psycopg.Connection[Any]:
+        """An autocommit session as the superuser (or on `url`, e.g. PgBouncer's console),
+        with one connect timeout and one error wording for every caller."""
+        import psycopg  # noqa: PLC0415 - ~0.2 s; `devenv status` of a stopped stack never pays
+
+        spec = self.stack.servers[server] if isinstance(server, str) else server
+        try:
+            return psycopg.connect(url or self.admin_url(spec, database), autocommit=True,
+                                   connect_timeout=CONNECT_TIMEOUT)
+        except psycopg.OperationalError as exc:
+            raise unreachable(spec.name, exc) from None
+
+
+def unreachable(server: str, exc: BaseException) -> DevenvError:
+    """The one wording of "a server of a stack that should be up does not answer"."""
+    return DevenvError(f"cannot reach server '{server}' ({last_line(exc)})",
+                       hint="is the stack up? `devenv status` shows it, `devenv up` starts it")
+
+
+def no_database(svc: ServiceSpec) -> DevenvError:
+    return DevenvError(f"service '{svc.name}' has no database",
+                       hint=f"add `postgres: true` to services.{svc.name}")
+
+
+def select(stack: Stack, names: list[str]) -> list[ServiceSpec]:
+    unknown = [n for n in names if n not in stack.services]
+    if unknown:
+        raise DevenvError(
+            f"no service named {', '.join(repr(n) for n in unknown)} in {stack.manifest_name} "
+            f"(services: {', '.join(stack.services)})")
+    return [stack.services[n] for n in names] if names else list(stack.services.values())
+
+
+def needed_servers(stack: Stack, services: list[ServiceSpec]) -> list[ServerSpec]:
+    names: set[str] = set()
+    for svc in services:
+        for ref in (svc.server, svc.pgbouncer, svc.redis):
+            if ref:
+                names.add(ref)
+        for other in svc.reads:  # reading another database needs its role to exist
+            target = stack.services[other].server
+            if target:
+                names.add(target)
+    return [s for s in stack.servers.values() if s.name in names]
+
+
+def prepare(stack: Stack, console: Console, *, choose_ports: bool = True) -> Context:
+    """Secrets, ports and generated files: everything `up` needs before touching Docker."""
+    # Renders with yaml and jinja2 (~40 ms of imports): a warm `up` never gets here.
+    from devenv.store import generated  # noqa: PLC0415
+
+    creds = passwords.ensure(stack)
+    current = state.load(stack)
+    chosen = assign_auto(stack, current.ports) if choose_ports else current.ports
+    for rel in generated.write(stack, chosen, creds):
+        if not (stack.root / rel).is_relative_to(stack.root / stack.state_dir):
+            console.say(f"wrote {rel}")
+    if chosen != current.ports:
+        current.ports = chosen
+        state.save(stack, current)
+    return Context(stack, creds, chosen, Docker(stack), console)
+
+
+def attach(stack: Stack, console: Console) -> Context:
+    """A Context for a stack that `up` already started: reads .devenv/, writes nothing."""
+    creds = passwords.load(stack.root / stack.state_dir)
+    if creds is None:
+        raise DevenvError(f"{stack.state_dir}/ holds no passwords for {stack.project} yet",
+                          hint="run `devenv up` first")
+    missing = [k for k in needed(stack) if k not in creds.passwords]
+    if missing:
+        raise DevenvError(f"the manifest changed since the last `devenv up` (no password for "
+                          f"{', '.join(missing)})", hint="run `devenv up` to apply it")
+    return Context(stack, creds, state.load(stack).ports, Docker(stack), console)
+
+
+def parallel(calls: list[Callable[[], T]]) -> list[T]:
+    if len(calls) <= 1:
+        return [c() for c in calls]
+    with ThreadPoolExecutor(max_workers=min(8, len(calls))) as pool:
+        futures = [pool.submit(c) for c in calls]
+        return [f.result() for f in futures]

@@ -1,0 +1,322 @@
+"""The one module that talks to Docker. Everything else asks it, and gets DevenvErrors back.
+
+Compose operations go through python-on-whales. Listing containers, the one call of a warm
+`devenv up`, reads the Engine API over its unix socket instead: importing python-on-whales
+alone costs ~0.5 s, more than the whole warm `up` may take (issue: faster than compose's own
+warm `up --wait`). The socket path falls back to python-on-whales for remote engines.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import urllib.parse
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from devenv.errors import DevenvError
+from devenv.model.stack import COMPOSE_ENV, COMPOSE_FILE, LABEL, Stack
+
+if TYPE_CHECKING:
+    from python_on_whales import DockerClient
+
+SOCKET = "/var/run/docker.sock"
+
+
+@dataclass(frozen=True)
+class ContainerState:
+    id: str
+    name: str
+    server: str
+    project: str
+    state: str  # running, exited, restarting...
+    health: str  # healthy, unhealthy, starting, or '' without healthcheck
+    config_hash: str  # compose's hash of the service config: changes when compose would recreate
+    ports: tuple[int, ...]  # published host ports
+
+
+class _UnixHTTP(http.client.HTTPConnection):
+    def __init__(self, path: str, timeout: float) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self.path = path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        sock.connect(self.path)
+        self.sock = sock
+
+
+def _socket_path() -> str | None:
+    host = os.environ.get("DOCKER_HOST", "")
+    if host.startswith("unix://"):
+        return host[len("unix://"):]
+    if host or os.environ.get("DOCKER_CONTEXT"):
+        return None
+    return SOCKET if os.path.exists(SOCKET) else None
+
+
+def _api_get(path: str, url: str) -> Any:
+    """One GET on the Engine API over its unix socket, parsed; a DevenvError if unanswered."""
+    try:
+        conn = _UnixHTTP(path, timeout=10)
+        try:
+            conn.request("GET", url)
+            response = conn.getresponse()
+            body = response.read()
+        finally:
+            conn.close()
+        if response.status != 200:
+            raise not_running_error(f"HTTP {response.status} from {path}")
+        return json.loads(body)
+    except (OSError, ValueError) as exc:
+        raise not_running_error(str(exc)) from None
+
+
+def not_running_error(detail: str = "") -> DevenvError:
+    if shutil.which("docker") is None:
+        return DevenvError("Docker is not installed (no `docker` command on PATH)",
+                           hint="install Docker Engine or Docker Desktop, then run `devenv doctor`")
+    extra = f" ({detail})" if detail else ""
+    return DevenvError(f"the Docker daemon is not running or not reachable{extra}",
+                       hint="start Docker (e.g. `sudo systemctl start docker` or open Docker "
+                       "Desktop), then check with `docker info`")
+
+
+class Docker:
+    """Docker for one stack: its compose file, project name and private env file."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+        self.compose_file = stack.root / stack.compose_dir / COMPOSE_FILE
+        self.env_file = stack.root / stack.state_dir / COMPOSE_ENV
+
+    @cached_property
+    def client(self) -> DockerClient:
+        from python_on_whales import DockerClient  # noqa: PLC0415 - python-on-whales, ~0.5 s: the Engine API socket serves reads without it
+
+        if shutil.which("docker") is None:
+            raise not_running_error()
+        return DockerClient(
+            compose_files=[self.compose_file],
+            compose_env_files=[self.env_file],
+            compose_project_name=self.stack.project,
+        )
+
+    # -- reads -----------------------------------------------------------------------------
+    def containers(self, *, all_projects: bool = False) -> list[ContainerState]:
+        """Containers of this project (or of every project), running or not: one API call."""
+        filters = {"label": [f"{LABEL}.project={self.stack.project}"]} if not all_projects else {}
+        path = _socket_path()
+        if path is None:
+            return self._containers_via_cli(filters)
+        query = urllib.parse.urlencode({"all": "1", "filters": json.dumps(filters)})
+        return [_from_api(item) for item in _api_get(path, f"/containers/json?{query}")]
+
+    def _containers_via_cli(self, filters: dict[str, list[str]]) -> list[ContainerState]:
+        from python_on_whales.exceptions import DockerException  # noqa: PLC0415 - python-on-whales, ~0.5 s: the Engine API socket serves reads without it
+
+        try:
+            found = self.client.container.list(all=True, filters=filters)
+        except DockerException as exc:
+            raise not_running_error((exc.stderr or "").strip()[-200:]) from None
+        out = []
+        for c in found:
+            labels = c.config.labels or {}
+            health = c.state.health.status if c.state.health else ""
+            ports = tuple(
+                int(b.host_port) for bindings in (c.network_settings.ports or {}).values()
+                for b in (bindings or []) if b.host_port
+            )
+            out.append(ContainerState(
+                c.id, c.name, labels.get(f"{LABEL}.server", ""),
+                labels.get(f"{LABEL}.project", ""), c.state.status or "", health or "",
+                labels.get("com.docker.compose.config-hash", ""), ports,
+            ))
+        return out
+
+    def volumes(self) -> list[str]:
+        """Names of this project's data volumes."""
+        label = f"{LABEL}.project={self.stack.project}"
+        path = _socket_path()
+        if path is None:
+            from python_on_whales.exceptions import DockerException  # noqa: PLC0415 - python-on-whales, ~0.5 s: the Engine API socket serves reads without it
+
+            try:
+                return [v.name for v in self.client.volume.list(filters={"label": label})]
+            except DockerException as exc:
+                raise not_running_error((exc.stderr or "").strip()[-200:]) from None
+        query = urllib.parse.urlencode({"filters": json.dumps({"label": [label]})})
+        found = _api_get(path, f"/volumes?{query}")
+        return sorted(str(v["Name"]) for v in found.get("Volumes") or [])
+
+    def psql_admin(self, server: str, script: str) -> None:
+        """Run SQL as the superuser over the container's local socket (no password needed).
+
+        The only way in when the admin password in .devenv/ no longer matches the volume's.
+        The SQL goes through stdin, so no secret appears in a process list.
+        """
+        command = ["docker", "compose", "-f", str(self.compose_file), "--env-file",
+                   str(self.env_file), "-p", self.stack.project, "exec", "-T", server,
+                   "psql", "-v", "ON_ERROR_STOP=1", "-X", "-q", "-U", "postgres", "-d",
+                   "postgres"]
+        done = subprocess.run(command, input=script, capture_output=True, text=True,
+                              check=False, timeout=60)
+        if done.returncode != 0:
+            raise DevenvError(f"psql in server '{server}' failed: "
+                              f"{done.stderr.strip().splitlines()[-1:] or ['']}",
+                              hint=f"`devenv logs {server}` shows the server's log")
+
+    def compose_command(self, *args: str) -> list[str]:
+        """A plain `docker compose` command line for this stack (what users can type too)."""
+        return ["docker", "compose", "-f", str(self.compose_file), "--env-file",
+                str(self.env_file), "-p", self.stack.project, *args]
+
+    def stream(self, command: list[str], on_line: Callable[[str], None]) -> int:
+        """Run a docker command, handing each output line to `on_line` (to redact it)."""
+        try:
+            process = subprocess.Popen(command, stdout=subprocess.PIPE,
+                                       stderr=subprocess.STDOUT, text=True, errors="replace")
+        except FileNotFoundError:
+            raise not_running_error() from None
+        assert process.stdout is not None
+        try:
+            for line in process.stdout:
+                on_line(line.rstrip("\n"))
+        except KeyboardInterrupt:
+            process.terminate()
+            raise
+        return process.wait()
+
+    def interactive(self, container: str, command: list[str], env_names: list[str]) -> int:
+        """`docker exec -it` into a container; env values pass from our environment by name,
+        so no password appears on a command line."""
+        flags = ["-it"] if sys.stdin.isatty() and sys.stdout.isatty() else ["-i"]
+        for name in env_names:
+            flags += ["-e", name]
+        return subprocess.call(["docker", "exec", *flags, container, *command])
+
+    def by_server(self) -> dict[str, ContainerState]:
+        return {c.server: c for c in self.containers() if c.server}
+
+    def logs_tail(self, server: str, lines: int = 20) -> str:
+        from python_on_whales.exceptions import DockerException  # noqa: PLC0415 - python-on-whales, ~0.5 s: the Engine API socket serves reads without it
+
+        try:
+            out = self.client.compose.logs(services=[server], tail=str(lines), timestamps=False)
+        except DockerException as exc:
+            return f"(no logs: {(exc.stderr or '').strip()[-200:]})"
+        return str(out).rstrip()
+
+    # -- changes ---------------------------------------------------------------------------
+    def up(self, servers: list[str]) -> None:
+        from python_on_whales.exceptions import DockerException  # noqa: PLC0415 - python-on-whales, ~0.5 s: the Engine API socket serves reads without it
+
+        self._check_images(servers)
+        try:
+            self.client.compose.up(services=servers, detach=True, quiet=True, pull="never")
+        except DockerException as exc:
+            raise self._compose_error("start", exc) from None
+
+    def down(self, *, volumes: bool) -> None:
+        from python_on_whales.exceptions import DockerException  # noqa: PLC0415 - python-on-whales, ~0.5 s: the Engine API socket serves reads without it
+
+        try:
+            self.client.compose.down(volumes=volumes, quiet=True, remove_orphans=True)
+        except DockerException as exc:
+            raise self._compose_error("stop", exc) from None
+
+    def _check_images(self, servers: list[str]) -> None:
+        """A missing image with no registry reachable fails late and obscurely: say it first."""
+        from python_on_whales.exceptions import DockerException  # noqa: PLC0415 - python-on-whales, ~0.5 s: the Engine API socket serves reads without it
+
+        wanted = sorted({self.stack.servers[s].image for s in servers})
+        present = self._image_tags()
+        missing = [i for i in wanted if i not in present and f"docker.io/{i}" not in present]
+        if not missing:
+            return
+        for image in missing:
+            try:
+                self.client.image.pull(image, quiet=True)
+            except DockerException as exc:
+                tail = (exc.stderr or "").strip().splitlines()[-1:] or [""]
+                raise DevenvError(
+                    f"image {image} is not on this machine and could not be pulled ({tail[0]})",
+                    hint="connect to a registry, or load the image (`docker load`), or set "
+                    "another `image:` for that server in devenv.yaml",
+                ) from None
+
+    def _image_tags(self) -> set[str]:
+        """Every tag of every local image: one Engine API call (the CLI inspects each image)."""
+        from python_on_whales.exceptions import DockerException  # noqa: PLC0415 - python-on-whales, ~0.5 s: the Engine API socket serves reads without it
+
+        path = _socket_path()
+        if path is not None:
+            return {t for image in _api_get(path, "/images/json")
+                    for t in image.get("RepoTags") or []}
+        try:
+            return {tag for image in self.client.image.list() for tag in image.repo_tags}
+        except DockerException as exc:
+            raise not_running_error((exc.stderr or "").strip()[-200:]) from None
+
+    def _compose_error(self, what: str, exc: Any, *, server: str | None = None) -> DevenvError:
+        stderr = (exc.stderr or "").strip()
+        if "Cannot connect to the Docker daemon" in stderr or "permission denied" in stderr:
+            return not_running_error(stderr.splitlines()[-1])
+        if "unknown shorthand flag" in stderr or "is not a docker command" in stderr:
+            return DevenvError("Docker Compose v2 is not available",
+                               hint="install the Compose v2 plugin (docker-compose-plugin)")
+        tail = "\n".join(stderr.splitlines()[-15:])
+        where = f" server '{server}'" if server else f" project '{self.stack.project}'"
+        return DevenvError(f"docker compose failed to {what}{where}:\n{tail}",
+                           hint="run `devenv doctor`; `devenv logs` shows the servers' logs")
+
+
+def _from_api(item: dict[str, Any]) -> ContainerState:
+    labels = item.get("Labels") or {}
+    status = str(item.get("Status", ""))
+    health = ""
+    for word in ("healthy", "unhealthy", "health: starting"):
+        if f"({word})" in status:
+            health = "starting" if word == "health: starting" else word
+            break
+    names = item.get("Names") or [""]
+    ports = tuple(int(p["PublicPort"]) for p in item.get("Ports") or [] if p.get("PublicPort"))
+    return ContainerState(
+        id=str(item["Id"]),
+        name=str(names[0]).lstrip("/"),
+        server=labels.get(f"{LABEL}.server", ""),
+        project=labels.get(f"{LABEL}.project", ""),
+        state=str(item.get("State", "")),
+        health=health,
+        config_hash=labels.get("com.docker.compose.config-hash", ""),
+        ports=tuple(sorted(set(ports))),
+    )
+
+
+@dataclass(frozen=True)
+class ServerStatus:
+    name: str
+    kind: str
+    state: str
+    health: str
+    port: int | None
+
+
+def server_status(stack: Stack, ports: dict[str, int]) -> list[ServerStatus]:
+    """Every server of the manifest with its container's state ('missing' without one)."""
+    containers = Docker(stack).by_server()
+    out = []
+    for server in stack.servers.values():
+        c = containers.get(server.name)
+        port = server.port if server.port is not None else ports.get(server.name)
+        out.append(ServerStatus(server.name, server.kind, c.state if c else "missing",
+                                c.health if c else "", port))
+    return out

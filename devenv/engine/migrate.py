@@ -1,0 +1,116 @@
+"""Migrations and seeds of each service during `up` (and `migrate`, `seed`): one place.
+
+Each service migrates as its own role on its own database, directly (not through PgBouncer:
+the advisory lock and DDL want a real session), services in parallel.
+"""
+
+from __future__ import annotations
+
+from devenv import migrations
+from devenv.engine.context import Context, no_database, parallel
+from devenv.migrations import check
+from devenv.migrations.formats import MigrationSet
+from devenv.migrations.seedfiles import SeedSet
+from devenv.model import facts
+from devenv.model.stack import ServiceSpec
+
+
+def migration_set(ctx: Context, svc: ServiceSpec) -> MigrationSet | None:
+    spec = svc.migrations
+    if spec is None or spec.path is None:
+        return None
+    folder = ctx.stack.root / spec.path
+    if not folder.is_dir() and not spec.explicit:
+        return None
+    return migrations.load_migrations(folder, root=ctx.stack.root, service=svc.name)
+
+
+def seed_set(ctx: Context, svc: ServiceSpec) -> SeedSet | None:
+    if svc.seeds is None:
+        return None
+    folder = ctx.stack.root / svc.seeds
+    if not folder.is_dir() and not svc.seeds_explicit:
+        return None
+    return migrations.load_seeds(folder, root=ctx.stack.root, service=svc.name)
+
+
+def direct_url(ctx: Context, svc: ServiceSpec, database: str | None = None) -> str:
+    db = facts.db_facts(ctx.stack, svc, ctx.secrets, ctx.ports, database=database)
+    if db is None:
+        raise no_database(svc)
+    return db.direct_url
+
+
+def migrate_service(ctx: Context, svc: ServiceSpec, *, database: str | None = None,
+                    target: str | None = None, seed: bool = True, quiet: bool = False,
+                    verbose: bool = False) -> None:
+    """Migrate and seed one service's database (or `database`, e.g. a template being built).
+
+    verbose: one line per file (the `migrate` command); otherwise one line per service.
+    """
+    url = direct_url(ctx, svc, database)
+
+    def say(text: str) -> None:
+        if not quiet:
+            ctx.console.say(text)
+
+    def event(text: str) -> None:
+        if verbose or "waiting" in text:
+            say(f"  {svc.name}: {text}")
+
+    spec = svc.migrations
+    if spec is not None and spec.command is not None:
+        env = facts.env_vars(ctx.stack, svc, ctx.secrets, ctx.ports, database=database)
+        say(f"  {svc.name}: running `{spec.command}`")
+        migrations.run_command(spec.command, cwd=ctx.stack.root / spec.cwd, env=env,
+                    on_output=lambda line: say(f"  {svc.name} | {line}"))  # masked by Console
+    else:
+        found = migration_set(ctx, svc)
+        if found is not None and (found.versioned or found.repeatable):
+            result = migrations.migrate(url, found, target=target,
+                             out_of_order=spec.out_of_order if spec else False,
+                             on_event=event)
+            if result.applied:
+                say(f"  {svc.name}: applied {len(result.applied)} migration(s), now at "
+                    f"{result.current_version} ({result.elapsed_ms} ms)")
+    seeds = seed_set(ctx, svc) if seed else None
+    if seeds is not None and seeds.files:
+        done = migrations.seed(url, seeds, on_event=event)
+        if done.applied:
+            say(f"  {svc.name}: applied {len(done.applied)} seed file(s)")
+        for script in done.changed:
+            ctx.console.warn(
+                f"{script} was edited after it was applied and was NOT re-applied: run "
+                f"`devenv seed {svc.name} --force` or `devenv reset {svc.name}`")
+
+
+def needs_work(ctx: Context, svc: ServiceSpec) -> bool:
+    """Whether `migrate_service` would change anything: read-only, no lock, no DDL.
+
+    One connection as the service's own role, so it also proves that role can log in: a
+    warm `up` needs no other check of a direct connection.
+    """
+    spec = svc.migrations
+    if spec is not None and spec.command is not None:
+        return True  # another tool: only it knows; it is idempotent by contract
+    # An edited seed counts: migrate_service warns about it, never silently skipped.
+    return check.outstanding(direct_url(ctx, svc), migration_set(ctx, svc), seed_set(ctx, svc)).any
+
+
+def outstanding_services(ctx: Context, services: list[ServiceSpec]) -> list[ServiceSpec]:
+    with_db = [s for s in services if s.database]
+    busy = parallel([lambda s=s: needs_work(ctx, s) for s in with_db])  # type: ignore[misc]
+    return [s for s, b in zip(with_db, busy, strict=True) if b]
+
+
+def run(ctx: Context, services: list[ServiceSpec],
+        todo: list[ServiceSpec] | None = None) -> bool:
+    """Migrate and seed what needs it (`todo`, when the caller already asked); return whether
+    anything had to run."""
+    if todo is None:
+        todo = outstanding_services(ctx, services)
+    if not todo:
+        return False
+    with ctx.console.step("Migrating and seeding"):
+        parallel([lambda s=s: migrate_service(ctx, s) for s in todo])  # type: ignore[misc]
+    return True

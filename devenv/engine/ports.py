@@ -1,0 +1,74 @@
+"""Host ports: choose `auto` ones once, and refuse to start on a port someone else holds."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable
+
+from devenv.engine.docker import ContainerState
+from devenv.errors import DevenvError
+from devenv.model.stack import ServerSpec, Stack
+
+
+def _free(bind: str, port: int) -> bool:
+    family = socket.AF_INET6 if ":" in bind else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        # Like every server does: connections of a just-stopped container lingering in
+        # TIME_WAIT must not count as "in use"; a listener still does.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((bind, port))
+        except OSError:
+            return False
+    return True
+
+
+def pick_free(bind: str) -> int:
+    family = socket.AF_INET6 if ":" in bind else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.bind((bind, 0))
+        return int(sock.getsockname()[1])
+
+
+def assign_auto(stack: Stack, known: dict[str, int]) -> dict[str, int]:
+    """Keep every port chosen before (stable across restarts); choose the missing ones."""
+    out = {name: port for name, port in known.items()
+           if name in stack.servers and stack.servers[name].port is None}
+    for server in stack.servers.values():
+        if server.port is None and server.name not in out:
+            out[server.name] = pick_free(server.bind)
+    return out
+
+
+def check_free(stack: Stack, servers: list[ServerSpec], ports: dict[str, int],
+               ours: dict[str, ContainerState], others: list[ContainerState],
+               relist: Callable[[], dict[str, ContainerState]] | None = None) -> None:
+    """Fail naming the port, the server and the key to change when a port is taken.
+
+    `relist` lists our containers again before blaming a port on "another process": a
+    compose run left by a killed `up` may have started our own container meanwhile.
+    """
+    problems = []
+    for server in servers:
+        port = server.port if server.port is not None else ports[server.name]
+        mine = ours.get(server.name)
+        if mine is not None and port in mine.ports:
+            continue
+        holder = next((c for c in others if port in c.ports and c.project != stack.project), None)
+        if holder is None and _free(server.bind, port):
+            continue
+        if holder is None and relist is not None:
+            ours = relist()
+            mine = ours.get(server.name)
+            if mine is not None and port in mine.ports:
+                continue
+        who = (f"container {holder.name}" + (f" of project '{holder.project}'"
+                                               if holder.project else "")
+               if holder else "another process")
+        key = f"servers.{server.name}.port"
+        problems.append(f"port {port} for server '{server.name}' is already in use by {who}")
+        hint_key = key
+    if problems:
+        raise DevenvError("\n".join(problems),
+                          hint=f"stop what holds it, or change `{hint_key}` in "
+                          f"{stack.manifest_name} (or set it to `auto`)")

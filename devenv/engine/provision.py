@@ -1,0 +1,266 @@
+"""Reconcile a PostgreSQL server with the manifest: roles, databases, extensions, grants.
+
+Run as the admin over psycopg, every identifier quoted with psycopg.sql. It reads the catalog
+first and issues a statement only for what differs, so a second `up` issues no DDL at all;
+the returned list of actions says what was changed.
+"""
+
+from __future__ import annotations
+
+import difflib
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import psycopg
+from psycopg import sql
+
+from devenv.errors import DevenvError
+from devenv.model.credentials import Secrets
+from devenv.model.scram import make_secret, matches
+from devenv.model.stack import ServerSpec, ServiceSpec, Stack
+
+Conn = psycopg.Connection[tuple[object, ...]]
+
+
+@dataclass(frozen=True)
+class RoleSpec:
+    name: str
+    password: str
+    createdb: bool = False
+    createrole: bool = False
+    member_of: tuple[str, ...] = ()
+
+
+def services_on(stack: Stack, server: ServerSpec) -> list[ServiceSpec]:
+    return [s for s in stack.services.values() if s.server == server.name and s.database]
+
+
+def roles_for(stack: Stack, server: ServerSpec, secrets: Secrets) -> list[RoleSpec]:
+    services = services_on(stack, server)
+    owners = tuple(s.role for s in services if s.role)
+    roles = [RoleSpec(r, secrets.get(server.name, r)) for r in owners]
+    if stack.migration_role:
+        roles.append(RoleSpec(stack.migration_role, secrets.get(server.name, stack.migration_role),
+                              member_of=owners))
+    if stack.admin_role:
+        roles.append(RoleSpec(stack.admin_role, secrets.get(server.name, stack.admin_role),
+                              createdb=True, createrole=True, member_of=owners))
+    return roles
+
+
+def check_extensions(conn: Conn, stack: Stack, server: ServerSpec) -> None:
+    """Fail before any change when the image lacks a requested extension."""
+    available = {str(r[0]) for r in conn.execute("SELECT name FROM pg_available_extensions")}
+    problems = []
+    for svc in services_on(stack, server):
+        for ext in svc.extensions:
+            if ext not in available:
+                close = difflib.get_close_matches(ext, sorted(available), n=3, cutoff=0.6)
+                near = f"; close matches: {', '.join(close)}" if close else ""
+                problems.append(f"extension '{ext}' (services.{svc.name}.extensions) is not "
+                                f"available in image {server.image}{near}")
+    if problems:
+        raise DevenvError("\n".join(problems),
+                          hint="use an image that ships it (set `image:` on the server) or "
+                          "remove it from devenv.yaml; nothing was changed")
+
+
+def reconcile_server(admin_url: str, stack: Stack, server: ServerSpec, secrets: Secrets, *,
+                     deadline: float | None = None) -> list[str]:
+    """Bring one server in line with the manifest; return the actions taken.
+
+    `deadline` (time.monotonic()) bounds the whole of it, `up --timeout`: every connection and
+    statement gets what is left, so a lock held by someone else cannot hang `up`.
+    """
+    try:
+        return _reconcile(admin_url, stack, server, secrets, deadline)
+    except psycopg.errors.QueryCanceled:
+        raise DevenvError(f"provisioning server '{server.name}' did not finish in time (a "
+                          "statement waited past the deadline, e.g. on another session's lock)",
+                          hint="`devenv up --timeout SECONDS` waits longer; `devenv logs "
+                          f"{server.name}` shows what the server was doing") from None
+
+
+def _connect(url: str, deadline: float | None) -> Conn:
+    if deadline is None:
+        return psycopg.connect(url, autocommit=True)
+    left_ms = max(int((deadline - time.monotonic()) * 1000), 1)
+    return psycopg.connect(url, autocommit=True, connect_timeout=max(left_ms // 1000, 1),
+                           options=f"-c statement_timeout={left_ms}")
+
+
+def _reconcile(admin_url: str, stack: Stack, server: ServerSpec, secrets: Secrets,
+               deadline: float | None) -> list[str]:
+    actions: list[str] = []
+    with _connect(admin_url, deadline) as conn:
+        check_extensions(conn, stack, server)
+        roles = roles_for(stack, server, secrets)
+        actions += _roles(conn, roles)
+        services = services_on(stack, server)
+        managed = {r.name for r in roles}
+        inheritors = {r.name for r in roles if r.member_of}
+        for svc in services:
+            readers = sorted(o.role for o in services if svc.name in o.reads and o.role)
+            actions += _database(conn, svc, readers, managed - inheritors)
+    base = admin_url.rsplit("/", 1)[0]
+    for svc in services:
+        assert svc.database is not None and svc.role is not None
+        readers = sorted(o.role for o in services if svc.name in o.reads and o.role)
+        if not svc.extensions and not readers:
+            continue
+        with _connect(f"{base}/{svc.database}", deadline) as conn:
+            actions += _extensions(conn, svc)
+            actions += grant_reads(conn, svc.role, readers, database=svc.database)
+    return actions
+
+
+def _roles(conn: Conn, roles: list[RoleSpec]) -> list[str]:
+    rows = conn.execute(
+        "SELECT rolname, rolpassword, rolsuper, rolcreatedb, rolcreaterole, rolcanlogin "
+        "FROM pg_authid WHERE rolname = ANY(%s)", ([r.name for r in roles],)
+    ).fetchall()
+    current = {str(r[0]): r for r in rows}
+    actions = []
+    for role in roles:
+        ident = sql.Identifier(role.name)
+        attrs = sql.SQL(
+            "LOGIN NOSUPERUSER {} {}".format(
+                "CREATEDB" if role.createdb else "NOCREATEDB",
+                "CREATEROLE" if role.createrole else "NOCREATEROLE",
+            )
+        )
+        row = current.get(role.name)
+        if row is None:
+            conn.execute(sql.SQL("CREATE ROLE {} {} PASSWORD {}").format(
+                ident, attrs, sql.Literal(scram_secret(role))))
+            actions.append(f"created role {role.name}")
+        else:
+            if (row[2], row[3], row[4], row[5]) != (False, role.createdb, role.createrole, True):
+                conn.execute(sql.SQL("ALTER ROLE {} {}").format(ident, attrs))
+                actions.append(f"reset attributes of role {role.name}")
+            if not matches(role.password, row[1] if isinstance(row[1], str) else None):
+                conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(
+                    ident, sql.Literal(scram_secret(role))))
+                actions.append(f"set password of role {role.name}")
+        if role.member_of:
+            have = {str(r[0]) for r in conn.execute(
+                "SELECT g.rolname FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid "
+                "JOIN pg_roles u ON u.oid = m.member WHERE u.rolname = %s", (role.name,))}
+            for group in role.member_of:
+                if group not in have:
+                    conn.execute(sql.SQL("GRANT {} TO {}").format(
+                        sql.Identifier(group), ident))
+                    actions.append(f"granted {group} to {role.name}")
+    return actions
+
+
+def scram_secret(role: RoleSpec) -> str:
+    """Hashed on the client: the plain password never reaches the server, so no server log
+    can show it, whatever log_statement says."""
+    return make_secret(role.password)
+
+
+def _database(conn: Conn, svc: ServiceSpec, readers: list[str],
+              service_roles: Iterable[str]) -> list[str]:
+    assert svc.database is not None and svc.role is not None
+    db, owner = sql.Identifier(svc.database), sql.Identifier(svc.role)
+    actions = []
+    row = conn.execute("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = %s",
+                       (svc.database,)).fetchone()
+    if row is None:
+        # template0: the TimescaleDB image puts its extension in template1, and a service
+        # should get only the extensions it asks for.
+        conn.execute(sql.SQL("CREATE DATABASE {} OWNER {} TEMPLATE template0").format(db, owner))
+        actions.append(f"created database {svc.database}")
+    elif row[0] != svc.role:
+        conn.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(db, owner))
+        actions.append(f"set owner of database {svc.database} to {svc.role}")
+    actions += database_access(conn, svc.database, readers, service_roles)
+    return actions
+
+
+def database_access(conn: Conn, database: str, readers: list[str],
+                    service_roles: Iterable[str]) -> list[str]:
+    """Only the owner and its readers may connect: not PUBLIC, not other services."""
+    db = sql.Identifier(database)
+    actions = []
+    public = conn.execute(
+        "SELECT has_database_privilege('public', %s, 'CONNECT') "
+        "OR has_database_privilege('public', %s, 'TEMPORARY')", (database, database)
+    ).fetchone()
+    if public and public[0]:
+        conn.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(db))
+        actions.append(f"revoked PUBLIC access to database {database}")
+    acl = conn.execute(
+        "SELECT r.rolname FROM pg_database d, aclexplode(d.datacl) a JOIN pg_roles r "
+        "ON r.oid = a.grantee WHERE d.datname = %s AND a.privilege_type = 'CONNECT'",
+        (database,)).fetchall()
+    explicit = {str(r[0]) for r in acl}
+    for reader in readers:
+        if reader not in explicit:
+            conn.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
+                db, sql.Identifier(reader)))
+            actions.append(f"granted CONNECT on {database} to {reader}")
+    owner = conn.execute("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = %s",
+                         (database,)).fetchone()
+    for role in sorted(explicit & set(service_roles)):
+        if owner and role != owner[0] and role not in readers:
+            conn.execute(sql.SQL("REVOKE CONNECT ON DATABASE {} FROM {}").format(
+                db, sql.Identifier(role)))
+            actions.append(f"revoked CONNECT on {database} from {role}")
+    return actions
+
+
+def _extensions(conn: Conn, svc: ServiceSpec) -> list[str]:
+    have = {str(r[0]) for r in conn.execute("SELECT extname FROM pg_extension")}
+    actions = []
+    for ext in svc.extensions:
+        if ext not in have:
+            conn.execute(sql.SQL("CREATE EXTENSION IF NOT EXISTS {} CASCADE").format(
+                sql.Identifier(ext)))
+            actions.append(f"created extension {ext} in {svc.database}")
+    return actions
+
+
+def grant_reads(conn: Conn, owner: str, readers: list[str], *, database: str) -> list[str]:
+    """SELECT for readers on the owner's tables, now and (default privileges) later."""
+    actions = []
+    for reader in readers:
+        r, o = sql.Identifier(reader), sql.Identifier(owner)
+        schemas = [str(row[0]) for row in conn.execute(
+            "SELECT nspname FROM pg_namespace WHERE (nspowner = %s::regrole "
+            "OR nspname = 'public') AND NOT has_schema_privilege(%s, oid, 'USAGE')",
+            (owner, reader))]
+        for schema in schemas:
+            conn.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(
+                sql.Identifier(schema), r))
+            actions.append(f"granted USAGE on schema {schema} in {database} to {reader}")
+        tables = conn.execute(
+            "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND c.relowner = %s::regrole "
+            "AND NOT has_table_privilege(%s, c.oid, 'SELECT')", (owner, reader)).fetchone()
+        if tables and int(str(tables[0])) > 0:
+            for schema in _owned_schemas(conn, owner):
+                conn.execute(sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA {} TO {}").format(
+                    sql.Identifier(schema), r))
+            actions.append(f"granted SELECT on existing tables of {database} to {reader}")
+        defaults = {str(row[0]) for row in conn.execute(
+            "SELECT d.defaclobjtype FROM pg_default_acl d, aclexplode(d.defaclacl) a "
+            "WHERE d.defaclrole = %s::regrole AND d.defaclnamespace = 0 "
+            "AND a.grantee = %s::regrole", (owner, reader))}
+        if "r" not in defaults:
+            conn.execute(sql.SQL(
+                "ALTER DEFAULT PRIVILEGES FOR ROLE {} GRANT SELECT ON TABLES TO {}").format(o, r))
+            actions.append(f"granted SELECT on future tables of {database} to {reader}")
+        if "n" not in defaults:
+            conn.execute(sql.SQL(
+                "ALTER DEFAULT PRIVILEGES FOR ROLE {} GRANT USAGE ON SCHEMAS TO {}").format(o, r))
+            actions.append(f"granted USAGE on future schemas of {database} to {reader}")
+    return actions
+
+
+def _owned_schemas(conn: Conn, owner: str) -> list[str]:
+    return [str(row[0]) for row in conn.execute(
+        "SELECT nspname FROM pg_namespace WHERE nspowner = %s::regrole OR nspname = 'public'",
+        (owner,))]

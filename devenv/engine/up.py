@@ -1,0 +1,288 @@
+"""`devenv up` and `down`: the executor that turns a Stack into a running, provisioned stack.
+
+Order of `up`: generate files -> start the servers the chosen services need -> wait until each
+answers its protocol -> provision (roles, databases, extensions, grants) -> migrate and seed ->
+probe every service with its own credentials -> write .env files. A warm `up` whose generated
+files are unchanged and whose containers are healthy skips straight to the probes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+
+from psycopg import sql
+
+from devenv.console import Console
+from devenv.engine import migrate as migrate_step
+from devenv.engine import ports, probes, provision
+from devenv.engine.context import Context, attach, needed_servers, parallel, prepare, select
+from devenv.engine.docker import ContainerState, Docker
+from devenv.errors import DevenvError
+from devenv.masking import mask, mask_url
+from devenv.model import facts
+from devenv.model.scram import make_secret
+from devenv.model.stack import ADMIN_USER, COMPOSE_ENV, ServerSpec, ServiceSpec, Stack
+from devenv.store import passwords, state
+from devenv.store.files import write_private
+from devenv.store.stackcache import code_fingerprint
+
+DEFAULT_DEADLINE = 120.0
+
+
+def disk_fingerprint(stack: Stack, services: list[ServiceSpec]) -> str:
+    """A hash of everything a cold `up` derives the stack from, read from disk only.
+
+    The manifest, devenv's code, the passwords and ports in .devenv/, the generated files
+    and the .env files: when none changed since the last good `up`, rendering, compose and
+    provisioning would all be no-ops, so a warm `up` skips them.
+    """
+    root = stack.root
+    paths = [root / stack.manifest_name, root / stack.state_dir / passwords.SECRETS_FILE]
+    compose_dir = root / stack.compose_dir
+    if compose_dir.is_dir():
+        paths += sorted(p for p in compose_dir.rglob("*") if p.is_file())
+    secret_dir = root / stack.state_dir / "secrets"
+    if secret_dir.is_dir():
+        paths += sorted(secret_dir.iterdir())
+    paths.append(root / stack.state_dir / COMPOSE_ENV)
+    paths += [root / s.env_file for s in services]
+    digest = hashlib.sha256(f"{code_fingerprint()}\0{[s.name for s in services]}\0".encode())
+    for path in paths:
+        try:
+            content = path.read_bytes()
+        except OSError:
+            content = b"\0missing"
+        digest.update(str(path).encode() + b"\0" + content + b"\0")
+    return digest.hexdigest()
+
+
+def up(stack: Stack, console: Console, *, names: list[str], deadline_s: float = DEFAULT_DEADLINE,
+       migrate: bool = True, resync: bool = False) -> Context:
+    started = time.perf_counter()
+    services = select(stack, names)
+    servers = needed_servers(stack, services)
+    with state.locked(stack):
+        current = state.load(stack)
+        warm_ctx = None if resync else _warm_context(stack, console, services, servers, current,
+                                                       migrate=migrate)
+        ctx, todo = warm_ctx if warm_ctx is not None else (None, None)
+        warm = ctx is not None
+        if ctx is None:
+            if not resync:
+                _refuse_lost_state(stack)
+            if current.fingerprint:
+                current.fingerprint = ""  # until this up succeeds, the next one is cold
+                state.save(stack, current)
+            ctx = prepare(stack, console)
+            deadline = time.monotonic() + deadline_s
+            _start(ctx, servers, ctx.docker.by_server(), deadline, resync=resync)
+            _provision(ctx, servers, deadline)
+            with console.step("Checking every service's credentials"):
+                _probe_services(ctx, services, deadline=deadline)
+        if migrate:
+            migrate_step.run(ctx, services, todo)
+        if not warm:
+            _write_env_files(ctx, services)
+            current = state.load(stack)
+            current.fingerprint = disk_fingerprint(stack, services)
+            state.save(stack, current)
+    _summary(ctx, services, time.perf_counter() - started, warm=warm)
+    return ctx
+
+
+def _warm_context(stack: Stack, console: Console, services: list[ServiceSpec],
+                  servers: list[ServerSpec], current: state.State, *, migrate: bool
+                  ) -> tuple[Context, list[ServiceSpec] | None] | None:
+    """(Context, services with migrations or seeds to run) when the stack is exactly as the
+    last good `up` left it, else None.
+
+    "Exactly": the same manifest, passwords, ports and generated files on disk (one hash),
+    every needed container running and healthy (one API call), and every service able to
+    connect (through PgBouncer where pooled; directly by the migration check). Redis ACL
+    users are not probed here: they come from the env file the hash covers, and compose's
+    healthcheck pings Redis.
+    """
+    if not current.fingerprint or current.fingerprint != disk_fingerprint(stack, services):
+        return None
+    ctx = attach(stack, console)
+    containers = ctx.docker.by_server()
+    if not all(_healthy(containers.get(s.name)) for s in servers):
+        return None
+    if not _probe_services(ctx, services, quick=True, direct=not migrate):
+        return None
+    if not migrate:
+        return ctx, None
+    try:
+        return ctx, migrate_step.outstanding_services(ctx, services)
+    except DevenvError:
+        return None
+
+
+def _healthy(container: ContainerState | None) -> bool:
+    """Running and not failing its healthcheck. "starting" (no verdict yet, for one interval
+    after a start) passes: the warm path's own connections are the verdict."""
+    return container is not None and container.state == "running" and container.health in (
+        "healthy", "starting", "")
+
+
+def _refuse_lost_state(stack: Stack) -> None:
+    """Data volumes without their passwords: never paper over it with new random ones."""
+    if (stack.root / stack.state_dir / passwords.SECRETS_FILE).exists():
+        return
+    volumes = Docker(stack).volumes()
+    if volumes:
+        raise DevenvError(
+            f"{stack.state_dir}/{passwords.SECRETS_FILE} is missing, but project '{stack.project}' "
+            f"has data volumes ({', '.join(volumes)}) made with the passwords it held",
+            hint="`devenv up --resync-passwords` sets new passwords on the servers and keeps "
+            "the data; `devenv down --volumes` starts from scratch instead")
+
+
+def _start(ctx: Context, servers: list[ServerSpec], containers: dict[str, ContainerState],
+           deadline: float, *, resync: bool = False) -> None:
+    others = [c for c in ctx.docker.containers(all_projects=True)
+              if c.project != ctx.stack.project]
+    ports.check_free(ctx.stack, servers, ctx.ports, containers, others,
+                     relist=ctx.docker.by_server)
+    names = [s.name for s in servers]
+    with ctx.console.step(f"Starting {', '.join(names)}"):
+        ctx.docker.up(names)
+    if resync:
+        with ctx.console.step("Setting the passwords of .devenv/ on the servers"):
+            parallel([lambda s=s: _resync_admin(ctx, s, deadline)  # type: ignore[misc]
+                       for s in servers if s.is_database])
+    with ctx.console.step("Waiting for the servers to answer"):
+        parallel([lambda s=s: _wait_server(ctx, s, deadline)  # type: ignore[misc]
+                   for s in servers if s.kind != "pgbouncer"])
+
+
+def _resync_admin(ctx: Context, server: ServerSpec, deadline: float) -> None:
+    """The admin password over the local socket; service roles follow in provisioning."""
+    # Hashed here, so the password never appears in the server's log.
+    hashed = make_secret(ctx.secrets.get(server.name, ADMIN_USER))
+    statement = sql.SQL("ALTER ROLE {} PASSWORD {};\n").format(
+        sql.Identifier(ADMIN_USER), sql.Literal(hashed))
+    script = statement.as_string(None)
+    probes.retry_until(deadline, lambda: ctx.docker.psql_admin(server.name, script))
+
+
+def _wait_server(ctx: Context, server: ServerSpec, deadline: float) -> None:
+    if server.is_database:
+        check: Callable[[], None] = lambda: probes.postgres_ok(ctx.admin_url(server))  # noqa: E731
+    else:
+        check = lambda: probes.redis_ok(ctx.redis_admin_url(server))  # noqa: E731
+    _with_diagnosis(ctx, server, deadline, check, "as the admin")
+
+
+def _with_diagnosis(ctx: Context, server: ServerSpec, deadline: float,
+                    check: Callable[[], None], who: str) -> None:
+    try:
+        probes.retry_until(deadline, check)
+    except DevenvError:
+        raise
+    except Exception as exc:
+        raise not_ready(ctx, server, f"{who}: {_first_line(exc)}", exc) from None
+
+
+def not_ready(ctx: Context, server: ServerSpec, detail: str, exc: BaseException) -> DevenvError:
+    text = str(exc)
+    container = ctx.docker.by_server().get(server.name)
+    status = f"{container.state}, {container.health or 'no healthcheck'}" if container else \
+        "no container"
+    tail = mask(ctx.docker.logs_tail(server.name, 20), ctx.secrets.all())
+    if "password authentication failed" in text or "WRONGPASS" in text:
+        hint = ("the server's data volume was initialised with other passwords (was .devenv/ "
+                "deleted or replaced?). `devenv up --resync-passwords` sets the passwords in "
+                ".devenv/ on the running server and keeps the data")
+    else:
+        hint = (f"`devenv logs {server.name}` shows the whole log; a bad setting in "
+                f"servers.{server.name} of {ctx.stack.manifest_name} is the usual cause")
+    return DevenvError(
+        f"server '{server.name}' is not ready ({detail})\ncontainer: {status}\n"
+        f"last log lines:\n{tail}", hint=hint)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return mask_url(text.splitlines()[0])
+
+
+def _provision(ctx: Context, servers: list[ServerSpec], deadline: float) -> None:
+    databases = [s for s in servers if s.is_database]
+    if not databases:
+        return
+    with ctx.console.step("Provisioning roles, databases, extensions and grants"):
+        results = parallel([
+            lambda s=s: provision.reconcile_server(  # type: ignore[misc]
+                ctx.admin_url(s), ctx.stack, s, ctx.secrets, deadline=deadline)
+            for s in databases])
+    for actions in results:
+        for action in actions:
+            ctx.console.say(f"  {action}")
+
+
+def _probe_services(ctx: Context, services: list[ServiceSpec], *, quick: bool = False,
+                    deadline: float | None = None, direct: bool = True) -> bool:
+    """Connect as every service, with the credentials of its .env file.
+
+    quick=True answers whether everything already works (the warm path): a pooled service is
+    checked through PgBouncer only (which logs in to the server as the same role), and a
+    direct connection only when `direct` (the migration check makes one anyway). Otherwise
+    failures retry until the deadline and then explain themselves.
+    """
+    checks: list[tuple[ServerSpec, str, Callable[[], None]]] = []
+    for svc in services:
+        db = facts.db_facts(ctx.stack, svc, ctx.secrets, ctx.ports)
+        if db is None:
+            pass
+        elif not quick or (direct and not db.pooled):
+            assert svc.server is not None
+            checks.append((ctx.stack.servers[svc.server], f"as {svc.role} on {svc.database}",
+                           lambda u=db.direct_url: probes.postgres_ok(u)))  # type: ignore[misc]
+        if db is not None and db.pooled:
+            assert svc.pgbouncer is not None
+            checks.append((ctx.stack.servers[svc.pgbouncer],
+                           f"as {svc.role} on {svc.database} through PgBouncer",
+                           lambda u=db.url: probes.postgres_ok(u)))  # type: ignore[misc]
+        redis = facts.redis_facts(ctx.stack, svc, ctx.secrets, ctx.ports)
+        if redis is not None and not quick:
+            assert svc.redis is not None
+            checks.append((ctx.stack.servers[svc.redis], f"PING as ACL user {svc.name}",
+                           lambda u=redis.url: probes.redis_ok(u)))  # type: ignore[misc]
+    if quick:
+        try:
+            parallel([check for _, _, check in checks])
+        except Exception:
+            return False
+        return True
+    assert deadline is not None
+    parallel([lambda s=s, w=w, c=c: _with_diagnosis(ctx, s, deadline, c, w)  # type: ignore[misc]
+               for s, w, c in checks])
+    return True
+
+
+def _write_env_files(ctx: Context, services: list[ServiceSpec]) -> None:
+    for svc in services:
+        variables = facts.env_vars(ctx.stack, svc, ctx.secrets, ctx.ports)
+        header = (f"# Generated by devenv for service '{svc.name}' from "
+                  f"{ctx.stack.manifest_name}. Private: do not commit.\n")
+        write_private(ctx.stack.root / svc.env_file, facts.format_env(variables, "dotenv",
+                                                                      header=header))
+
+
+def _summary(ctx: Context, services: list[ServiceSpec], seconds: float, *, warm: bool) -> None:
+    console = ctx.console
+    what = "up to date" if warm else "up"
+    console.say(f"{ctx.stack.project} is {what} ({seconds:.2f}s)")
+    for svc in services:
+        variables = facts.env_vars(ctx.stack, svc, ctx.secrets, ctx.ports)
+        parts = [svc.name]
+        if "DATABASE_URL" in variables:
+            parts.append(f"database {svc.database}")
+        console.say("  " + ", ".join(parts))
+        for key in ("DATABASE_URL", "REDIS_URL"):
+            if key in variables:
+                console.say(f"    {key}={mask_url(variables[key])}")
+        console.say(f"    env file: {svc.env_file}")

@@ -1,0 +1,153 @@
+"""Connection facts of a service and the variables of its .env file (pure).
+
+Names are stable and documented in README and .env.example: DATABASE_URL (through PgBouncer
+when the service is pooled), DATABASE_DIRECT_URL, PG* (always direct, for libpq tools and
+migration runners), REDIS_URL, REDIS_KEY_PREFIX, <OTHER>_DATABASE_URL per `reads` entry.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from dataclasses import asdict, dataclass
+from urllib.parse import quote
+
+from devenv.errors import DevenvError
+from devenv.model.credentials import Secrets
+from devenv.model.stack import ServerSpec, ServiceSpec, Stack
+from devenv.model.templates import sandbox
+
+
+def host_of(server: ServerSpec) -> str:
+    """Where a process on this machine reaches the server: the bind address, or loopback."""
+    return "127.0.0.1" if server.bind in ("0.0.0.0", "::", "") else server.bind
+
+
+def port_of(server: ServerSpec, ports: dict[str, int]) -> int:
+    if server.port is not None:
+        return server.port
+    try:
+        return ports[server.name]
+    except KeyError:
+        raise DevenvError(f"server '{server.name}' has port: auto and no port was chosen yet",
+                          hint="run `devenv up`") from None
+
+
+def pg_url(user: str, password: str, host: str, port: int, database: str) -> str:
+    return (f"postgresql://{quote(user, safe='')}:{quote(password, safe='')}@{host}:{port}/"
+            f"{quote(database, safe='')}")
+
+
+@dataclass(frozen=True)
+class DbFacts:
+    host: str
+    port: int
+    name: str
+    user: str
+    password: str
+    url: str
+    direct_url: str
+    pooled: bool
+
+
+@dataclass(frozen=True)
+class RedisFacts:
+    host: str
+    port: int
+    user: str
+    password: str
+    url: str
+    prefix: str
+
+
+def db_facts(stack: Stack, svc: ServiceSpec, secrets: Secrets, ports: dict[str, int],
+             *, database: str | None = None) -> DbFacts | None:
+    if svc.server is None or svc.role is None or svc.database is None:
+        return None
+    server = stack.servers[svc.server]
+    password = secrets.get(server.name, svc.role)
+    name = database or svc.database
+    host, port = host_of(server), port_of(server, ports)
+    direct = pg_url(svc.role, password, host, port, name)
+    url = direct
+    if svc.pgbouncer and database is None:
+        pool = stack.servers[svc.pgbouncer]
+        url = pg_url(svc.role, password, host_of(pool), port_of(pool, ports), name)
+    return DbFacts(host, port, name, svc.role, password, url, direct, url != direct)
+
+
+def redis_facts(stack: Stack, svc: ServiceSpec, secrets: Secrets,
+                ports: dict[str, int]) -> RedisFacts | None:
+    if svc.redis is None:
+        return None
+    server = stack.servers[svc.redis]
+    password = secrets.get(server.name, svc.name)
+    host, port = host_of(server), port_of(server, ports)
+    url = f"redis://{quote(svc.name, safe='')}:{quote(password, safe='')}@{host}:{port}/0"
+    return RedisFacts(host, port, svc.name, password, url, svc.key_prefix)
+
+
+def env_vars(stack: Stack, svc: ServiceSpec, secrets: Secrets, ports: dict[str, int],
+             *, database: str | None = None) -> dict[str, str]:
+    """The service's variables; `database` points them at another database (a clone)."""
+    out: dict[str, str] = {}
+    db = db_facts(stack, svc, secrets, ports, database=database)
+    if db is not None:
+        out.update(
+            DATABASE_URL=db.url,
+            DATABASE_DIRECT_URL=db.direct_url,
+            PGHOST=db.host,
+            PGPORT=str(db.port),
+            PGDATABASE=db.name,
+            PGUSER=db.user,
+            PGPASSWORD=db.password,
+        )
+        for other in svc.reads:
+            target = stack.services[other]
+            assert target.database is not None
+            read = db_facts(stack, svc, secrets, ports, database=target.database)
+            assert read is not None
+            out[f"{other.upper()}_DATABASE_URL"] = read.direct_url
+    redis = redis_facts(stack, svc, secrets, ports)
+    if redis is not None:
+        out.update(REDIS_URL=redis.url, REDIS_KEY_PREFIX=redis.prefix)
+    context = {
+        "service": svc.name,
+        "project": stack.project,
+        "environment": stack.environment,
+        "db": asdict(db) if db else None,
+        "redis": asdict(redis) if redis else None,
+        "env": dict(out),
+    }
+    if svc.env:
+        import jinja2  # noqa: PLC0415 - jinja2: only a service with `env:` templates needs it
+    for name, template in svc.env:
+        try:
+            out[name] = sandbox().from_string(template).render(context)
+        except jinja2.TemplateError as exc:
+            raise DevenvError(
+                f"{stack.source}: services.{svc.name}.env.{name}: template error: {exc}",
+                hint="templates see: service, project, environment, db.{host,port,name,user,"
+                "password,url,direct_url,pooled}, redis.{host,port,user,password,url,prefix}, env",
+            ) from None
+    return out
+
+
+_PLAIN = re.compile(r"^[A-Za-z0-9_./:@%+,=-]*$")
+
+
+def _dotenv_value(value: str) -> str:
+    if _PLAIN.match(value):
+        return value
+    escaped = (value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+               .replace("$", "\\$"))
+    return f'"{escaped}"'
+
+
+def format_env(variables: dict[str, str], fmt: str, *, header: str = "") -> str:
+    if fmt == "json":
+        return json.dumps(variables, indent=2) + "\n"
+    if fmt == "shell":
+        return "".join(f"export {k}={shlex.quote(v)}\n" for k, v in variables.items())
+    return header + "".join(f"{k}={_dotenv_value(v)}\n" for k, v in variables.items())

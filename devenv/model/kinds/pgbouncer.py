@@ -1,0 +1,67 @@
+"""PgBouncer in front of the databases of the services that ask for it, SCRAM end to end."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from typing import Any
+
+from devenv.model.credentials import Secrets
+from devenv.model.stack import ServerSpec, ServiceSpec, Stack
+from devenv.model.templates import render_template
+
+USERLIST = "/tmp/devenv-userlist.txt"
+CONSOLE_USER = "pgbouncer"  # the admin console user (SHOW POOLS, PAUSE, RELOAD)
+
+
+def pooled(server: ServerSpec, stack: Stack) -> list[ServiceSpec]:
+    return [s for s in stack.services.values() if s.pgbouncer == server.name]
+
+
+def config_text(server: ServerSpec, stack: Stack) -> str:
+    assert server.pool is not None
+    databases = [
+        (svc.database, stack.servers[svc.server].name, stack.servers[svc.server].container_port)
+        for svc in pooled(server, stack) if svc.database and svc.server
+    ]
+    return render_template(
+        "pgbouncer.ini.j2",
+        server=server,
+        pool=server.pool,
+        databases=databases,
+        console=CONSOLE_USER,
+        userlist=USERLIST,
+        manifest=stack.manifest_name,
+    )
+
+
+class PgBouncer:
+    def compose_service(self, server: ServerSpec, stack: Stack) -> dict[str, Any]:
+        port = str(server.container_port)
+        script = (f'echo "$$DEVENV_USERLIST" | base64 -d > {USERLIST} '
+                  "&& exec /usr/bin/pgbouncer /etc/pgbouncer/pgbouncer.ini")
+        # A bind-mounted file does not change the container's config: this label does, so
+        # compose restarts PgBouncer when its databases change.
+        digest = hashlib.sha256(config_text(server, stack).encode()).hexdigest()[:16]
+        service: dict[str, Any] = {
+            "image": server.image,
+            "command": ["sh", "-c", script],
+            "volumes": [f"./{server.name}/pgbouncer.ini:/etc/pgbouncer/pgbouncer.ini:ro"],
+            "labels": {"dev.devenv.config-hash": digest},
+            # pg_isready ships in the real edoburu/pgbouncer image; an auth reply counts as up.
+            "healthcheck": {"test": ["CMD", "pg_isready", "-h", "127.0.0.1", "-p", port]},
+        }
+        # No depends_on: PgBouncer connects to servers lazily, and compose would start every
+        # pooled server with it (`devenv up auth` must start only auth's server).
+        return service
+
+    def config_files(self, server: ServerSpec, stack: Stack) -> dict[str, str]:
+        return {f"{server.name}/pgbouncer.ini": config_text(server, stack)}
+
+    def secret_env(self, server: ServerSpec, stack: Stack, secrets: Secrets) -> dict[str, str]:
+        lines = [f'"{CONSOLE_USER}" "{secrets.get(server.name, CONSOLE_USER)}"']
+        for svc in pooled(server, stack):
+            if svc.server and svc.role:
+                lines.append(f'"{svc.role}" "{secrets.get(svc.server, svc.role)}"')
+        body = "\n".join(dict.fromkeys(lines)) + "\n"
+        return {"DEVENV_USERLIST": base64.b64encode(body.encode()).decode()}

@@ -1,0 +1,489 @@
+"""The `devenv.yaml` model: strict, frozen, every field documented (`devenv schema` shows them).
+
+This module only describes and parses. Defaults that depend on other entries (which server a
+service uses, host ports, database names) are resolved in `stack.py`, which also checks every
+cross-reference.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from devenv.errors import DevenvError
+from devenv.model.yamlio import KeyPath, load_with_lines
+
+IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
+COMPOSE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+Setting = StrictStr | StrictBool | int | float
+
+
+def check_env_name(name: str) -> str:
+    if not ENV_NAME.match(name):
+        raise ValueError(f"{name!r} is not a valid environment variable name")
+    return name
+
+
+# Checked per key (not on the whole mapping) so that the error points at the bad name's line.
+EnvName = Annotated[str, AfterValidator(check_env_name)]
+
+
+def check_identifier(value: str) -> str:
+    """Lowercase PostgreSQL identifier: we quote everything, but names users type must be plain."""
+    if not IDENTIFIER.match(value):
+        raise ValueError(
+            f"{value!r} is not a lowercase PostgreSQL identifier "
+            "(letters a-z, digits and '_', not starting with a digit)"
+        )
+    if len(value.encode()) > 63:
+        raise ValueError(f"{value!r} is longer than PostgreSQL's 63-byte limit for names")
+    return value
+
+
+def check_compose_name(value: str) -> str:
+    if len(value) > 63:
+        raise ValueError(f"{value!r} is longer than 63 characters")
+    if not COMPOSE_NAME.match(value):
+        raise ValueError(
+            f"{value!r} is not a valid Compose name "
+            "(lowercase letters, digits, '-' and '_', starting with a letter or digit)"
+        )
+    return value
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=False)
+
+
+Port = Annotated[int, Field(ge=1, le=65535)] | Literal["auto"]
+
+
+class _ServerBase(_Model):
+    image: str | None = Field(
+        None, description="Container image. Defaults to the official image for the kind."
+    )
+    port: Port | None = Field(
+        None,
+        description="Host port. Defaults to the kind's usual port (5432, 6379, 6432), counting up "
+        "when several servers share a kind. 'auto' picks a free port once and keeps it.",
+    )
+    bind: str = Field(
+        "127.0.0.1",
+        description="Host address the port is published on. Keep 127.0.0.1 unless other machines "
+        "must reach it.",
+    )
+
+
+class PostgresServer(_ServerBase):
+    kind: Literal["postgres"] = Field(description="A PostgreSQL server.")
+    settings: dict[str, Setting] = Field(
+        default_factory=dict,
+        description="PostgreSQL settings passed as `-c name=value` (e.g. max_connections: 200).",
+    )
+    data_dir: str | None = Field(
+        None,
+        description="Where the data volume is mounted in the container. Defaults by image major: "
+        "/var/lib/postgresql/data before 18, /var/lib/postgresql from 18 on.",
+    )
+    storage: Literal["volume", "tmpfs"] = Field(
+        "volume",
+        description="volume: a named Docker volume, kept until `down --volumes`. tmpfs: in "
+        "memory, gone whenever the container stops; for CI, where creating files on a virtual "
+        "disk makes every reset and per-test clone slow.",
+    )
+
+
+class TimescaleServer(PostgresServer):
+    kind: Literal["timescaledb"] = Field(  # type: ignore[assignment]
+        description="A PostgreSQL server with TimescaleDB."
+    )
+
+
+class RedisServer(_ServerBase):
+    kind: Literal["redis"] = Field(description="A Redis server.")
+    persistence: Literal["aof", "rdb", "none"] = Field(
+        "aof", description="aof: append-only file (survives restarts); rdb: snapshots; none."
+    )
+
+
+class PgBouncerServer(_ServerBase):
+    kind: Literal["pgbouncer"] = Field(description="A PgBouncer pool in front of one server.")
+    target: str | None = Field(
+        None,
+        description="The postgres or timescaledb server it pools. May be omitted when there is "
+        "exactly one.",
+    )
+    pool_mode: Literal["session", "transaction", "statement"] = Field(
+        "transaction", description="PgBouncer pool_mode."
+    )
+    default_pool_size: int = Field(20, ge=1, description="Server connections per user/database.")
+    min_pool_size: int = Field(0, ge=0, description="PgBouncer min_pool_size.")
+    reserve_pool_size: int = Field(0, ge=0, description="PgBouncer reserve_pool_size.")
+    max_client_conn: int = Field(200, ge=1, description="Client connections accepted in all.")
+
+
+Server = Annotated[
+    PostgresServer | TimescaleServer | RedisServer | PgBouncerServer,
+    Field(discriminator="kind"),
+]
+SERVER_MODELS: dict[str, type[_ServerBase]] = {
+    "postgres": PostgresServer,
+    "timescaledb": TimescaleServer,
+    "redis": RedisServer,
+    "pgbouncer": PgBouncerServer,
+}
+
+
+class Migrations(_Model):
+    path: str | None = Field(
+        None, description="Folder of migration files (Flyway, golang-migrate or dbmate format)."
+    )
+    out_of_order: bool = Field(
+        False, description="Allow a new migration older than the latest applied one."
+    )
+    command: str | None = Field(
+        None,
+        description="Run this instead of devenv's runner (e.g. 'alembic upgrade head'), with the "
+        "service's .env variables in its environment.",
+    )
+    cwd: str = Field(".", description="Working directory of `command`, relative to devenv.yaml.")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Migrations:
+        if self.path is not None and self.command is not None:
+            raise ValueError("give either 'path' or 'command', not both")
+        return self
+
+
+def _server_ref(value: Any) -> Any:
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, str):
+        return value
+    raise ValueError("expected true, false or a server name")
+
+
+class Service(_Model):
+    postgres: StrictBool | StrictStr = Field(
+        False,
+        description="true: a database on the project's PostgreSQL server (created if none is "
+        "declared); or the name of the postgres/timescaledb server to use.",
+    )
+    database: str | None = Field(
+        None, description="Database name. Default: the project's naming.database pattern."
+    )
+    role: str | None = Field(
+        None, description="Login role owning the database. Default: naming.role pattern."
+    )
+    extensions: list[str] = Field(
+        default_factory=list,
+        description="Extensions created in the database by the admin before migrations.",
+    )
+    pgbouncer: StrictBool | StrictStr = Field(
+        False,
+        description="true, or a pgbouncer server name: DATABASE_URL goes through PgBouncer.",
+    )
+    reads: list[str] = Field(
+        default_factory=list,
+        description="Other services whose databases this one may read (SELECT only).",
+    )
+    redis: StrictBool | StrictStr = Field(
+        False,
+        description="true, or a redis server name: an ACL user limited to keys '<service>:*'.",
+    )
+    migrations: Migrations | None = Field(
+        None,
+        description="A folder (string shorthand) or {path|command, ...}. Default: "
+        "migrations/<service> when that folder exists.",
+    )
+    seeds: str | None = Field(
+        None, description="Folder of seed files. Default: seeds/<service> when it exists."
+    )
+    env_file: str | None = Field(
+        None,
+        description="Where this service's .env file is written, relative to devenv.yaml. "
+        "Default: .devenv/env/<service>.env (git-ignored).",
+    )
+    env: dict[EnvName, str] = Field(
+        default_factory=dict,
+        description="Extra variables for the .env file: jinja2 templates over the connection "
+        "facts (db.host, db.port, db.name, db.user, db.password, db.url, redis.url, ...).",
+    )
+
+    @field_validator("postgres", "pgbouncer", "redis", mode="before")
+    @classmethod
+    def _ref(cls, value: Any) -> Any:
+        return _server_ref(value)
+
+    @field_validator("migrations", mode="before")
+    @classmethod
+    def _migrations_shorthand(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return {"path": value}
+        if value is not None and not isinstance(value, dict):
+            raise ValueError("expected a folder path or a mapping with 'path' or 'command'")
+        return value
+
+    @field_validator("database", "role")
+    @classmethod
+    def _identifier(cls, value: str | None) -> str | None:
+        return None if value is None else check_identifier(value)
+
+
+
+class Naming(_Model):
+    database: str = Field(
+        "{service}",
+        description="Pattern for database names: {service}, {project} and {environment}, "
+        "e.g. '{service}_db_{environment}'.",
+    )
+    role: str = Field(
+        "{service}", description="Pattern for role names, e.g. '{service}_api_user'."
+    )
+
+
+class Roles(_Model):
+    migration: str | None = Field(
+        None,
+        description="A login role that may run migrations in every service database "
+        "(member of every service role).",
+    )
+    admin: str | None = Field(
+        None,
+        description="A login role with CREATEDB and CREATEROLE, member of every service role, "
+        "for people (not superuser).",
+    )
+
+    @field_validator("migration", "admin")
+    @classmethod
+    def _identifier(cls, value: str | None) -> str | None:
+        return None if value is None else check_identifier(value)
+
+
+class Manifest(_Model):
+    project: str = Field(description="Compose project name; prefixes containers and volumes.")
+    environment: str = Field("dev", description="Used in naming patterns ({environment}).")
+    compose_dir: str = Field(
+        "compose", description="Folder of the generated compose file and configs."
+    )
+    naming: Naming = Field(default_factory=Naming, description="Name patterns.")
+    roles: Roles = Field(default_factory=Roles, description="Optional shared roles.")
+    servers: dict[str, Server] = Field(
+        default_factory=dict,
+        description="Servers by name. Optional: services asking for postgres or redis get one.",
+    )
+    services: dict[str, Service] = Field(description="Services by name.")
+
+    @field_validator("project")
+    @classmethod
+    def _project(cls, value: str) -> str:
+        return check_compose_name(value)
+
+    @field_validator("environment")
+    @classmethod
+    def _environment(cls, value: str) -> str:
+        return check_identifier(value)
+
+
+
+def show_key(key: str | int) -> str:
+    """A key as it can be printed on one line: quoted when it holds line breaks or controls."""
+    text = str(key)
+    return text if text.isprintable() else repr(text)
+
+
+class Located:
+    """Turns key paths into `devenv.yaml:LINE: dotted.path` prefixes."""
+
+    def __init__(self, source: str, lines: dict[KeyPath, int]) -> None:
+        self.source = source
+        self.lines = lines
+
+    def where(self, path: KeyPath) -> str:
+        for end in range(len(path), 0, -1):
+            line = self.lines.get(tuple(path[:end]))
+            if line is not None:
+                return f"{self.source}:{line}"
+        return self.source
+
+    def message(self, path: KeyPath, text: str) -> str:
+        """One line per problem: values quoted from the manifest may hold line breaks."""
+        text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+        dotted = ".".join(show_key(p) for p in path)
+        return f"{self.where(path)}: {dotted}: {text}" if dotted else f"{self.where(path)}: {text}"
+
+
+def parse(text: str, *, source: str = "devenv.yaml") -> tuple[Manifest, Located]:
+    data, lines = load_with_lines(text, source=source)
+    located = Located(source, lines)
+    if not isinstance(data, dict):
+        raise DevenvError(
+            f"{source}: expected a mapping with 'project' and 'services'",
+            hint="start from `devenv init`",
+        )
+    problems = _name_problems(data, located)
+    try:
+        manifest = Manifest.model_validate(data)
+    except ValidationError as exc:
+        problems += _messages(exc, located, data)
+    if problems:
+        raise DevenvError("\n".join(problems))
+    return manifest, located
+
+
+def _name_problems(data: dict[str, Any], located: Located) -> list[str]:
+    """Map keys are names: pydantic cannot point at a bad key, so check them here."""
+    checks = {"servers": check_compose_name, "services": check_identifier}
+    problems: list[str] = []
+    for section, check in checks.items():
+        entries = data.get(section)
+        if not isinstance(entries, dict):
+            continue
+        for name in entries:
+            try:
+                check(str(name))
+            except ValueError as exc:
+                problems.append(located.message((section, str(name)), str(exc)))
+    return problems
+
+
+def load(path: Path, *, display: str | None = None) -> tuple[Manifest, Located]:
+    source = display or str(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise DevenvError(
+            f"{source}: no such file",
+            hint="run `devenv init` to create one, or pass -f/--file",
+        ) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DevenvError(f"{source}: not UTF-8 (byte {exc.start})") from None
+    return parse(text, source=source)
+
+
+def _messages(exc: ValidationError, located: Located, data: dict[str, Any]) -> list[str]:
+    out: list[str] = []
+    seen: set[tuple[KeyPath, str]] = set()
+    for error in exc.errors():
+        path = _clean_path(error["loc"], data)
+        if error["type"] == "union_tag_invalid":
+            path = (*path, "kind")
+        text = _describe(error, path, data)
+        if (path, text) in seen:
+            continue
+        seen.add((path, text))
+        out.append(located.message(path, text))
+    return out
+
+
+def _clean_path(loc: tuple[int | str, ...], data: Any) -> KeyPath:
+    """The user's key path: pydantic's loc minus its union-member tags ('str', 'bool',
+    'function-after[...]', a server's kind...).
+
+    A part is a tag only when it is not a key of the user's data at that point, so a user's
+    key named `str` or `[` stays in the path.
+    """
+    path: list[str | int] = []
+    node = data
+    for part in loc:
+        followed = (isinstance(node, dict) and part in node) or (
+            isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node))
+        if followed:
+            node = node[part]
+        elif _is_tag(part) or part == "[key]":
+            continue  # a union member's name, not a key of the user's
+        else:
+            node = None  # a missing or unknown key: the rest cannot be followed
+        path.append(part)
+    return tuple(path)
+
+
+def _is_tag(part: int | str) -> bool:
+    return isinstance(part, str) and (
+        "[" in part or part in {"bool", "str", "int", "float"} or part in SERVER_MODELS
+        or part.startswith(("function-", "constrained-")))
+
+
+def _describe(error: Any, path: KeyPath, data: dict[str, Any]) -> str:
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        key = str(path[-1])
+        allowed = _allowed_keys(path[:-1], data)
+        close = difflib.get_close_matches(key, allowed, n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        if not close and len(path) == 3 and path[0] == "servers":
+            owners = [k for k, model in SERVER_MODELS.items() if key in model.model_fields]
+            if owners:
+                hint = f" (a {'/'.join(owners)} key, not a {_kind_of(path[1], data)} one)"
+        shown = f"'{key}'" if key.isprintable() else repr(key)
+        return f"unknown key {shown}{hint}; allowed: {', '.join(allowed)}"
+    if path[:1] == ("servers",) and path[2:] == ("port",):
+        return "expected a port number from 1 to 65535, or 'auto'"
+    if path[:1] == ("servers",) and path[2:3] == ("settings",) and len(path) == 4:
+        return "expected a string, a number or true/false"
+    if kind == "missing":
+        return "required key is missing"
+    if kind == "union_tag_invalid":
+        return f"unknown kind {error['ctx']['tag']!r}; kinds: {', '.join(SERVER_MODELS)}"
+    if kind == "model_type":
+        return "expected a mapping"
+    if kind == "union_tag_not_found":
+        return f"'kind' is missing; kinds: {', '.join(SERVER_MODELS)}"
+    message = str(error["msg"])
+    if message.startswith("Value error, "):
+        message = message[len("Value error, ") :]
+    return message
+
+
+def _kind_of(server: str | int, data: dict[str, Any]) -> str:
+    raw = data.get("servers", {}).get(server, {})
+    return str(raw.get("kind")) if isinstance(raw, dict) else "?"
+
+
+def _allowed_keys(path: KeyPath, data: dict[str, Any]) -> list[str]:
+    model: type[BaseModel] | None = Manifest
+    rest = list(path)
+    while rest and model is not None:
+        part = rest.pop(0)
+        if model is Manifest and part in ("servers", "services") and rest:
+            name = rest.pop(0)
+            if part == "services":
+                model = Service
+                continue
+            # A server's fields depend on its kind, which the cleaned path no longer carries.
+            raw = data.get("servers", {}).get(name, {})
+            kind = raw.get("kind") if isinstance(raw, dict) else None
+            model = SERVER_MODELS.get(str(kind), _ServerBase)
+            continue
+        field = model.model_fields.get(str(part))
+        annotation = field.annotation if field else None
+        model = _model_in(annotation)
+    return list(model.model_fields) if model is not None else []
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None

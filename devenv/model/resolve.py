@@ -1,0 +1,370 @@
+"""Resolve a parsed manifest into a `Stack`: every default filled in, every reference checked.
+
+Pure: computed from the manifest alone, no Docker, no sockets, no clock, no file writes.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import jinja2
+from jinja2.sandbox import SandboxedEnvironment
+
+from devenv.errors import DevenvError
+from devenv.model import manifest as m
+from devenv.model.stack import (
+    ADMIN_USER,
+    CONTAINER_PORTS,
+    DATABASE_KINDS,
+    DEFAULT_IMAGES,
+    DEFAULT_PORTS,
+    EXTENSION_NAME,
+    PRELOAD,
+    STATE_DIR,
+    MigrationsSpec,
+    Pool,
+    ServerSpec,
+    ServiceSpec,
+    Stack,
+)
+from devenv.model.yamlio import KeyPath
+
+
+def load_stack(path: Path, *, display: str | None = None) -> Stack:
+    manifest, located = m.load(path, display=display)
+    return resolve(manifest, located, root=path.parent.resolve())
+
+
+def resolve(manifest: m.Manifest, located: m.Located, *, root: Path) -> Stack:
+    return _Resolver(manifest, located, root).run()
+
+
+class _Resolver:
+    def __init__(self, manifest: m.Manifest, located: m.Located, root: Path) -> None:
+        self.mf = manifest
+        self.at = located
+        self.root = root
+        self.problems: list[str] = []
+        self.kinds: dict[str, str] = {name: s.kind for name, s in manifest.servers.items()}
+        self.targets: dict[str, str | None] = {}
+
+    def fail(self, path: KeyPath, text: str) -> None:
+        self.problems.append(self.at.message(path, text))
+
+    def run(self) -> Stack:
+        self._implicit_servers()
+        self._pgbouncer_targets()
+        services = {name: self._service(name, svc) for name, svc in self.mf.services.items()}
+        self._unique_names(services)
+        servers = self._servers(services)
+        if self.problems:
+            raise DevenvError(
+                "\n".join(self.problems), hint=f"fix {self.at.source}; no file was changed"
+            )
+        return Stack(
+            project=self.mf.project,
+            environment=self.mf.environment,
+            root=self.root,
+            source=self.at.source,
+            compose_dir=Path(self.mf.compose_dir),
+            servers=servers,
+            services=services,
+            migration_role=self.mf.roles.migration,
+            admin_role=self.mf.roles.admin,
+        )
+
+    # -- servers -------------------------------------------------------------------------
+    def _of_kind(self, *kinds: str) -> list[str]:
+        return [name for name, kind in self.kinds.items() if kind in kinds]
+
+    def _implicit_servers(self) -> None:
+        """A service saying `postgres: true` or `redis: true` gets a server without declaring it."""
+        wants_pg = any(s.postgres is True for s in self.mf.services.values())
+        if wants_pg and not self._of_kind(*DATABASE_KINDS):
+            self.kinds.setdefault("postgres", "postgres")
+        if any(s.redis is True for s in self.mf.services.values()) and not self._of_kind("redis"):
+            self.kinds.setdefault("redis", "redis")
+
+    def _pgbouncer_targets(self) -> None:
+        """An optional `target` restricts a PgBouncer to one server's databases."""
+        for name, server in self.mf.servers.items():
+            if not isinstance(server, m.PgBouncerServer):
+                continue
+            self.targets[name] = None
+            if server.target is None:
+                continue
+            path = ("servers", name, "target")
+            if server.target not in self.kinds:
+                self.fail(path, f"no server named '{server.target}' ({self._listing()})")
+            elif self.kinds[server.target] not in DATABASE_KINDS:
+                self.fail(path, f"'{server.target}' is a {self.kinds[server.target]} server; "
+                          "PgBouncer pools a postgres or timescaledb server")
+            else:
+                self.targets[name] = server.target
+
+    def _listing(self, *kinds: str) -> str:
+        names = self._of_kind(*kinds) if kinds else list(self.kinds)
+        label = "/".join(kinds) + " servers" if kinds else "servers"
+        return f"{label}: " + (", ".join(names) if names else "none")
+
+    def _pick(self, path: KeyPath, ref: bool | str, kinds: tuple[str, ...],
+              what: str) -> str | None:
+        if ref is False:
+            return None
+        if ref is True:
+            found = self._of_kind(*kinds)
+            if len(found) == 1:
+                return found[0]
+            if not found:
+                # The implicit server's name is taken by a server of another kind.
+                self.fail(path, f"no {what} server, and '{path[-1]}' names a "
+                          f"{self.kinds[str(path[-1])]} server; declare a {what} server "
+                          "under 'servers' and name it here")
+                return None
+            self.fail(path, f"several {what} servers ({', '.join(found)}): name one, "
+                      f"e.g. '{path[-1]}: {found[0]}'")
+            return None
+        if ref not in self.kinds:
+            self.fail(path, f"no server named '{ref}' ({self._listing(*kinds)})")
+            return None
+        if self.kinds[ref] not in kinds:
+            self.fail(path, f"'{ref}' is a {self.kinds[ref]} server, not a {what} server "
+                      f"({self._listing(*kinds)})")
+            return None
+        return ref
+
+    def _servers(self, services: dict[str, ServiceSpec]) -> dict[str, ServerSpec]:
+        used: dict[int, str] = {}
+        for name, server in self.mf.servers.items():
+            if isinstance(server.port, int):
+                if server.port in used:
+                    self.fail(("servers", name, "port"),
+                              f"host port {server.port} is already used by server "
+                              f"'{used[server.port]}'; give each server its own port")
+                used.setdefault(server.port, name)
+        out: dict[str, ServerSpec] = {}
+        for name, kind in self.kinds.items():
+            declared = self.mf.servers.get(name)
+            port: int | None
+            if declared is not None and declared.port == "auto":
+                port = None
+            elif declared is not None and isinstance(declared.port, int):
+                port = declared.port
+            else:
+                port = DEFAULT_PORTS[kind]
+                while port in used:
+                    port += 1
+                used[port] = name
+            image = (declared.image if declared else None) or DEFAULT_IMAGES[kind]
+            common = {
+                "name": name,
+                "kind": kind,
+                "image": image,
+                "port": port,
+                "bind": declared.bind if declared else "127.0.0.1",
+                "container_port": CONTAINER_PORTS[kind],
+            }
+            if kind in DATABASE_KINDS:
+                assert declared is None or isinstance(declared, m.PostgresServer)
+                out[name] = ServerSpec(
+                    **common,  # type: ignore[arg-type]
+                    settings=tuple(sorted((k, _setting(v)) for k, v in
+                                          (declared.settings if declared else {}).items())),
+                    data_dir=(declared.data_dir if declared else None) or _data_dir(image),
+                    storage=declared.storage if declared else "volume",
+                    preload=self._preload(name, kind, services),
+                )
+            elif kind == "redis":
+                persistence = declared.persistence if isinstance(declared, m.RedisServer) else "aof"
+                out[name] = ServerSpec(**common, persistence=persistence)  # type: ignore[arg-type]
+            else:
+                assert isinstance(declared, m.PgBouncerServer) or declared is None
+                pool = declared or m.PgBouncerServer(kind="pgbouncer")
+                out[name] = ServerSpec(
+                    **common,  # type: ignore[arg-type]
+                    target=self.targets.get(name),
+                    pool=Pool(pool.pool_mode, pool.default_pool_size, pool.min_pool_size,
+                              pool.reserve_pool_size, pool.max_client_conn),
+                )
+        return out
+
+    def _preload(self, server: str, kind: str, services: dict[str, ServiceSpec]) -> tuple[str, ...]:
+        wanted = {"timescaledb"} if kind == "timescaledb" else set()
+        for svc in services.values():
+            if svc.server == server:
+                wanted.update(e for e in svc.extensions if e in PRELOAD)
+        return tuple(lib for lib in PRELOAD if lib in wanted)
+
+    # -- services ------------------------------------------------------------------------
+    def _service(self, name: str, svc: m.Service) -> ServiceSpec:
+        base: KeyPath = ("services", name)
+        server = self._pick((*base, "postgres"), svc.postgres, DATABASE_KINDS, "postgres")
+        has_db = svc.postgres is not False
+        database = role = None
+        if has_db:
+            database = svc.database or self._pattern("database", name)
+            role = svc.role or self._pattern("role", name)
+        else:
+            for key in ("database", "role", "extensions", "pgbouncer", "reads", "migrations"):
+                if getattr(svc, key):
+                    self.fail((*base, key), "the service has no database; add 'postgres: true'")
+        for index, ext in enumerate(svc.extensions):
+            if not EXTENSION_NAME.match(ext):
+                self.fail((*base, "extensions", index), f"{ext!r} is not an extension name")
+            elif ext == "timescaledb" and server and self.kinds[server] != "timescaledb":
+                self.fail((*base, "extensions", index), f"timescaledb needs a timescaledb server; "
+                          f"'{server}' is a plain postgres server ({self._listing('timescaledb')})")
+        pool = self._pool(name, svc, server) if has_db and svc.pgbouncer is not False else None
+        redis = self._pick((*base, "redis"), svc.redis, ("redis",), "redis")
+        self._check_reads(name, svc)
+        self._check_templates(name, svc)
+        mig = svc.migrations or m.Migrations()
+        migrations = None
+        if has_db:
+            migrations = MigrationsSpec(
+                path=None if mig.command else Path(mig.path or f"migrations/{name}"),
+                command=mig.command,
+                cwd=Path(mig.cwd),
+                out_of_order=mig.out_of_order,
+                explicit=svc.migrations is not None,
+            )
+        return ServiceSpec(
+            name=name,
+            server=server,
+            database=database,
+            role=role,
+            extensions=tuple(dict.fromkeys(svc.extensions)),
+            pgbouncer=pool,
+            reads=tuple(svc.reads),
+            redis=redis,
+            migrations=migrations,
+            seeds=Path(svc.seeds or f"seeds/{name}") if has_db else None,
+            seeds_explicit=svc.seeds is not None,
+            env_file=Path(svc.env_file or f"{STATE_DIR}/env/{name}.env"),
+            env=tuple(svc.env.items()),
+        )
+
+    def _pattern(self, which: str, service: str) -> str | None:
+        pattern = getattr(self.mf.naming, which)
+        try:
+            value = str(pattern).format(
+                service=service, project=self.mf.project.replace("-", "_"),
+                environment=self.mf.environment,
+            )
+            return m.check_identifier(value)
+        except (KeyError, IndexError, AttributeError, ValueError) as exc:
+            known = "placeholders: {service}, {project}, {environment}"
+            if isinstance(exc, KeyError):
+                text = f"unknown placeholder '{{{exc.args[0]}}}'; {known}"
+            elif isinstance(exc, IndexError | AttributeError):
+                text = f"{pattern!r} is not a valid pattern; {known}"
+            else:
+                text = str(exc)
+            message = self.at.message(("naming", which), text)
+            if message not in self.problems:
+                self.problems.append(message)
+            return None
+
+    def _pool(self, name: str, svc: m.Service, server: str | None) -> str | None:
+        path: KeyPath = ("services", name, "pgbouncer")
+        if svc.pgbouncer is True:
+            pools = [p for p, t in self.targets.items() if t in (None, server)]
+            if len(pools) == 1:
+                return pools[0]
+            if len(pools) > 1:
+                self.fail(path, f"several pgbouncer servers ({', '.join(pools)}): name one")
+                return None
+            self.kinds.setdefault("pgbouncer", "pgbouncer")
+            if self.kinds["pgbouncer"] != "pgbouncer":
+                self.fail(path, "no pgbouncer server, and 'pgbouncer' names another server")
+                return None
+            self.targets["pgbouncer"] = None
+            return "pgbouncer"
+        ref = str(svc.pgbouncer)
+        if ref not in self.kinds:
+            self.fail(path, f"no server named '{ref}' ({self._listing('pgbouncer')})")
+        elif self.kinds[ref] != "pgbouncer":
+            self.fail(path, f"'{ref}' is a {self.kinds[ref]} server, not a pgbouncer server "
+                      f"({self._listing('pgbouncer')})")
+        elif server is not None and self.targets.get(ref) not in (None, server):
+            self.fail(path, f"'{ref}' pools only server '{self.targets[ref]}', but the "
+                      f"service's database is on '{server}'")
+        else:
+            return ref
+        return None
+
+    def _check_reads(self, name: str, svc: m.Service) -> None:
+        for index, other in enumerate(svc.reads):
+            path: KeyPath = ("services", name, "reads", index)
+            target = self.mf.services.get(other)
+            if target is None:
+                names = ", ".join(s for s in self.mf.services if s != name) or "none"
+                self.fail(path, f"no service named '{other}' (services: {names})")
+            elif other == name:
+                self.fail(path, "a service always reads its own database")
+            elif target.postgres is False:
+                self.fail(path, f"service '{other}' has no database")
+
+    def _check_templates(self, name: str, svc: m.Service) -> None:
+        """Render each template against placeholder facts: a typo fails here, not at `up`."""
+        env = SandboxedEnvironment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+        db = dict.fromkeys(("host", "name", "user", "password", "url", "direct_url"), "x")
+        redis = dict.fromkeys(("host", "user", "password", "url", "prefix"), "x")
+        context = {
+            "service": name, "project": self.mf.project, "environment": self.mf.environment,
+            "db": {**db, "port": 5432, "pooled": False} if svc.postgres is not False else None,
+            "redis": {**redis, "port": 6379} if svc.redis is not False else None,
+            "env": {},
+        }
+        for key, template in svc.env.items():
+            try:
+                env.from_string(template).render(context)
+            except jinja2.TemplateSyntaxError as exc:
+                self.fail(("services", name, "env", key), f"template error: {exc.message}")
+            except jinja2.TemplateError as exc:
+                self.fail(("services", name, "env", key), f"template error: {exc} (templates "
+                          "see service, project, environment, db.*, redis.*, env)")
+
+    def _unique_names(self, services: dict[str, ServiceSpec]) -> None:
+        seen: dict[tuple[str, str, str], str] = {}
+        for svc in services.values():
+            if svc.server is None:
+                continue
+            for what, value in (("database", svc.database), ("role", svc.role)):
+                if value is None:
+                    continue
+                key = (svc.server, what, value)
+                if key in seen:
+                    self.fail(("services", svc.name, what), f"{what} '{value}' is also used by "
+                              f"service '{seen[key]}' on server '{svc.server}'")
+                seen.setdefault(key, svc.name)
+                if value == ADMIN_USER and what == "role":
+                    self.fail(("services", svc.name, what), "'postgres' is the admin role")
+        # reads across servers are impossible: one server cannot read another's database
+        for svc in services.values():
+            for index, other in enumerate(svc.reads):
+                target = services.get(other)
+                if target and target.server and svc.server and target.server != svc.server:
+                    self.fail(("services", svc.name, "reads", index),
+                              f"'{other}' is on server '{target.server}', '{svc.name}' on "
+                              f"'{svc.server}'; reads need both databases on one server")
+
+
+def _setting(value: object) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return str(value)
+
+
+def _data_dir(image: str) -> str:
+    """PostgreSQL 18 images keep data under /var/lib/postgresql (docker-library/postgres#1370)."""
+    tag = image.rsplit(":", 1)[1] if ":" in image.rsplit("/", 1)[-1] else "latest"
+    major = re.search(r"(?:^|pg|-)(\d{2})(?:\D|$)", tag)
+    if major is None:
+        # 'latest', 'alpine', a digest...: the official image's latest is 18 or newer.
+        return "/var/lib/postgresql" if image.startswith(("postgres:", "postgres@")) or \
+            image == "postgres" or tag in ("latest", "alpine") else "/var/lib/postgresql/data"
+    return "/var/lib/postgresql" if int(major.group(1)) >= 18 else "/var/lib/postgresql/data"
+
+

@@ -1,0 +1,158 @@
+"""The resolved stack: every server and service with every default filled in.
+
+What the rest of devenv works from (rendering, provisioning, env files): plain frozen data,
+made from the manifest by `resolve.py`. This module imports nothing heavy, so a cached stack
+(.devenv/stack.cache, devenv.store.stackcache) loads without pydantic or jinja2.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_IMAGES = {
+    "postgres": "postgres:17",
+    "timescaledb": "timescale/timescaledb:latest-pg17",
+    "redis": "redis:7",
+    "pgbouncer": "edoburu/pgbouncer:latest",
+}
+DEFAULT_PORTS = {"postgres": 5432, "timescaledb": 5432, "redis": 6379, "pgbouncer": 6432}
+CONTAINER_PORTS = DEFAULT_PORTS
+DATABASE_KINDS = ("postgres", "timescaledb")
+# Extensions whose library must be in shared_preload_libraries before CREATE EXTENSION works
+# (or before they do anything useful).
+PRELOAD = ("timescaledb", "pg_stat_statements", "pg_cron", "pgaudit", "auto_explain")
+EXTENSION_NAME = re.compile(r"^[a-z0-9_][a-z0-9_-]*$")
+ADMIN_USER = "postgres"
+STATE_DIR = ".devenv"
+COMPOSE_FILE = "compose.yaml"
+COMPOSE_ENV = "compose.env"  # in .devenv/: the `auto` ports compose interpolates
+LABEL = "dev.devenv"
+
+
+@dataclass(frozen=True)
+class Pool:
+    mode: str
+    default_pool_size: int
+    min_pool_size: int
+    reserve_pool_size: int
+    max_client_conn: int
+
+
+@dataclass(frozen=True)
+class ServerSpec:
+    name: str
+    kind: str
+    image: str
+    port: int | None  # None: 'auto', chosen at `up` time and kept in .devenv/
+    bind: str
+    container_port: int
+    settings: tuple[tuple[str, str], ...] = ()
+    data_dir: str = ""
+    storage: str = "volume"  # or "tmpfs" (database servers)
+    preload: tuple[str, ...] = ()
+    persistence: str = ""
+    target: str | None = None
+    pool: Pool | None = None
+
+    @property
+    def is_database(self) -> bool:
+        return self.kind in DATABASE_KINDS
+
+
+@dataclass(frozen=True)
+class MigrationsSpec:
+    path: Path | None
+    command: str | None
+    cwd: Path
+    out_of_order: bool
+    explicit: bool = False  # a default folder that does not exist means "no migrations"
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    server: str | None
+    database: str | None
+    role: str | None
+    extensions: tuple[str, ...]
+    pgbouncer: str | None
+    reads: tuple[str, ...]
+    redis: str | None
+    migrations: MigrationsSpec | None
+    seeds: Path | None
+    env_file: Path
+    seeds_explicit: bool
+    env: tuple[tuple[str, str], ...]
+
+    @property
+    def key_prefix(self) -> str:
+        return f"{self.name}:"
+
+
+@dataclass(frozen=True)
+class Stack:
+    project: str
+    environment: str
+    root: Path
+    source: str
+    compose_dir: Path
+    servers: dict[str, ServerSpec]
+    services: dict[str, ServiceSpec]
+    migration_role: str | None = None
+    admin_role: str | None = None
+    state_dir: Path = field(default=Path(STATE_DIR))
+
+    @property
+    def manifest_name(self) -> str:
+        """The manifest's file name, stable however devenv was invoked (for file headers)."""
+        return Path(self.source).name
+
+
+def as_manifest(stack: Stack) -> dict[str, object]:
+    """The stack written back as a manifest with every default made explicit (`devenv config`)."""
+    servers: dict[str, object] = {}
+    for s in stack.servers.values():
+        entry: dict[str, object] = {"kind": s.kind, "image": s.image,
+                                    "port": "auto" if s.port is None else s.port, "bind": s.bind}
+        if s.is_database:
+            entry["settings"] = dict(s.settings)
+            entry["data_dir"] = s.data_dir
+            entry["storage"] = s.storage
+        elif s.kind == "redis":
+            entry["persistence"] = s.persistence
+        elif s.pool is not None:
+            entry.update(target=s.target, pool_mode=s.pool.mode,
+                         default_pool_size=s.pool.default_pool_size,
+                         min_pool_size=s.pool.min_pool_size,
+                         reserve_pool_size=s.pool.reserve_pool_size,
+                         max_client_conn=s.pool.max_client_conn)
+        servers[s.name] = entry
+    services: dict[str, object] = {}
+    for v in stack.services.values():
+        svc: dict[str, object] = {"postgres": v.server or False}
+        if v.server:
+            svc.update(database=v.database, role=v.role, extensions=list(v.extensions),
+                       pgbouncer=v.pgbouncer or False, reads=list(v.reads))
+        svc["redis"] = v.redis or False
+        if v.migrations is not None:
+            mig = v.migrations
+            svc["migrations"] = (
+                {"command": mig.command, "cwd": str(mig.cwd)} if mig.command
+                else {"path": str(mig.path), "out_of_order": mig.out_of_order}
+            )
+        if v.seeds is not None:
+            svc["seeds"] = str(v.seeds)
+        svc["env_file"] = str(v.env_file)
+        svc["env"] = dict(v.env)
+        services[v.name] = svc
+    roles = {"migration": stack.migration_role, "admin": stack.admin_role}
+    return {
+        "project": stack.project,
+        "environment": stack.environment,
+        "compose_dir": str(stack.compose_dir),
+        "roles": roles,
+        "servers": servers,
+        "services": services,
+    }

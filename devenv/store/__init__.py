@@ -1,0 +1,1 @@
+"""devenv's private files under .devenv/: passwords, state, the resolved-stack cache."""

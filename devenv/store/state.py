@@ -1,0 +1,61 @@
+"""Non-secret state in .devenv/state.json: chosen `auto` ports and the last good `up`."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from devenv.errors import DevenvError
+from devenv.model.stack import Stack
+from devenv.store.files import ensure_private_dir, write_private
+
+STATE_FILE = "state.json"
+LOCK_FILE = "lock"
+
+
+@dataclass
+class State:
+    ports: dict[str, int] = field(default_factory=dict)
+    fingerprint: str = ""
+
+
+def load(stack: Stack) -> State:
+    path = stack.root / stack.state_dir / STATE_FILE
+    try:
+        data = json.loads(path.read_text())
+        ports = {str(k): int(v) for k, v in data.get("ports", {}).items()}
+        return State(ports=ports, fingerprint=str(data.get("fingerprint", "")))
+    except FileNotFoundError:
+        return State()
+    except (OSError, ValueError, AttributeError, TypeError) as exc:
+        raise DevenvError(
+            f"{path}: cannot read devenv's state ({exc})",
+            hint=f"delete {path}: it only holds chosen ports and a cache key") from None
+
+
+def save(stack: Stack, state: State) -> None:
+    body = json.dumps({"ports": state.ports, "fingerprint": state.fingerprint}, indent=2)
+    write_private(stack.root / stack.state_dir / STATE_FILE, body + "\n")
+
+
+@contextmanager
+def locked(stack: Stack) -> Iterator[None]:
+    """One devenv changing a project at a time; the kernel drops the lock if we are killed."""
+    state_dir = stack.root / stack.state_dir
+    ensure_private_dir(state_dir)
+    fd = os.open(state_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def state_path(stack: Stack) -> Path:
+    return stack.root / stack.state_dir / STATE_FILE
