@@ -5,7 +5,8 @@
 auth has 25 migrations and 10 seed files. Measured, on a copy with a unique project name and
 free ports (torn down at the end unless --keep):
   cli     `devenv reset auth` as a subprocess, handed to the standby the previous reset left
-          (devenv/standby.py: imports warm; it runs the template check, PgBouncer KILL/RESUME,
+          (devenv/data/standbyd.py: imports warm, a child forked per reset; it runs the
+          template check, PgBouncer KILL/RESUME,
           DROP + RENAME of the spare it made, grants, Redis SCAN), spare ready: a developer's
           pace, from the second reset on
   cold    the same with DEVENV_STANDBY=0: the CLI does it all itself (interpreter start,

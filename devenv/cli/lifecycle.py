@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import json
 
-from devenv import migrations as migrations_api
 from devenv.console import Console, table
 from devenv.data import standby
 from devenv.engine import down as stop
 from devenv.engine.context import attach
 from devenv.engine.docker import Docker, server_status
-from devenv.engine.migrate import direct_url, migration_set, seed_set
 from devenv.errors import DevenvError
 from devenv.model.stack import Stack
 from devenv.store import state
@@ -74,6 +72,10 @@ def _migration_state(stack: Stack, name: str, console: Console,
     svc = stack.services[name]
     if svc.server not in running or svc.database is None:
         return out
+    # psycopg, ~0.2 s: only a running database's migration state needs it, never `down`/`ps`.
+    from devenv import migrations as migrations_api  # noqa: PLC0415
+    from devenv.engine.migrate import direct_url, migration_set, seed_set  # noqa: PLC0415
+
     try:
         ctx = attach(stack, console)
         url = direct_url(ctx, svc)

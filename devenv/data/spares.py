@@ -102,8 +102,14 @@ def take(conn: golden.Conn, ctx: Context, svc: ServiceSpec, template: str) -> bo
     return True
 
 
-def make(conn: golden.Conn, ctx: Context, svc: ServiceSpec, template: str) -> bool:
-    """Create the service's spare if it is missing; drop spares of older templates."""
+MADE, THERE, FOREIGN, RACED = ("spare ready", "spare already there",
+                               "spare left out: a database of that name is not devenv's",
+                               "spare made by another refill")
+
+
+def make(conn: golden.Conn, ctx: Context, svc: ServiceSpec, template: str) -> str:
+    """Create the service's spare if it is missing; drop spares of older templates. What
+    happened, for the log: MADE, THERE, FOREIGN or RACED."""
     key = _lock(svc)
     conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (key,))
     try:
@@ -112,7 +118,7 @@ def make(conn: golden.Conn, ctx: Context, svc: ServiceSpec, template: str) -> bo
         conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (key,))
 
 
-def _make(conn: golden.Conn, ctx: Context, svc: ServiceSpec, template: str) -> bool:
+def _make(conn: golden.Conn, ctx: Context, svc: ServiceSpec, template: str) -> str:
     name, mark = spare_name(svc, template), _mark(svc, template)
     rows = conn.execute(
         "SELECT d.datname, shobj_description(d.oid, 'pg_database'), pg_get_userbyid(d.datdba) "
@@ -131,14 +137,16 @@ def _make(conn: golden.Conn, ctx: Context, svc: ServiceSpec, template: str) -> b
             golden.drop_database(conn, str(db))
         else:
             foreign = True  # a database of someone else's with this name: never touch it
-    if ready or foreign:
-        return False
+    if foreign:
+        return FOREIGN
+    if ready:
+        return THERE
     try:
         golden.copy_from_template(conn, ctx, svc, template, name, comment=mark,
                                   allow_connections=False)
     except psycopg.errors.DuplicateDatabase:
-        return False  # another refill got there first
-    return True
+        return RACED
+    return MADE
 
 
 def enabled() -> bool:
@@ -146,7 +154,8 @@ def enabled() -> bool:
 
 
 def refill_in_background(stack: Stack, services: list[ServiceSpec]) -> None:
-    """Start a detached `python -m devenv.spares` that makes the services' next spares.
+    """Start a detached `python -m devenv.data.standbyd` that makes the services' next spares,
+    then stands by for the next reset.
 
     Its output goes to .devenv/spares.log, never to the caller's stdout/stderr: a caller that
     captures the CLI's output (a test, a script) must not wait for it.
@@ -192,8 +201,9 @@ def refill(manifest: Path, names: list[str]) -> int:
         try:
             with golden.admin_session(ctx, svc) as conn:
                 template = golden.ready_template(conn, ctx, svc)
-                if template is not None and make(conn, ctx, svc, template):
-                    log(f"{name}: spare ready")
+                outcome = "no template yet" if template is None else make(conn, ctx, svc,
+                                                                             template)
+            log(f"{name}: {outcome}")
         except Exception as exc:  # logged: the next reset clones instead
             failed += 1
             log(f"{name}: no spare: {last_line(exc)}")

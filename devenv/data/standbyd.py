@@ -218,6 +218,8 @@ def _child(conn: socket.socket, manifest: Path, request: Request) -> int:
     conn.close()
     if done and spares.enabled():
         spares.refill(manifest, done)
+    elif done:
+        log(f"standby: no refill of {' '.join(done)} (DEVENV_SPARES is off)")
     return 0
 
 

@@ -29,7 +29,7 @@ RECORDER = '''
 import os
 from pathlib import Path
 
-import devenv.pytest_plugin as plugin
+import devenv.data.testing as plugin
 import devenv.engine.up
 
 LOG = Path(os.environ["DEVENV_RECORD"])
@@ -361,9 +361,8 @@ def test_clone_pool_makes_nothing_ahead_for_a_single_test(project: CopiedStack) 
     pool = ClonePool(ctx, tag="single", owner=f"pytest-{os.getpid()}", depth=4)
     try:
         name = pool.take(svc, golden.ensure_template(ctx, svc, say=False))
-        import time
-
-        time.sleep(3)  # clones made ahead, had any been started, would show by now
+        # take() queues clones ahead synchronously: none queued means none will appear.
+        assert not pool._ahead.get(svc.name)
         assert [c for c in clones_left(project) if "_single_c" in c] == [name]
         pool.drop(svc, name)
     finally:

@@ -463,10 +463,12 @@ def test_spares_can_be_turned_off(cap: CopiedStack) -> None:
     with connect(admin_url(cap, "billing")) as conn:
         conn.execute(f'DROP DATABASE "{name}"')
     served = log_text(cap).count("standby: reset billing (")
+    skipped = log_text(cap).count("standby: no refill of billing (DEVENV_SPARES is off)")
     cap.ok("reset", "billing", env={"DEVENV_SPARES": "0"})
     # The standby ran it, in the CLI's environment: it made no spare either.
     assert log_text(cap).count("standby: reset billing (") == served + 1
-    time.sleep(3)  # a refill, had one started, would have made it by now
+    wait_for("the served reset's decision about its refill", lambda: log_text(cap).count(
+        "standby: no refill of billing (DEVENV_SPARES is off)") > skipped, cap)
     assert billing_spares(cap) == []
 
 
@@ -486,10 +488,11 @@ def test_a_database_named_like_a_spare_but_not_made_by_devenv_is_never_touched(
         oid = conn.execute("SELECT oid FROM pg_database WHERE datname = %s",
                            (name,)).fetchone()
     try:
-        cap.ok("reset", "billing")  # no spare to take; the refill must leave it alone
-        time.sleep(3)
-        cap.ok("reset", "billing")
-        time.sleep(3)
+        left_out = "billing: spare left out: a database of that name is not devenv's"
+        for n in (1, 2):  # no spare to take; each reset's refill must leave it alone
+            cap.ok("reset", "billing")
+            wait_for(f"refill {n} to decide", lambda n=n: log_text(cap).count(left_out) >= n,
+                     cap)
         with connect(admin_url(cap, "billing")) as conn:
             assert conn.execute("SELECT oid FROM pg_database WHERE datname = %s",
                                 (name,)).fetchone() == oid
