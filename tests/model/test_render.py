@@ -1,6 +1,6 @@
 """Rendering: golden files for the example stacks, determinism, no secrets, compose invariants.
 
-`UPDATE_GOLDEN=1 pytest tests/test_render.py` rewrites tests/golden/ from the current renderer;
+`UPDATE_GOLDEN=1 pytest tests/model/test_render.py` rewrites tests/golden/ from the current renderer;
 read the diff before committing it.
 """
 
@@ -23,8 +23,8 @@ from devenv.model.resolve import load_stack, resolve
 from devenv.model.stack import Stack
 from devenv.store import generated
 
-REPO = Path(__file__).resolve().parents[1]
-GOLDEN = Path(__file__).resolve().parent / "golden"
+REPO = Path(__file__).resolve().parents[2]
+GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 EXAMPLES = {
     "capsule": REPO / "devenv.yaml",
     "pcc": REPO / "examples" / "pcc" / "devenv.yaml",

@@ -20,7 +20,7 @@ from devenv.model.manifest import parse
 from devenv.model.render import compose_files
 from devenv.model.resolve import resolve
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 ROOT = Path("/nonexistent-devenv-fuzz-root")
 SEEDS = [
     yaml.safe_load((REPO / "devenv.yaml").read_text()),

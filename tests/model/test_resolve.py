@@ -12,7 +12,7 @@ from devenv.model.manifest import parse
 from devenv.model.resolve import load_stack, resolve
 from devenv.model.stack import Stack
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 HINT = "Hint: fix devenv.yaml; no file was changed"
 
 
