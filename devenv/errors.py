@@ -22,6 +22,9 @@ class DevenvError(Exception):
         return f"error: {mask(self.message)}\n{hint}"
 
 
+STACK_DOWN_HINT = "is the stack up? `devenv status` shows it, `devenv up` starts it"
+
+
 def last_line(exc: BaseException) -> str:
     """The last line of an exception's message (a driver's detail), or its type's name when
     it has no message: never an IndexError of its own."""

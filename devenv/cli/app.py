@@ -24,7 +24,7 @@ import typer
 from devenv import __version__
 from devenv.console import Console
 from devenv.data import standby  # the reset hand-over's socket protocol: nothing heavy
-from devenv.errors import DevenvError
+from devenv.errors import STACK_DOWN_HINT, DevenvError
 from devenv.store import stackcache
 
 if TYPE_CHECKING:
@@ -414,8 +414,7 @@ def _main() -> None:
         psycopg = sys.modules.get("psycopg")
         if psycopg is not None and isinstance(exc, psycopg.OperationalError):
             print(f"error: database connection failed: {exc}".rstrip(), file=sys.stderr)
-            print("hint: is the stack up? `devenv status` shows it, `devenv up` starts it",
-                  file=sys.stderr)
+            print(f"hint: {STACK_DOWN_HINT}", file=sys.stderr)
             sys.exit(1)
         code = getattr(exc, "exit_code", None)
         show = getattr(exc, "show", None)

@@ -71,7 +71,7 @@ def checks(stack: Stack) -> list[Check]:
         note = "start_interval not used, so older engines work too"
         out.append(Check("engine features", "ok", f"healthchecks with start_period; {note}"))
     code, compose = _run(["docker", "compose", "version", "--short"])
-    if code != 0 or _version(compose)[:1] < (2,):
+    if code != 0 or _version(compose) < MIN_COMPOSE:
         out.append(Check("compose v2", "fail", compose.splitlines()[-1] if compose else
                          "`docker compose` is missing", "install the Compose v2 plugin "
                          "(docker-compose-plugin); docker-compose v1 is not supported"))

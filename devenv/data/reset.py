@@ -21,7 +21,7 @@ from devenv.data import golden, keys, spares
 from devenv.engine import provision
 from devenv.engine.context import Context, attach, select
 from devenv.engine.migrate import migrate_service
-from devenv.errors import DevenvError, last_line
+from devenv.errors import STACK_DOWN_HINT, DevenvError, last_line
 from devenv.model.stack import ServiceSpec, Stack
 
 
@@ -64,8 +64,7 @@ def _unlink_keys(ctx: Context, svc: ServiceSpec) -> int:
                                      svc.key_prefix)
     except Exception as exc:  # redis.RedisError and its socket errors
         raise DevenvError(f"cannot clear Redis keys of '{svc.name}' ({last_line(exc)})",
-                          hint="is the stack up? `devenv status` shows it, `devenv up` "
-                          "starts it") from None
+                          hint=STACK_DOWN_HINT) from None
 
 
 def _console(ctx: Context, svc: ServiceSpec) -> psycopg.Connection[Any] | None:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from devenv.console import Console
 from devenv.engine.docker import Docker
 from devenv.engine.ports import assign_auto
-from devenv.errors import DevenvError, last_line
+from devenv.errors import STACK_DOWN_HINT, DevenvError, last_line
 from devenv.model import facts
 from devenv.model.credentials import Secrets, needed
 from devenv.model.kinds.pgbouncer import CONSOLE_USER
@@ -67,7 +67,7 @@ class Context:
 def unreachable(server: str, exc: BaseException) -> DevenvError:
     """The one wording of "a server of a stack that should be up does not answer"."""
     return DevenvError(f"cannot reach server '{server}' ({last_line(exc)})",
-                       hint="is the stack up? `devenv status` shows it, `devenv up` starts it")
+                       hint=STACK_DOWN_HINT)
 
 
 def no_database(svc: ServiceSpec) -> DevenvError:

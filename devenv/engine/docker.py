@@ -269,7 +269,7 @@ class Docker:
     def _compose_error(self, what: str, exc: Any, *, server: str | None = None) -> DevenvError:
         stderr = (exc.stderr or "").strip()
         if "Cannot connect to the Docker daemon" in stderr or "permission denied" in stderr:
-            return not_running_error(stderr.splitlines()[-1])
+            return not_running_error(stderr.splitlines()[-1])  # not empty: it holds a match
         if "unknown shorthand flag" in stderr or "is not a docker command" in stderr:
             return DevenvError("Docker Compose v2 is not available",
                                hint="install the Compose v2 plugin (docker-compose-plugin)")

@@ -205,8 +205,8 @@ def not_ready(ctx: Context, server: ServerSpec, detail: str, exc: BaseException)
 
 
 def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return mask_url(text.splitlines()[0])
+    lines = str(exc).strip().splitlines()
+    return mask_url(lines[0] if lines else type(exc).__name__)
 
 
 def _provision(ctx: Context, servers: list[ServerSpec], deadline: float) -> None:

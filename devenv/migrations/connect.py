@@ -5,7 +5,7 @@ from __future__ import annotations
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
-from devenv.errors import DevenvError
+from devenv.errors import STACK_DOWN_HINT, DevenvError, last_line
 
 Conn = psycopg.Connection[tuple[object, ...]]
 
@@ -40,6 +40,5 @@ def connect(conninfo: str) -> Conn:
                 raise
             return psycopg.connect(conninfo, autocommit=True, client_encoding="UTF8")
     except psycopg.Error as exc:
-        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-        raise DevenvError(f"Cannot connect to {describe(conninfo)}: {reason}",
-                          "Is the stack up? Start it with `devenv up`.") from None
+        raise DevenvError(f"cannot reach {describe(conninfo)} ({last_line(exc)})",
+                          STACK_DOWN_HINT) from None

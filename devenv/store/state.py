@@ -8,7 +8,6 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from devenv.errors import DevenvError
 from devenv.model.stack import Stack
@@ -56,6 +55,3 @@ def locked(stack: Stack) -> Iterator[None]:
         fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
 
-
-def state_path(stack: Stack) -> Path:
-    return stack.root / stack.state_dir / STATE_FILE

@@ -203,9 +203,9 @@ def test_up_killed_mid_migration_then_up_applies_each_version_once(
 
 def test_port_of_our_own_container_started_after_the_listing_is_not_foreign(
         killable: CopiedStack) -> None:
-    from devenv.store.stackcache import load
     from devenv.engine import ports
     from devenv.engine.docker import ContainerState, Docker
+    from devenv.store.stackcache import load
 
     killable.ok("up")
     stack = load(killable.manifest)

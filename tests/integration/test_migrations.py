@@ -440,9 +440,10 @@ def test_connection_failure_names_the_database_without_its_password(
     wrong = make_conninfo(database, password="wrong-secret")
     message = failure(lambda: migrate(wrong, ms))
     assert message.startswith(
-        f"Cannot connect to {parts['user']}@{parts['host']}:{parts['port']}/{parts['dbname']}: ")
+        f"cannot reach {parts['user']}@{parts['host']}:{parts['port']}/{parts['dbname']} (")
     assert f'password authentication failed for user "{parts["user"]}"' in message
-    assert message.endswith("\nHint: Is the stack up? Start it with `devenv up`.")
+    assert message.endswith("\nHint: is the stack up? `devenv status` shows it, `devenv up` "
+                            "starts it")
     assert "wrong-secret" not in message
 
 

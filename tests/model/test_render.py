@@ -1,6 +1,6 @@
 """Rendering: golden files for the example stacks, determinism, no secrets, compose invariants.
 
-`UPDATE_GOLDEN=1 pytest tests/model/test_render.py` rewrites tests/golden/ from the current renderer;
+`UPDATE_GOLDEN=1 pytest tests/model/test_render.py` rewrites tests/golden/ from the renderer;
 read the diff before committing it.
 """
 
