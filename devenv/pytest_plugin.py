@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from devenv.errors import DevenvError  # a leaf: no third-party import
+
 if TYPE_CHECKING:
     from devenv.data.testing import Database, DevenvStack, RedisNamespace
 
@@ -70,7 +72,6 @@ def _worker(config: pytest.Config) -> str:
 def devenv_stack(request: pytest.FixtureRequest) -> Iterator[DevenvStack]:
     # psycopg, redis-py and devenv's engine (~0.5 s): loaded only once a test asks for a fixture.
     from devenv.data import testing  # noqa: PLC0415
-    from devenv.errors import DevenvError  # noqa: PLC0415 - with the line above
 
     config = request.config
     try:
@@ -127,10 +128,8 @@ def devenv_db(request: pytest.FixtureRequest, devenv_stack: DevenvStack,
 @pytest.fixture
 def devenv_redis(request: pytest.FixtureRequest,
                  devenv_stack: DevenvStack) -> Iterator[RedisNamespace]:
-    from devenv.data import testing  # noqa: PLC0415 - loaded by devenv_stack already
-
     service = _default_service(request.config, devenv_stack, need="redis")
-    with testing.redis_namespace(devenv_stack, service) as namespace:
+    with devenv_stack.redis_namespace(service) as namespace:
         yield namespace
 
 

@@ -23,9 +23,7 @@ import typer
 
 from devenv import __version__
 from devenv.console import Console
-from devenv.data import standby  # the reset hand-over's socket protocol: nothing heavy
 from devenv.errors import STACK_DOWN_HINT, DevenvError
-from devenv.store import stackcache
 
 if TYPE_CHECKING:
     from devenv.model.stack import Stack
@@ -78,6 +76,8 @@ def _console(ctx: typer.Context) -> Console:
 
 
 def _stack(ctx: typer.Context) -> "Stack":
+    from devenv.store import stackcache
+
     return stackcache.load(_opts(ctx).file)
 
 
@@ -265,6 +265,8 @@ def reset(
 ) -> None:
     """Put services' data back to the freshly migrated and seeded state (others untouched)."""
     if not hard:  # the previous reset's standby has everything loaded
+        from devenv.data import standby  # the socket protocol only: nothing heavy
+
         served = standby.forward(_opts(ctx).file, services or [], all_=all_,
                                  quiet=_opts(ctx).quiet)
         if served is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -109,6 +109,9 @@ class DevenvStack:
         env = facts.env_vars(ctx.stack, self._service(service), ctx.secrets, ctx.ports,
                              database=name)
         return Database(service, name, env["DATABASE_URL"], env)
+
+    def redis_namespace(self, service: str) -> AbstractContextManager[RedisNamespace]:
+        return redis_namespace(self, service)
 
     def drop(self, service: str, database: str) -> None:
         svc = self._service(service)
