@@ -11,6 +11,7 @@ block every clone (timescale/timescaledb#4048).
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -56,7 +57,8 @@ def template_hash(ctx: Context, svc: ServiceSpec) -> str:
         for path in _files(folder):
             if "__pycache__" in path.parts:
                 continue
-            digest.update(str(path.relative_to(root)).encode() + b"\0")
+            # relpath, not relative_to: a monorepo's folder may sit outside the project
+            digest.update(os.path.relpath(path, root).encode() + b"\0")
             digest.update(path.read_bytes() + b"\0")
     return digest.hexdigest()[:12]
 

@@ -16,7 +16,7 @@ from urllib.parse import quote
 from devenv.errors import DevenvError
 from devenv.model.credentials import Secrets
 from devenv.model.stack import ServerSpec, ServiceSpec, Stack
-from devenv.model.templates import sandbox
+from devenv.model.templates import TemplateProblem, render_user
 
 
 def host_of(server: ServerSpec) -> str:
@@ -120,12 +120,10 @@ def env_vars(stack: Stack, svc: ServiceSpec, secrets: Secrets, ports: dict[str, 
         "redis": asdict(redis) if redis else None,
         "env": dict(out),
     }
-    if svc.env:
-        import jinja2  # noqa: PLC0415 - jinja2: only a service with `env:` templates needs it
     for name, template in svc.env:
         try:
-            out[name] = sandbox().from_string(template).render(context)
-        except jinja2.TemplateError as exc:
+            out[name] = render_user(template, context)
+        except TemplateProblem as exc:
             raise DevenvError(
                 f"{stack.source}: services.{svc.name}.env.{name}: template error: {exc}",
                 hint="templates see: service, project, environment, db.{host,port,name,user,"

@@ -8,9 +8,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import jinja2
-from jinja2.sandbox import SandboxedEnvironment
-
 from devenv.errors import DevenvError
 from devenv.model import manifest as m
 from devenv.model.stack import (
@@ -28,6 +25,7 @@ from devenv.model.stack import (
     ServiceSpec,
     Stack,
 )
+from devenv.model.templates import TemplateProblem, render_user
 from devenv.model.yamlio import KeyPath
 
 
@@ -57,6 +55,8 @@ class _Resolver:
         self._pgbouncer_targets()
         services = {name: self._service(name, svc) for name, svc in self.mf.services.items()}
         self._unique_names(services)
+        self._reserved(services)
+        self._paths(services)
         servers = self._servers(services)
         if self.problems:
             raise DevenvError(
@@ -308,7 +308,6 @@ class _Resolver:
 
     def _check_templates(self, name: str, svc: m.Service) -> None:
         """Render each template against placeholder facts: a typo fails here, not at `up`."""
-        env = SandboxedEnvironment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
         db = dict.fromkeys(("host", "name", "user", "password", "url", "direct_url"), "x")
         redis = dict.fromkeys(("host", "user", "password", "url", "prefix"), "x")
         context = {
@@ -319,12 +318,11 @@ class _Resolver:
         }
         for key, template in svc.env.items():
             try:
-                env.from_string(template).render(context)
-            except jinja2.TemplateSyntaxError as exc:
-                self.fail(("services", name, "env", key), f"template error: {exc.message}")
-            except jinja2.TemplateError as exc:
-                self.fail(("services", name, "env", key), f"template error: {exc} (templates "
-                          "see service, project, environment, db.*, redis.*, env)")
+                render_user(template, context)
+            except TemplateProblem as exc:
+                seen = "" if exc.syntax else (" (templates see service, project, environment, "
+                                              "db.*, redis.*, env)")
+                self.fail(("services", name, "env", key), f"template error: {exc}{seen}")
 
     def _unique_names(self, services: dict[str, ServiceSpec]) -> None:
         seen: dict[tuple[str, str, str], str] = {}
@@ -339,8 +337,6 @@ class _Resolver:
                     self.fail(("services", svc.name, what), f"{what} '{value}' is also used by "
                               f"service '{seen[key]}' on server '{svc.server}'")
                 seen.setdefault(key, svc.name)
-                if value == ADMIN_USER and what == "role":
-                    self.fail(("services", svc.name, what), "'postgres' is the admin role")
         # reads across servers are impossible: one server cannot read another's database
         for svc in services.values():
             for index, other in enumerate(svc.reads):
@@ -349,6 +345,88 @@ class _Resolver:
                     self.fail(("services", svc.name, "reads", index),
                               f"'{other}' is on server '{target.server}', '{svc.name}' on "
                               f"'{svc.server}'; reads need both databases on one server")
+
+
+    # -- names PostgreSQL or devenv keep for themselves (issue 14) ---------------------------
+    def _reserved(self, services: dict[str, ServiceSpec]) -> None:
+        for svc in services.values():
+            given = self.mf.services[svc.name]
+            if svc.database in RESERVED_DATABASES:
+                path = ("services", svc.name, "database") if given.database else (
+                    "naming", "database")
+                self.fail(path, f"'{svc.database}' is PostgreSQL's own database; give the "
+                          "service a database of its own")
+            if svc.role is not None and (problem := reserved_role(svc.role)):
+                path = ("services", svc.name, "role") if given.role else ("naming", "role")
+                self.fail(path, problem)
+        roles = self.mf.roles
+        service_roles = {s.role: s.name for s in services.values() if s.role}
+        for which in ("migration", "admin"):
+            name = getattr(roles, which)
+            if name is None:
+                continue
+            if problem := reserved_role(name):
+                self.fail(("roles", which), problem)
+            elif name in service_roles:
+                self.fail(("roles", which), f"'{name}' is also the role of service "
+                          f"'{service_roles[name]}'; the {which} role must be a role of its own")
+        if roles.migration is not None and roles.migration == roles.admin:
+            self.fail(("roles", "admin"), f"'{roles.admin}' is also roles.migration; the two "
+                      "have different rights (CREATEDB, CREATEROLE): name them differently")
+
+    # -- where devenv writes: inside the project, never over a file it did not make -----------
+    def _paths(self, services: dict[str, ServiceSpec]) -> None:
+        manifest = (self.root / Path(self.at.source).name).resolve()
+        state = (self.root / STATE_DIR).resolve()
+        compose = self._inside(("compose_dir",), Path(self.mf.compose_dir), "compose_dir")
+        if compose is not None and (compose == self.root.resolve() or compose == state
+                                    or compose.is_relative_to(state)):
+            self.fail(("compose_dir",), f"'{self.mf.compose_dir}' would mix generated compose "
+                      "files with the project's own or devenv's private ones; use a folder of "
+                      "its own such as 'compose'")
+        seen: dict[Path, str] = {}
+        for svc in services.values():
+            path = ("services", svc.name, "env_file")
+            target = self._inside(path, svc.env_file, "env_file")
+            if target is None:
+                continue
+            if target == manifest or (compose is not None and target.is_relative_to(compose)) \
+                    or (target.parent == state and target.name in STATE_FILES):
+                self.fail(path, f"'{svc.env_file}' is a file devenv reads or generates; "
+                          f"use e.g. '{STATE_DIR}/env/{svc.name}.env'")
+            elif target in seen:
+                self.fail(path, f"'{svc.env_file}' is also the env_file of service "
+                          f"'{seen[target]}'")
+            seen.setdefault(target, svc.name)
+
+    def _inside(self, path: KeyPath, value: Path, what: str) -> Path | None:
+        """`value` resolved against the project; None (and a problem) when it leaves it."""
+        root = self.root.resolve()
+        target = (root / value).resolve()
+        if value.is_absolute() or not target.is_relative_to(root):
+            self.fail(path, f"'{value}' is outside the project: devenv writes only under "
+                      f"{root.name}/ (a relative path such as '{STATE_DIR}/env/x.env')")
+            return None
+        return target
+
+
+# PostgreSQL's own databases: a service owning one takes over the server (template1 is copied
+# into every new database; postgres is where the admin and devenv's locks live).
+RESERVED_DATABASES = ("postgres", "template0", "template1")
+# Role names PostgreSQL refuses or gives a meaning of its own (pg_* are predefined roles).
+RESERVED_ROLES = ("postgres", "public", "none", "current_user", "current_role", "session_user")
+# devenv's private files in .devenv/ that no env_file may replace.
+STATE_FILES = ("secrets.json", "state.json", "stack.cache", "compose.env", "lock",
+               "standby.sock", "standby.lock", "spares.log")
+
+
+def reserved_role(name: str) -> str | None:
+    if name == ADMIN_USER:
+        return f"'{name}' is the admin role"
+    if name in RESERVED_ROLES or name.startswith("pg_"):
+        return (f"'{name}' is reserved by PostgreSQL (predefined roles start with 'pg_'); "
+                "choose another name")
+    return None
 
 
 def _setting(value: object) -> str:
