@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from typing import Any
 
 import psycopg
@@ -101,6 +101,8 @@ def reset_database(ctx: Context, svc: ServiceSpec) -> bool:
         pending = pool.submit(_console, ctx, svc)  # both logins (SCRAM) at once
         opened.callback(_close_when_done, pending)
         conn = opened.enter_context(golden.admin_session(ctx, svc))
+        # Two resets of one service at once: the second waits for the first (issue 14).
+        opened.enter_context(_one_at_a_time(conn, svc))
         console = pending.result()
         template = golden.ensure_template(ctx, svc, conn=conn)
         spare = spares.ready(conn, svc, template)  # before pausing the pool
@@ -110,6 +112,12 @@ def reset_database(ctx: Context, svc: ServiceSpec) -> bool:
                 return True
             golden.copy_from_template(conn, ctx, svc, template, svc.database, comment=None)
             return False
+
+
+def _one_at_a_time(conn: psycopg.Connection[Any], svc: ServiceSpec
+                   ) -> AbstractContextManager[None]:
+    return golden.advisory_lock(conn, f"devenv:reset:{svc.name}", wait_s=golden.RESET_WAIT_S,
+                                what=f"another reset of {svc.name}")
 
 
 def _close_when_done(pending: Future[psycopg.Connection[Any] | None]) -> None:
@@ -122,7 +130,8 @@ def reset_hard(ctx: Context, svc: ServiceSpec) -> None:
     """Drop, re-provision, migrate and seed from the files, without the template."""
     assert svc.database is not None and svc.server is not None
     server = ctx.stack.servers[svc.server]
-    with paused_pool(ctx, svc), golden.admin_session(ctx, svc) as conn:
+    with paused_pool(ctx, svc), golden.admin_session(ctx, svc) as conn, \
+            _one_at_a_time(conn, svc):
         golden.drop_database(conn, svc.database)
         provision.reconcile_server(ctx.admin_url(server), ctx.stack, server, ctx.secrets)
     migrate_service(ctx, svc, quiet=True)

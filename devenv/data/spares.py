@@ -110,12 +110,9 @@ MADE, THERE, FOREIGN, RACED = ("spare ready", "spare already there",
 def make(conn: golden.Conn, ctx: Context, svc: ServiceSpec, template: str) -> str:
     """Create the service's spare if it is missing; drop spares of older templates. What
     happened, for the log: MADE, THERE, FOREIGN or RACED."""
-    key = _lock(svc)
-    conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (key,))
-    try:
+    with golden.advisory_lock(conn, _lock(svc), wait_s=golden.RESET_WAIT_S,
+                              what=f"the spare of {svc.name}"):
         return _make(conn, ctx, svc, template)
-    finally:
-        conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (key,))
 
 
 def _make(conn: golden.Conn, ctx: Context, svc: ServiceSpec, template: str) -> str:

@@ -100,6 +100,7 @@ def _reconcile(admin_url: str, stack: Stack, server: ServerSpec, secrets: Secret
         services = services_on(stack, server)
         managed = {r.name for r in roles}
         inheritors = {r.name for r in roles if r.member_of}
+        actions += admin_database_access(conn, stack)
         for svc in services:
             readers = sorted(o.role for o in services if svc.name in o.reads and o.role)
             actions += _database(conn, svc, readers, managed - inheritors)
@@ -177,6 +178,66 @@ def _database(conn: Conn, svc: ServiceSpec, readers: list[str],
         conn.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(db, owner))
         actions.append(f"set owner of database {svc.database} to {svc.role}")
     actions += database_access(conn, svc.database, readers, service_roles)
+    return actions
+
+
+def admin_database_access(conn: Conn, stack: Stack) -> list[str]:
+    """Services have no business in the `postgres` database, where devenv takes its template
+    and reset locks (issue 14: a service holding one there made `reset` of another hang).
+    Only the admin, and the stack's migration and admin roles, may connect to it."""
+    actions = []
+    public = conn.execute("SELECT has_database_privilege('public', 'postgres', 'CONNECT') "
+                          "OR has_database_privilege('public', 'postgres', 'TEMPORARY')"
+                          ).fetchone()
+    if public and public[0]:
+        conn.execute("REVOKE ALL ON DATABASE postgres FROM PUBLIC")
+        actions.append("revoked PUBLIC access to database postgres")
+    for role in (stack.migration_role, stack.admin_role):
+        if role is None:
+            continue
+        row = conn.execute("SELECT has_database_privilege(%s, 'postgres', 'CONNECT')",
+                           (role,)).fetchone()
+        if row is not None and not row[0]:
+            conn.execute(sql.SQL("GRANT CONNECT ON DATABASE postgres TO {}").format(
+                sql.Identifier(role)))
+            actions.append(f"granted CONNECT on postgres to {role}")
+    return actions
+
+
+def isolation_drift(conn: Conn, stack: Stack, server: ServerSpec) -> list[str]:
+    """What breaks the isolation `up` set up, in one catalog query: a service database (or
+    `postgres`) that PUBLIC or a service role not among its readers may connect to.
+
+    A service can open its own database with `GRANT CONNECT ... TO PUBLIC` in a migration;
+    `up` re-checks this on every run (warm ones too) and repairs it.
+    """
+    services = services_on(stack, server)
+    allowed = {s.database: {s.role, *(o.role for o in services if s.name in o.reads)}
+               for s in services}
+    roles = {s.role for s in services if s.role}
+    rows = conn.execute(
+        "SELECT d.datname, coalesce(r.rolname, 'PUBLIC') FROM pg_database d, "
+        "aclexplode(coalesce(d.datacl, acldefault('d', d.datdba))) a "
+        "LEFT JOIN pg_roles r ON r.oid = a.grantee "
+        "WHERE a.privilege_type IN ('CONNECT', 'TEMPORARY') AND d.datname = ANY(%s)",
+        (["postgres", *allowed],)).fetchall()
+    found = []
+    for database, grantee in dict.fromkeys((str(d), str(g)) for d, g in rows):
+        if grantee == "PUBLIC" or (grantee in roles and grantee not in allowed.get(database,
+                                                                                   set())):
+            found.append(f"{grantee} may connect to database {database}")
+    return found
+
+
+def repair_isolation(conn: Conn, stack: Stack, server: ServerSpec) -> list[str]:
+    """Put the isolation back (the same statements as provisioning); the actions taken."""
+    services = services_on(stack, server)
+    roles = {s.role for s in services if s.role}
+    actions = admin_database_access(conn, stack)
+    for svc in services:
+        assert svc.database is not None
+        readers = sorted(o.role for o in services if svc.name in o.reads and o.role)
+        actions += database_access(conn, svc.database, readers, roles)
     return actions
 
 

@@ -70,6 +70,8 @@ def up(stack: Stack, console: Console, *, names: list[str], deadline_s: float = 
                                                        migrate=migrate)
         ctx, todo = warm_ctx if warm_ctx is not None else (None, None)
         warm = ctx is not None
+        if ctx is not None:
+            _keep_isolation(ctx, servers)
         if ctx is None:
             if not resync:
                 _refuse_lost_state(stack)
@@ -119,6 +121,22 @@ def _warm_context(stack: Stack, console: Console, services: list[ServiceSpec],
         return ctx, migrate_step.outstanding_services(ctx, services)
     except DevenvError:
         return None
+
+
+def _keep_isolation(ctx: Context, servers: list[ServerSpec]) -> None:
+    """One catalog query per server on a warm `up`: a migration that ran `GRANT CONNECT ...
+    TO PUBLIC` (or to another service) is undone and said, never silently kept."""
+    def check(server: ServerSpec) -> tuple[list[str], list[str]]:
+        with ctx.admin_session(server) as conn:
+            drift = provision.isolation_drift(conn, ctx.stack, server)
+            return drift, provision.repair_isolation(conn, ctx.stack, server) if drift else []
+
+    databases = [s for s in servers if s.is_database]
+    for server, (drift, actions) in zip(databases, parallel(
+            [lambda s=s: check(s) for s in databases]), strict=True):  # type: ignore[misc]
+        if drift:
+            ctx.console.warn(f"server '{server.name}': isolation had drifted ({'; '.join(drift)})"
+                             f"; repaired: {', '.join(actions)}")
 
 
 def _healthy(container: ContainerState | None) -> bool:
@@ -177,23 +195,43 @@ def _wait_server(ctx: Context, server: ServerSpec, deadline: float) -> None:
     _with_diagnosis(ctx, server, deadline, check, "as the admin")
 
 
+GONE = ("exited", "dead", "restarting", "removing")
+
+
 def _with_diagnosis(ctx: Context, server: ServerSpec, deadline: float,
                     check: Callable[[], None], who: str) -> None:
+    """Retry `check` until the deadline, but stop at once when the container died: a server
+    that exits or restarts while `up` waits is reported with its log now, not at --timeout."""
+    def check_alive() -> None:
+        try:
+            check()
+        except Exception as exc:
+            container = ctx.docker.by_server().get(server.name)
+            if container is None or container.state in GONE:
+                state = container.state if container else "removed"
+                raise not_ready(ctx, server, f"its container {state} while devenv waited for "
+                                f"it to answer {who}", exc, gone=True) from None
+            raise
+
     try:
-        probes.retry_until(deadline, check)
+        probes.retry_until(deadline, check_alive)
     except DevenvError:
         raise
     except Exception as exc:
         raise not_ready(ctx, server, f"{who}: {_first_line(exc)}", exc) from None
 
 
-def not_ready(ctx: Context, server: ServerSpec, detail: str, exc: BaseException) -> DevenvError:
+def not_ready(ctx: Context, server: ServerSpec, detail: str, exc: BaseException, *,
+              gone: bool = False) -> DevenvError:
     text = str(exc)
     container = ctx.docker.by_server().get(server.name)
     status = f"{container.state}, {container.health or 'no healthcheck'}" if container else \
         "no container"
     tail = mask(ctx.docker.logs_tail(server.name, 20), ctx.secrets.all())
-    if "password authentication failed" in text or "WRONGPASS" in text:
+    if gone:
+        hint = (f"the last log lines above say why it stopped; fix that in servers.{server.name} "
+                f"of {ctx.stack.manifest_name} (or its image), then `devenv up` again")
+    elif "password authentication failed" in text or "WRONGPASS" in text:
         hint = ("the server's data volume was initialised with other passwords (was .devenv/ "
                 "deleted or replaced?). `devenv up --resync-passwords` sets the passwords in "
                 ".devenv/ on the running server and keeps the data")

@@ -1,0 +1,149 @@
+"""A hostile or careless service sharing the stack (issue 14), on the real engine: each test
+performs the attack and shows it fails, or that devenv notices and repairs what it did."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from devenv.console import Console
+from devenv.engine.context import attach
+from devenv.errors import DevenvError
+from devenv.model.resolve import load_stack
+from tests.integration.stacks import PCC, CopiedStack, copied
+
+
+@pytest.fixture(scope="module")
+def pcc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CopiedStack]:
+    with copied(PCC, tmp_path_factory.mktemp("pcc"), prefix="t-attack") as stack:
+        stack.ok("up")
+        yield stack
+
+
+def url_of(stack: CopiedStack, service: str, database: str | None = None) -> str:
+    url = stack.env(service)["DATABASE_DIRECT_URL"]
+    return url if database is None else make_conninfo(url, dbname=database)
+
+
+def admin(stack: CopiedStack) -> psycopg.Connection[tuple[object, ...]]:
+    ctx = attach(load_stack(stack.manifest), Console(quiet=True))
+    return ctx.admin_session("alloydb")
+
+
+def test_a_service_cannot_enter_the_admin_database(pcc: CopiedStack) -> None:
+    """Where devenv takes its template and reset locks: a service there could hold them."""
+    with pytest.raises(psycopg.OperationalError, match="permission denied for database"):
+        psycopg.connect(url_of(pcc, "client", "postgres"), connect_timeout=5).close()
+
+
+def test_a_held_reset_lock_fails_in_time_naming_its_holder(
+        pcc: CopiedStack, monkeypatch: pytest.MonkeyPatch) -> None:
+    from devenv.data import golden, reset
+
+    monkeypatch.setattr(golden, "RESET_WAIT_S", 1.0)
+    ctx = attach(load_stack(pcc.manifest), Console(quiet=True))
+    svc = ctx.stack.services["client"]
+    golden.ensure_template(ctx, svc, say=False)
+    with admin(pcc) as holder:
+        holder.execute("SET application_name = 'a stuck tool'")
+        holder.execute("SELECT pg_advisory_lock(hashtext('devenv:reset:client'))")
+        pid = holder.info.backend_pid
+        started = time.monotonic()
+        with pytest.raises(DevenvError) as failed:
+            reset.reset_database(ctx, svc)
+        assert time.monotonic() - started < 15
+    message = failed.value.message
+    assert message.startswith("waited 1 s for another reset of client: held by pid "
+                              f"{pid} (role postgres, application 'a stuck tool', database "
+                              "postgres, since "), message
+    assert failed.value.hint is not None and "pg_terminate_backend" in failed.value.hint
+
+
+def test_two_resets_of_one_service_at_once_both_succeed(pcc: CopiedStack) -> None:
+    """Without a standby (each CLI resets itself): they used to race on DROP/CREATE."""
+    env = {"DEVENV_STANDBY": "0", "DEVENV_SPARES": "0"}
+    command = [sys.executable, "-m", "devenv.cli", "reset", "task_builder"]
+    import os
+
+    full = {**os.environ, **env}
+    full.pop("DEVENV_FILE", None)
+    procs = [subprocess.Popen(command, cwd=pcc.root, env=full, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outcomes = [(p.wait(timeout=300), *p.communicate()) for p in procs]
+    for code, out, err in outcomes:
+        assert code == 0, f"exit {code}\n{out}\n{err}"
+        assert "task_builder: restored from its template" in out
+    with psycopg.connect(url_of(pcc, "task_builder")) as conn:
+        assert conn.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_a_service_opening_its_database_to_all_is_undone_by_the_next_up(
+        pcc: CopiedStack) -> None:
+    client_db = conninfo_to_dict(url_of(pcc, "client"))["dbname"]
+    with psycopg.connect(url_of(pcc, "client"), autocommit=True) as conn:  # as its owner
+        conn.execute(f'GRANT CONNECT ON DATABASE "{client_db}" TO PUBLIC')
+    # The attack works until devenv looks: another service walks in.
+    psycopg.connect(url_of(pcc, "user", str(client_db)), connect_timeout=5).close()
+    result = pcc.ok("up")
+    assert "is up to date" in result.stdout  # the warm path, one catalog query per server
+    assert (f"warning: server 'alloydb': isolation had drifted (PUBLIC may connect to database "
+            f"{client_db}); repaired: revoked PUBLIC access to database {client_db}"
+            in result.stderr), result.explain()
+    with pytest.raises(psycopg.OperationalError, match="permission denied for database"):
+        psycopg.connect(url_of(pcc, "user", str(client_db)), connect_timeout=5).close()
+    assert "drifted" not in pcc.ok("up").stderr  # repaired for good
+
+
+def test_a_server_that_dies_while_up_waits_is_reported_at_once(tmp_path: Path) -> None:
+    def crash(data: dict[str, object]) -> None:
+        servers = data["servers"]
+        assert isinstance(servers, dict)
+        servers["alloydb"]["settings"] = {"shared_buffers": "900TB"}  # no machine has that
+
+    with copied(PCC, tmp_path, prefix="t-crash", edit=crash) as stack:
+        started = time.monotonic()
+        result = stack.devenv("up", "--timeout", "300")
+        took = time.monotonic() - started
+    assert result.code == 1, result.explain()
+    assert took < 120, f"waited {took:.0f} s: up should stop when the container dies"
+    assert "server 'alloydb' is not ready (its container " in result.stderr, result.explain()
+    assert "shared_buffers" in result.stderr or "memory" in result.stderr, result.explain()
+
+
+def test_redis_key_names_are_private_only_on_a_server_of_the_services_own(
+        tmp_path: Path) -> None:
+    """ACL key patterns keep other services' values out of reach, not their key names: SCAN,
+    RANDOMKEY and DBSIZE see the whole keyspace (README: what is isolated). A service that
+    must not even see names gets a Redis server of its own, one line in the manifest."""
+    import uuid
+
+    import redis as redis_lib
+
+    from tests.integration.stacks import CopiedStack
+
+    project = f"t-keys-{uuid.uuid4().hex[:10]}"
+    (tmp_path / "devenv.yaml").write_text(
+        f"project: {project}\n"
+        "servers:\n  shared: {kind: redis, port: auto}\n  own: {kind: redis, port: auto}\n"
+        "services:\n  a: {redis: shared}\n  b: {redis: shared}\n  c: {redis: own}\n")
+    stack = CopiedStack(tmp_path, project)
+    try:
+        stack.ok("up")
+        clients = {s: redis_lib.Redis.from_url(stack.env(s)["REDIS_URL"]) for s in "abc"}
+        clients["a"].set("a:secret-name", "value")
+        clients["c"].set("c:other", "value")
+        with pytest.raises(redis_lib.exceptions.NoPermissionError):
+            clients["b"].get("a:secret-name")  # values stay private on a shared server
+        assert b"a:secret-name" in set(clients["b"].scan_iter())  # names do not
+        assert set(clients["c"].scan_iter()) == {b"c:other"}  # a server of its own: nothing
+        for client in clients.values():
+            client.close()
+    finally:
+        stack.teardown()
