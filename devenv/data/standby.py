@@ -27,6 +27,7 @@ from typing import Any
 
 from devenv import switches
 from devenv.model.stack import STATE_DIR
+from devenv.store.files import require_private_dir
 from devenv.store.stackcache import code_fingerprint
 
 SOCKET = "standby.sock"
@@ -77,6 +78,7 @@ def forward(manifest: Path, names: list[str], *, all_: bool, quiet: bool) -> Ser
         cwd = os.getcwd()
     except OSError:  # run from a removed folder: the CLI says what that breaks
         return None
+    require_private_dir(socket_path(manifest).parent)  # never talk to a planted socket
     request = {"fingerprint": code_fingerprint(), "manifest": str(manifest.resolve()),
                "cwd": cwd, "env": passed_on(dict(os.environ)), "names": list(names),
                "all": all_, "quiet": quiet}

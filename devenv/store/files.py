@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from pathlib import Path
+
+from devenv.errors import DevenvError
 
 
 def write_atomic(path: Path, content: str, *, mode: int = 0o644) -> bool:
@@ -37,6 +40,34 @@ def write_private(path: Path, content: str) -> bool:
 
 def ensure_private_dir(path: Path) -> None:
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    require_private_dir(path)
+
+
+def require_private_dir(path: Path) -> None:
+    """Refuse a state folder another local user could have planted or can write into.
+
+    `.devenv/` holds passwords, the stack cache and the reset standby's socket: a symlink (into
+    a world-writable /tmp), a folder owned by someone else, or one others may write would let
+    them feed devenv files or a socket (issue 14). A missing folder is fine (created 0700).
+    """
+    try:
+        info = path.lstat()
+    except FileNotFoundError:
+        return
+    problem = None
+    if stat.S_ISLNK(info.st_mode):
+        problem = "is a symbolic link"
+    elif not stat.S_ISDIR(info.st_mode):
+        problem = "is not a folder"
+    elif info.st_uid != os.geteuid():
+        problem = f"belongs to uid {info.st_uid}, not to you (uid {os.geteuid()})"
+    elif info.st_mode & 0o022:
+        problem = f"may be written by others (mode {stat.S_IMODE(info.st_mode):04o})"
+    if problem:
+        raise DevenvError(f"{path}: devenv's private folder {problem}: refusing to use it",
+                          hint=f"remove it (`rm -r {path}`, then `devenv up --resync-passwords` "
+                          "if data volumes exist) or make it yours: "
+                          f"`chmod 700 {path}` as its owner")
 
 
 def write_private_bytes(path: Path, content: bytes) -> None:

@@ -14,7 +14,7 @@ from devenv.errors import DevenvError
 from devenv.masking import remember
 from devenv.model.credentials import Secrets, needed, new_password
 from devenv.model.stack import Stack
-from devenv.store.files import write_private
+from devenv.store.files import require_private_dir, write_private
 
 SECRETS_FILE = "secrets.json"
 RECOVERY_HINT = ("move {path} aside and run `devenv up --resync-passwords`: devenv sets new "
@@ -22,6 +22,7 @@ RECOVERY_HINT = ("move {path} aside and run `devenv up --resync-passwords`: deve
 
 
 def load(state_dir: Path) -> Secrets | None:
+    require_private_dir(state_dir)
     path = state_dir / SECRETS_FILE
     try:
         data = json.loads(path.read_text())

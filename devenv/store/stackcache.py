@@ -22,7 +22,7 @@ from typing import Any
 
 import devenv
 from devenv.model.stack import STATE_DIR, Stack
-from devenv.store.files import write_private
+from devenv.store.files import require_private_dir, write_private
 
 CACHE_FILE = "stack.cache"
 
@@ -65,6 +65,7 @@ def load(file: Path) -> Stack:
     key = hashlib.sha256(f"{code_fingerprint()}\0{display}\0{file.resolve()}\0".encode()
                          + raw).hexdigest()
     cache_path = file.resolve().parent / STATE_DIR / CACHE_FILE
+    require_private_dir(cache_path.parent)
     stack = _read(cache_path, key)
     if stack is not None:
         return stack

@@ -194,6 +194,7 @@ def test_a_socket_planted_by_another_user_gets_nothing(capsys: pytest.CaptureFix
         os.close(ready_w)
         os.close(received_w)
         assert os.read(ready_r, 1) == b"1", "the attacker could not bind"
+        (root / ".devenv").chmod(0o700)  # the folder looks fine again; the socket stays theirs
         assert standby.forward(project, ["auth"], all_=False, quiet=False) is None
         os.waitpid(pid, 0)
         assert os.read(received_r, 65536) == b"-"  # not one byte of the request
