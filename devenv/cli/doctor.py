@@ -15,7 +15,9 @@ from pathlib import Path
 
 from devenv.console import Console
 from devenv.engine import ports
+from devenv.engine.context import attach
 from devenv.engine.docker import Docker
+from devenv.engine.provision import isolation_drift
 from devenv.errors import DevenvError
 from devenv.model.stack import Stack
 from devenv.store import generated, passwords, state
@@ -79,6 +81,7 @@ def checks(stack: Stack) -> list[Check]:
         out.append(Check("compose v2", "ok", f"Compose {compose}"))
     out += _images(stack)
     out += _ports(stack)
+    out += _isolation(stack)
     code, root = _run(["docker", "info", "--format", "{{.DockerRootDir}}"])
     out.append(_disk(Path(root) if code == 0 and Path(root).exists() else Path("/")))
     return out + _local_checks(stack)
@@ -123,6 +126,27 @@ def _disk(path: Path) -> Check:
     if free < DISK_WARN:
         return Check("disk space", "warn", text, "`docker system prune` frees old images")
     return Check("disk space", "ok", text)
+
+
+def _isolation(stack: Stack) -> list[Check]:
+    """The isolation `up` set up, on each running database server (one catalog query each)."""
+    running = {name for name, c in Docker(stack).by_server().items() if c.state == "running"}
+    servers = [s for s in stack.servers.values() if s.is_database and s.name in running]
+    if not servers:
+        return []
+    try:
+        ctx = attach(stack, Console(quiet=True))
+        found = []
+        for server in servers:
+            with ctx.admin_session(server) as conn:
+                found += [f"{server.name}: {d}" for d in isolation_drift(conn, stack, server)]
+    except DevenvError as exc:
+        return [Check("service isolation", "warn", f"not checked: {exc.message}")]
+    if found:
+        return [Check("service isolation", "fail", "; ".join(found),
+                      "`devenv up` repairs it (a migration granted what it should not)")]
+    return [Check("service isolation", "ok", "each service database reachable only by its "
+                  "owner and readers; the postgres database by none")]
 
 
 def _local_checks(stack: Stack) -> list[Check]:

@@ -91,6 +91,10 @@ def test_a_service_opening_its_database_to_all_is_undone_by_the_next_up(
         conn.execute(f'GRANT CONNECT ON DATABASE "{client_db}" TO PUBLIC')
     # The attack works until devenv looks: another service walks in.
     psycopg.connect(url_of(pcc, "user", str(client_db)), connect_timeout=5).close()
+    doctor = pcc.devenv("doctor")
+    assert doctor.code == 1
+    assert (f"FAIL  service isolation: alloydb: PUBLIC may connect to database {client_db}"
+            in doctor.stdout), doctor.explain()
     result = pcc.ok("up")
     assert "is up to date" in result.stdout  # the warm path, one catalog query per server
     assert (f"warning: server 'alloydb': isolation had drifted (PUBLIC may connect to database "
@@ -99,6 +103,7 @@ def test_a_service_opening_its_database_to_all_is_undone_by_the_next_up(
     with pytest.raises(psycopg.OperationalError, match="permission denied for database"):
         psycopg.connect(url_of(pcc, "user", str(client_db)), connect_timeout=5).close()
     assert "drifted" not in pcc.ok("up").stderr  # repaired for good
+    assert "ok    service isolation: each service database" in pcc.devenv("doctor").stdout
 
 
 def test_a_server_that_dies_while_up_waits_is_reported_at_once(tmp_path: Path) -> None:
