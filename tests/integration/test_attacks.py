@@ -152,3 +152,28 @@ def test_redis_key_names_are_private_only_on_a_server_of_the_services_own(
             client.close()
     finally:
         stack.teardown()
+
+
+def test_provisioning_is_bounded_by_the_up_deadline(pcc: CopiedStack) -> None:
+    """`up --timeout` bounds provisioning too: a session holding a role's row lock (here an
+    open ALTER ROLE) made provisioning wait for ever."""
+    from devenv.engine import provision
+
+    ctx = attach(load_stack(pcc.manifest), Console(quiet=True))
+    server = ctx.stack.servers["alloydb"]
+    role = ctx.stack.services["metric_builder"].role
+    with admin(pcc) as conn:
+        conn.execute(f'ALTER ROLE "{role}" PASSWORD \'drifted-away\'')  # provisioning fixes it
+    with admin(pcc) as holder:
+        holder.autocommit = False
+        holder.execute(f'ALTER ROLE "{role}" CONNECTION LIMIT 50')  # row lock, not committed
+        started = time.monotonic()
+        with pytest.raises(DevenvError) as failed:
+            provision.reconcile_server(ctx.admin_url(server), ctx.stack, server, ctx.secrets,
+                                       deadline=time.monotonic() + 2)
+        assert time.monotonic() - started < 15
+        holder.rollback()
+    assert failed.value.message.startswith(
+        "provisioning server 'alloydb' did not finish in time"), failed.value.message
+    actions = provision.reconcile_server(ctx.admin_url(server), ctx.stack, server, ctx.secrets)
+    assert f"set password of role {role}" in actions, actions

@@ -368,3 +368,29 @@ def test_clone_pool_makes_nothing_ahead_for_a_single_test(project: CopiedStack) 
     finally:
         assert pool.close() == []
     assert [c for c in clones_left(project) if "_single_c" in c] == []
+
+
+def running_servers(project: CopiedStack) -> set[str]:
+    out = subprocess.run(["docker", "ps", "--filter", f"label=dev.devenv.project={project.project}",
+                          "--format", '{{.Label "dev.devenv.server"}}'],
+                         capture_output=True, text=True, check=True).stdout
+    return set(out.split())
+
+
+def test_devenv_down_stops_only_a_stack_the_run_used(
+        project: CopiedStack, run: Any, pytester: pytest.Pytester) -> None:
+    """`--devenv-down` after a run that used no devenv fixture leaves the stack alone (it was
+    not this run's to stop); after a run that used one, under xdist too, it stops it."""
+    project.ok("up")
+    plain = project.root / "tests" / "test_plain_down.py"
+    plain.write_text("def test_plain():\n    assert True\n")
+    try:
+        result, _ = run("--devenv-down", str(plain))
+        result.assert_outcomes(passed=1)
+        assert running_servers(project) == {"auth-db", "redis"}, "a run with no fixture stopped it"
+        result, _ = run("--devenv-down", "-n", "2",
+                        "tests/test_accounts.py::test_seeded_roles_are_there")
+        result.assert_outcomes(passed=1)
+        assert running_servers(project) == set()
+    finally:
+        plain.unlink()

@@ -100,3 +100,19 @@ def test_a_cache_of_the_wrong_shape_is_a_miss(project: Path, damage: str) -> Non
     text = "{not json" if damage == "garbage" else json.dumps(data)
     cache.write_text(text)
     assert stackcache.load(project) == good
+
+
+def test_the_code_fingerprint_is_the_same_through_a_symlinked_interpreter(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`python -m devenv.cli reset` then `devenv reset` (python vs python3: one binary) made
+    the standby exit as if devenv's code had changed."""
+    import sys
+
+    before = stackcache.code_fingerprint()
+    alias = tmp_path / "python-alias"
+    alias.symlink_to(sys.executable)
+    monkeypatch.setattr(sys, "executable", str(alias))
+    assert stackcache.code_fingerprint() == before
+    newest: list[int] = []
+    stackcache.code_fingerprint(newest=newest)
+    assert newest and newest[0] > 0
