@@ -161,7 +161,7 @@ def test_bad_manifest_exits_1_and_changes_no_file(project: Path, manifest: str,
 
 
 def test_missing_manifest(tmp_path: Path) -> None:
-    done = run(tmp_path, "generate")
+    done = run(tmp_path, "-f", "devenv.yaml", "generate")
     assert done.returncode == 1
     assert done.stderr == (
         "error: devenv.yaml: no such file\n"
@@ -294,3 +294,46 @@ def test_errors_name_the_selected_manifest(tmp_path: Path) -> None:
         "(postgres/timescaledb servers: none)\nhint: fix other.yaml; no file was changed\n"
     )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["other.yaml"]
+
+
+# -- finding the manifest -----------------------------------------------------------------
+
+
+def test_manifest_is_found_in_a_parent_folder_and_paths_stay_relative_to_it(
+        project: Path) -> None:
+    nested = project / "migrations" / "auth"
+    nested.mkdir(parents=True)
+    done = run(nested, "generate")
+    assert done.returncode == 0, done.stderr
+    assert (project / "compose" / "compose.yaml").is_file()
+    assert not (nested / "compose").exists()
+    assert not (nested / ".devenv").exists()
+    config = run(nested, "config")
+    assert yaml.safe_load(config.stdout)["project"] == "demo"
+
+
+def test_nearest_manifest_wins_and_file_or_variable_win_over_discovery(project: Path) -> None:
+    inner = project / "inner"
+    (inner / "deeper").mkdir(parents=True)
+    (inner / "devenv.yaml").write_text(TINY.replace("demo", "inner"))
+    assert yaml.safe_load(run(inner / "deeper", "config").stdout)["project"] == "inner"
+    done = run(inner / "deeper", "config", env={"DEVENV_FILE": str(project / "devenv.yaml")})
+    assert yaml.safe_load(done.stdout)["project"] == "demo"
+    done = run(inner / "deeper", "-f", "../../devenv.yaml", "config")
+    assert yaml.safe_load(done.stdout)["project"] == "demo"
+
+
+def test_no_manifest_anywhere_says_where_it_looked(tmp_path: Path) -> None:
+    done = run(tmp_path, "status")
+    assert done.returncode == 1
+    assert done.stderr == (f"error: no devenv.yaml in {tmp_path} or any folder above it\n"
+                           "hint: run `devenv init` to create one, or pass -f/--file\n")
+
+
+def test_init_in_a_subfolder_writes_there_not_over_the_parent(project: Path) -> None:
+    sub = project / "other"
+    sub.mkdir()
+    done = run(sub, "init")
+    assert done.returncode == 0, done.stderr
+    assert (sub / "devenv.yaml").is_file()
+    assert (project / "devenv.yaml").read_text() == TINY

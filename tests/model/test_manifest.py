@@ -9,7 +9,6 @@ import pytest
 from devenv.errors import DevenvError
 from devenv.model.manifest import Manifest, PgBouncerServer, PostgresServer, parse
 
-
 FIX_HINT = "fix devenv.yaml; no file was changed"
 
 
