@@ -413,6 +413,8 @@ def psql(ctx: typer.Context, service: RoleService = None, args: Passthrough = No
     container's psql if the host has none)."""
     from devenv.cli import shells
 
+    if service is not None and service.startswith("-"):  # `psql --role admin -- -c ...`:
+        args, service = [service, *(args or [])], None  # a service name never starts with -
     service = _role_service(ctx, service, role)
     raise typer.Exit(shells.psql(_stack(ctx), _console(ctx), name=service, role=role,
                                  args=args or []))

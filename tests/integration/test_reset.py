@@ -7,6 +7,7 @@ tests run in file order on one worker: later ones build on the template earlier 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -301,7 +302,8 @@ def test_reset_service_without_data_is_a_clear_error(cap: CopiedStack) -> None:
 
 def test_reset_without_names_is_a_clear_error(cap: CopiedStack) -> None:
     result = cap.devenv("reset")
-    assert result.code != 0, result.explain()
+    assert result.code == 2, result.explain()
+    assert result.stderr.endswith("Error: name the services to reset, or pass --all\n")
     no_traceback(result.stdout + result.stderr)
 
 
@@ -617,6 +619,26 @@ def test_reads_survive_reset_of_the_read_database(pcc: CopiedStack) -> None:
     # Migrations still run against it afterwards (the migration role can connect).
     result = pcc.devenv("migrate", "user")
     assert result.code == 0, result.explain()
+
+
+def test_reset_names_the_sessions_it_ends_on_the_database(pcc: CopiedStack) -> None:
+    """Dropping user's database ends a reader's session and a person's psql too: say so."""
+    reader = connect(pcc.env("auth")["USER_DATABASE_URL"])
+    admin = pcc.ok("env", "--role", "admin", "user", "--show-secrets", "--json").stdout
+    person = connect(json.loads(admin)["DATABASE_URL"], application_name="psql")
+    try:
+        result = pcc.ok("reset", "user")
+        lines = result.stdout.splitlines()
+        assert lines[0].startswith("user: restored from its template"), result.explain()
+        assert lines[1] == ("  closed 2 session(s) on user_db_devtest: auth (reads user), "
+                            "psql"), result.explain()
+        with pytest.raises(psycopg.OperationalError, match="terminating connection"):
+            reader.execute("SELECT 1")
+    finally:
+        reader.close()
+        person.close()
+    quiet = pcc.ok("reset", "user")  # nobody connected: no such line
+    assert "session" not in quiet.stdout, quiet.explain()
 
 
 def test_reads_survive_hard_reset(pcc: CopiedStack) -> None:
