@@ -405,10 +405,10 @@ def test_admin_and_migration_roles_have_a_way_in_masked_like_the_rest(pcc: Copie
     passwords = pcc.secrets()
     masked = pcc.ok("env", "--role", "migration", "client")
     assert masked.stdout.splitlines() == [
-        f"DATABASE_URL=postgresql://pcc_flyway_user:****@127.0.0.1:{pcc.ports['alloydb']}"
-        "/client_db_devtest",
+        f'DATABASE_URL="postgresql://pcc_flyway_user:****@127.0.0.1:{pcc.ports["alloydb"]}'
+        '/client_db_devtest"',
         "PGHOST=127.0.0.1", f"PGPORT={pcc.ports['alloydb']}", "PGDATABASE=client_db_devtest",
-        "PGUSER=pcc_flyway_user", "PGPASSWORD=****"]
+        "PGUSER=pcc_flyway_user", 'PGPASSWORD="****"']
     shown = parse_dotenv(pcc.ok("env", "--role", "migration", "client", "--show-secrets").stdout)
     assert shown["PGPASSWORD"] == passwords["alloydb/pcc_flyway_user"]
     assert one(shown["DATABASE_URL"], "SELECT current_user") == "pcc_flyway_user"
