@@ -673,3 +673,16 @@ def test_down_stops_the_standby(cap: CopiedStack) -> None:
     cap.ok("down")
     assert not standby_socket(cap).exists()
     assert "standby: exits (asked to stop)" in log_text(cap)
+
+
+def test_info_after_a_reset_labels_the_applied_column_for_what_it_is(cap: CopiedStack) -> None:
+    """After a reset the ledger rows are the template's: the column says so, not APPLIED AT."""
+    cap.ok("reset", "auth")
+    result = cap.ok("info", "auth")
+    header = result.stdout.splitlines()[0]
+    assert header.split() == ["VERSION", "DESCRIPTION", "STATE", "APPLIED", "TO", "DATA",
+                              "DURATION"], result.stdout
+    assert "APPLIED AT" not in result.stdout
+    assert result.stderr == ("APPLIED TO DATA: when the file ran into the data now in this "
+                             "database; after `devenv reset` that is when the service's "
+                             "template was built\n")
