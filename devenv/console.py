@@ -83,8 +83,12 @@ class Console:
     def _live(self, text: str) -> Iterator[None]:
         from rich.console import Console as RichConsole  # noqa: PLC0415 - rich, ~40 ms: only a step on a terminal draws a spinner
 
-        # rich honours NO_COLOR and TERM=dumb; the status line disappears when the step ends.
-        with RichConsole(file=self.out).status(f"{text} ..."):
+        # The spinner is devenv's only colour, and it is drawn only on a terminal (step()
+        # checks): with NO_COLOR set (any non-empty value, no-color.org) it is plain. Said here
+        # rather than left to rich's defaults, so the README's promise is this code's.
+        colour = not os.environ.get("NO_COLOR")
+        rich = RichConsole(file=self.out, no_color=not colour, highlight=False)
+        with rich.status(f"{text} ...", spinner_style="status.spinner" if colour else ""):
             yield
 
     def _finish(self, text: str, outcome: str) -> None:

@@ -41,10 +41,43 @@ db_app = typer.Typer(help="Throwaway databases cloned from a service's golden te
 app.add_typer(db_app, name="db")
 
 
+MANIFEST = "devenv.yaml"
+
+
 class Options:
-    def __init__(self, file: Path, quiet: bool) -> None:
-        self.file = file
+    """Global options. `given` is the manifest of -f or DEVENV_FILE; None: discover it."""
+
+    def __init__(self, given: Path | None, quiet: bool) -> None:
+        self.given = given
         self.quiet = quiet
+
+    @property
+    def file(self) -> Path:
+        """The manifest: -f/DEVENV_FILE, else the nearest devenv.yaml in this folder or a
+        parent (as git and `docker compose` find theirs), so `cd migrations && devenv status`
+        works. Every path in it is relative to its own folder, never to where devenv runs."""
+        if self.given is not None:
+            return self.given
+        found = discover(Path.cwd())
+        if found is None:
+            raise DevenvError(f"no {MANIFEST} in {Path.cwd()} or any folder above it",
+                              hint="run `devenv init` to create one, or pass -f/--file")
+        return found
+
+    @property
+    def init_file(self) -> Path:
+        """`devenv init` writes here: -f, else this folder (never a parent's manifest)."""
+        return self.given if self.given is not None else Path(MANIFEST)
+
+
+def discover(start: Path) -> Path | None:
+    """The nearest devenv.yaml from `start` up to the filesystem root, as a path relative to
+    `start` when it is there (messages then say `devenv.yaml`, not an absolute path)."""
+    for folder in (start, *start.parents):
+        candidate = folder / MANIFEST
+        if candidate.is_file():
+            return Path(MANIFEST) if folder == start else candidate
+    return None
 
 
 def _version(value: bool) -> None:
@@ -56,8 +89,10 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     ctx: typer.Context,
-    file: Annotated[Path, typer.Option("-f", "--file", envvar="DEVENV_FILE",
-                                       help="The manifest.")] = Path("devenv.yaml"),
+    file: Annotated[Optional[Path], typer.Option(  # noqa: UP045 - typer needs Optional
+        "-f", "--file", envvar="DEVENV_FILE", show_default=False,
+        help="The manifest (default: devenv.yaml here or in the nearest parent folder).")
+    ] = None,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Only results and errors.")] = False,
     version: Annotated[Optional[bool], typer.Option(  # noqa: UP045 - typer needs Optional
         "--version", callback=_version, is_eager=True, help="Print the version.")] = None,
@@ -91,7 +126,7 @@ def init(
     """Scaffold devenv.yaml, migrations/ and seeds/ for one service. Never overwrites."""
     from devenv.cli import project as verbs
 
-    verbs.init(_opts(ctx).file, _console(ctx), project=project, service=service)
+    verbs.init(_opts(ctx).init_file, _console(ctx), project=project, service=service)
 
 
 @app.command()
@@ -126,7 +161,7 @@ def schema(ctx: typer.Context) -> None:
 def up(
     ctx: typer.Context,
     services: Annotated[Optional[list[str]], typer.Argument(  # noqa: UP045
-        help="Only these services (and the servers they need).")] = None,
+        help="Only these services and the servers they need (default: all).")] = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for servers to answer.")] = 120,
     no_migrate: Annotated[bool, typer.Option("--no-migrate", help="Skip migrations and seeds.")
                           ] = False,
@@ -149,14 +184,26 @@ def down(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before deleting data.")
                    ] = False,
 ) -> None:
-    """Stop the stack; data stays in its volumes unless --volumes."""
+    """Stop the stack; data stays in its volumes unless --volumes (asks first, or --yes)."""
     from devenv.cli import lifecycle
 
     stack = _stack(ctx)
-    if volumes and not yes and not typer.confirm(
-            f"Delete all data of project '{stack.project}' (its volumes)?", default=False):
-        raise typer.Exit(1)
+    if volumes and not yes:
+        _confirm_deletion(stack.project)
     lifecycle.down(stack, _console(ctx), volumes=volumes)
+
+
+def _confirm_deletion(project: str) -> None:
+    """Ask on a terminal only. Without one (CI, a pipe, `echo n |`) there is nobody to ask:
+    refuse at once rather than print a prompt nobody answers, and a "no" says what happened."""
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise DevenvError(f"down --volumes deletes all data of project '{project}' and there "
+                          "is no terminal to ask: nothing was stopped or deleted",
+                          hint="pass --yes to delete without asking")
+    if not typer.confirm(f"Delete all data of project '{project}' (its volumes)?",
+                         default=False):
+        raise DevenvError("not confirmed: nothing was stopped or deleted",
+                          hint="`devenv down` stops the stack and keeps the data")
 
 
 @app.command()
@@ -170,24 +217,45 @@ def status(
     lifecycle.status(_stack(ctx), _console(ctx), as_json=json_)
 
 
+RoleService = Annotated[Optional[str], typer.Argument(  # noqa: UP045
+    help="The service (required unless --role admin|migration: then its database, "
+    "default: the first service with one).", show_default=False)]
+Role = Annotated[str, typer.Option(
+    "--role", help="service (its own role), or the manifest's roles.admin or roles.migration.")]
+
+
+def _role_service(ctx: typer.Context, service: Optional[str], role: str) -> Optional[str]:  # noqa: UP045
+    """Check --role and SERVICE together before the manifest is read (usage errors, exit 2)."""
+    if role not in ("service", "admin", "migration"):
+        raise typer.BadParameter(f"{role!r}: use service, admin or migration", ctx=ctx,
+                                 param_hint="--role")
+    if service is None and role == "service":
+        ctx.fail("name the service, or pass --role admin|migration")
+    return service
+
+
 @app.command()
 def env(
     ctx: typer.Context,
-    service: Annotated[str, typer.Argument(help="The service.")],
+    service: RoleService = None,
     format_: Annotated[str, typer.Option("--format", help="dotenv, shell or json.")] = "dotenv",
     show_secrets: Annotated[bool, typer.Option("--show-secrets",
                                                help="Print passwords instead of ****.")] = False,
     json_: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
+    role: Role = "service",
 ) -> None:
     """Print a service's environment variables (passwords masked unless --show-secrets)."""
     from devenv.cli import project as verbs
 
+    service = _role_service(ctx, service, role)
     verbs.env(_stack(ctx), _console(ctx), service=service, fmt="json" if json_ else format_,
-              show_secrets=show_secrets)
+              show_secrets=show_secrets, role=role)
 
 
 Services = Annotated[Optional[list[str]], typer.Argument(  # noqa: UP045
     help="Services (default: all).")]
+ResetServices = Annotated[Optional[list[str]], typer.Argument(  # noqa: UP045
+    help="Services to reset (required unless --all).", show_default=False)]
 Service = Annotated[str, typer.Argument(help="The service.")]
 Json = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
@@ -258,12 +326,15 @@ def seed(
 @app.command()
 def reset(
     ctx: typer.Context,
-    services: Services = None,
+    services: ResetServices = None,
     all_: Annotated[bool, typer.Option("--all", help="Reset every service.")] = False,
     hard: Annotated[bool, typer.Option("--hard", help="Replay migrations and seeds instead of "
                                        "cloning the golden template.")] = False,
 ) -> None:
     """Put services' data back to the freshly migrated and seeded state (others untouched)."""
+    if bool(services) == all_:  # a usage error, before the manifest is even read
+        ctx.fail("name the services to reset, or pass --all" if not all_ else
+                 "name services or pass --all, not both")
     if not hard:  # the previous reset's standby has everything loaded
         from devenv.data import standby  # the socket protocol only: nothing heavy
 
@@ -334,15 +405,20 @@ def logs(
 
 
 Passthrough = Annotated[Optional[list[str]], typer.Argument(  # noqa: UP045
-    help="Arguments passed to the client (after --).")]
+    help="Arguments passed to the client, after -- (default: none).", show_default=False)]
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-def psql(ctx: typer.Context, service: Service, args: Passthrough = None) -> None:
-    """A psql shell logged in as the service (the container's psql if the host has none)."""
+def psql(ctx: typer.Context, service: RoleService = None, args: Passthrough = None,
+         role: Role = "service") -> None:
+    """A psql shell logged in as the service, or as roles.admin / roles.migration (the
+    container's psql if the host has none)."""
     from devenv.cli import shells
 
-    raise typer.Exit(shells.psql(_stack(ctx), _console(ctx), name=service,
+    if service is not None and service.startswith("-"):  # `psql --role admin -- -c ...`:
+        args, service = [service, *(args or [])], None  # a service name never starts with -
+    service = _role_service(ctx, service, role)
+    raise typer.Exit(shells.psql(_stack(ctx), _console(ctx), name=service, role=role,
                                  args=args or []))
 
 

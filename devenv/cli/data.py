@@ -63,5 +63,8 @@ def list_(stack: Stack, console: Console, *, as_json: bool) -> None:
                                     "owner": v.split(":", 1)[1] if ":" in v else None}
                                    for s, d, v in rows], indent=2))
         return
+    if not rows:  # on stderr: stdout stays one line per clone, none here
+        console.note(f"no clones of project {stack.project} "
+                     "(`devenv db clone SERVICE` makes one)")
     for server, database, tag in rows:
         console.result(f"{database}  ({tag} on {server})")

@@ -165,12 +165,25 @@ def _local_checks(stack: Stack) -> list[Check]:
                              f"chmod -R go-rwx {state_dir}" if loose else ""))
     except DevenvError as exc:
         out.append(Check(".devenv/ state", "fail", exc.message, exc.hint or ""))
-    stale = generated.stale(stack)
-    out.append(Check("generated files fresh", "warn" if stale else "ok",
-                     f"stale: {', '.join(map(str, stale))}" if stale else
-                     f"{stack.compose_dir}/ matches {stack.manifest_name}",
-                     "run `devenv generate` (or `devenv up`) and commit" if stale else ""))
+    out.append(_freshness(stack))
     return out
+
+
+def _freshness(stack: Stack) -> Check:
+    """A file that differs is stale; one that does not exist yet is only not generated (right
+    after `devenv init`, which is no problem: `up` writes it)."""
+    differing = generated.stale(stack)
+    missing = [p for p in differing if not (stack.root / p).exists()]
+    stale = [p for p in differing if p not in missing]
+    name = "generated files fresh"
+    if stale:
+        absent = f"; not generated yet: {', '.join(map(str, missing))}" if missing else ""
+        return Check(name, "warn", f"stale: {', '.join(map(str, stale))}{absent}",
+                     "run `devenv generate` (or `devenv up`) and commit")
+    if missing:
+        return Check(name, "ok", f"not generated yet: {', '.join(map(str, missing))} (run "
+                     "`devenv up` or `devenv generate`)")
+    return Check(name, "ok", f"{stack.compose_dir}/ matches {stack.manifest_name}")
 
 
 def doctor(stack: Stack, console: Console, *, as_json: bool) -> None:

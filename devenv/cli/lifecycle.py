@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import time
 
 from devenv.console import Console, table
 from devenv.data import standby
 from devenv.engine import down as stop
 from devenv.engine.context import attach
-from devenv.engine.docker import Docker, server_status
+from devenv.engine.docker import Docker, ServerStatus, server_status
 from devenv.errors import DevenvError
 from devenv.model.stack import Stack
 from devenv.store import state
@@ -32,8 +33,7 @@ def down(stack: Stack, console: Console, *, volumes: bool) -> None:
 
 
 def status(stack: Stack, console: Console, *, as_json: bool) -> None:
-    ports = state.load(stack).ports
-    servers = server_status(stack, ports)
+    servers = server_status(stack, state.load(stack))
     running = {s.name for s in servers if s.state == "running"}
     services = [
         {"service": s.name, "server": s.server, "database": s.database, "role": s.role,
@@ -50,9 +50,10 @@ def status(stack: Stack, console: Console, *, as_json: bool) -> None:
         }, indent=2))
         return
     console.result(f"project {stack.project}")
-    console.result(table(["SERVER", "KIND", "STATE", "HEALTH", "PORT"], [
-        [s.name, s.kind, s.state, s.health or "-", "-" if s.port is None else str(s.port)]
-        for s in servers]))
+    console.result(table(["SERVER", "KIND", "STATE", "HEALTH", "READY", "PORT"], [
+        [s.name, s.kind, s.state, s.health or "-", ready(s.verified_at),
+         "-" if s.port is None else str(s.port)] for s in servers]))
+    _explain_health(console, servers)
     rows = []
     for v in services:
         mark = "" if v["env_file_exists"] else " (not written yet)"
@@ -94,11 +95,30 @@ def _migration_state(stack: Stack, name: str, console: Console,
     return out
 
 
+def ready(verified_at: float | None) -> str:
+    """READY: when `devenv up` itself connected to this container (HH:MM:SS, today)."""
+    if verified_at is None:
+        return "-"
+    same_day = time.localtime(verified_at)[:3] == time.localtime()[:3]
+    return "verified " + time.strftime("%H:%M:%S" if same_day else "%Y-%m-%d %H:%M",
+                                       time.localtime(verified_at))
+
+
+def _explain_health(console: Console, servers: list[ServerStatus]) -> None:
+    """HEALTH is Docker's healthcheck, READY is devenv's own connection: right after `up` they
+    differ (Docker's first check runs up to 5 s later), so say which is which when they do."""
+    if any(s.verified_at is not None and s.health in ("starting", "unhealthy") for s in servers):
+        console.note("HEALTH is Docker's healthcheck (every 5 s; `starting` until its first "
+                     "run); READY is when `devenv up` last connected to the server itself")
+
+
 def ps(stack: Stack, console: Console) -> None:
     containers = Docker(stack).by_server()
     rows = []
-    for s in server_status(stack, state.load(stack).ports):
+    servers = server_status(stack, state.load(stack))
+    for s in servers:
         c = containers.get(s.name)
-        rows.append([c.name if c else "-", s.name, s.state, s.health or "-",
+        rows.append([c.name if c else "-", s.name, s.state, s.health or "-", ready(s.verified_at),
                      "-" if s.port is None else str(s.port)])
-    console.result(table(["CONTAINER", "SERVER", "STATE", "HEALTH", "PORT"], rows))
+    console.result(table(["CONTAINER", "SERVER", "STATE", "HEALTH", "READY", "PORT"], rows))
+    _explain_health(console, servers)

@@ -84,13 +84,22 @@ def info(stack: Stack, console: Console, *, name: str, as_json: bool) -> None:
                       for s in seed_rows],
         }, indent=2))
         return
-    console.result(table(["VERSION", "DESCRIPTION", "STATE", "APPLIED AT", "DURATION"], [
+    console.result(table(["VERSION", "DESCRIPTION", "STATE", "APPLIED TO DATA", "DURATION"], [
         [r.version or "R", r.description, r.state, _when(r.applied_at),
          f"{r.execution_ms} ms" if r.execution_ms is not None else "-"] for r in rows]))
     if seed_rows:
         console.result("")
-        console.result(table(["SEED", "STATE", "APPLIED AT"], [
+        console.result(table(["SEED", "STATE", "APPLIED TO DATA"], [
             [s.script, s.state, _when(s.applied_at)] for s in seed_rows]))
+    console.note(APPLIED_NOTE)
+
+
+# The ledger lives in the data: `reset` copies the golden template, ledger included, so after
+# one the times are the template's (built at the first reset after a change), not when `up`
+# first ran the file here. Rewriting them would make the ledger lie about that data; the
+# column says what it is instead (the JSON keeps `applied_at`).
+APPLIED_NOTE = ("APPLIED TO DATA: when the file ran into the data now in this database; after "
+                "`devenv reset` that is when the service's template was built")
 
 
 def validate(stack: Stack, console: Console, *, names: list[str]) -> None:

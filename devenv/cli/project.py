@@ -111,16 +111,25 @@ def _rel(path: Path, root: Path) -> str:
         return str(path)
 
 
-def env(stack: Stack, console: Console, *, service: str, fmt: str, show_secrets: bool) -> None:
+def env(stack: Stack, console: Console, *, service: str | None, fmt: str,
+        show_secrets: bool, role: str = "service") -> None:
+    """A service's variables, or with `role` (admin, migration) that role's on the service's
+    database (default: the first service with one); masked like every other output."""
     if fmt not in ("dotenv", "shell", "json"):
         raise DevenvError(f"unknown format {fmt!r}", hint="use dotenv, shell or json")
-    if service not in stack.services:
+    svc = facts.database_service(stack, service) if role != "service" else None
+    if service is not None and service not in stack.services:
         raise DevenvError(f"no service named '{service}' in {stack.manifest_name} "
                           f"(services: {', '.join(stack.services)})")
     creds = passwords.load(stack.root / stack.state_dir)
     if creds is None:
         raise DevenvError("no passwords yet in .devenv/", hint="run `devenv up` first")
-    variables = facts.env_vars(stack, stack.services[service], creds, state.load(stack).ports)
+    ports = state.load(stack).ports
+    if svc is not None:
+        variables = facts.role_env_vars(facts.role_facts(stack, svc, creds, ports, role))
+    else:
+        assert service is not None
+        variables = facts.env_vars(stack, stack.services[service], creds, ports)
     if not show_secrets:
         variables = mask_values(variables, creds.all())
     console.result(facts.format_env(variables, fmt).rstrip("\n"), raw=show_secrets)

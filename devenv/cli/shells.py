@@ -36,12 +36,23 @@ def _container(ctx: Context, server: str) -> str:
     return found.name
 
 
-def psql(stack: Stack, console: Console, *, name: str, args: list[str]) -> int:
+def psql(stack: Stack, console: Console, *, name: str | None, args: list[str],
+         role: str = "service") -> int:
+    """psql as the service, or as roles.admin / roles.migration on a service's database. The
+    password travels in PGPASSWORD, never on the command line or in the output."""
     ctx = attach(stack, console)
-    svc = select(stack, [name])[0]
-    db = facts.db_facts(stack, svc, ctx.secrets, ctx.ports)
-    if db is None or svc.server is None:
-        raise no_database(svc)
+    if role == "service":
+        assert name is not None
+        svc = select(stack, [name])[0]
+        found = facts.db_facts(stack, svc, ctx.secrets, ctx.ports)
+        if found is None or svc.server is None:
+            raise no_database(svc)
+        db = found
+    else:
+        svc = facts.database_service(stack, name)
+        db = facts.role_facts(stack, svc, ctx.secrets, ctx.ports, role)
+        assert svc.server is not None
+        console.note(f"psql as {db.user} ({role} role) on {db.name}, server {svc.server}")
     env = {"PGHOST": db.host, "PGPORT": str(db.port), "PGDATABASE": db.name,
            "PGUSER": db.user, "PGPASSWORD": db.password}
     if shutil.which("psql"):

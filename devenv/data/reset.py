@@ -3,6 +3,10 @@
 Only that service is touched: its pooled connections are killed in PgBouncer (then resumed,
 so its app reconnects), its database is dropped and cloned from the golden template, its
 grants re-applied, and only keys under its Redis prefix are unlinked (SCAN + UNLINK).
+
+Dropping the database ends every session on it, also other services' (a `reads` reader) and
+people's (psql): the reset names them, so a reader's "terminating connection due to
+administrator command" is never a mystery.
 """
 
 from __future__ import annotations
@@ -42,16 +46,20 @@ def reset(stack: Stack, console: Console, *, names: list[str], all_: bool, hard:
     ctx = attach(stack, console)
     for svc in services:
         started = time.perf_counter()
+        closed: list[str] = []
         if svc.database is not None:
             if hard:
-                reset_hard(ctx, svc)
+                reset_hard(ctx, svc, closed=closed)
             else:
-                reset_database(ctx, svc)
+                reset_database(ctx, svc, closed=closed)
         removed = _unlink_keys(ctx, svc) if svc.redis else 0  # after its database part only
         what = "rebuilt from migrations and seeds" if hard else "restored from its template"
         redis = f", {removed} Redis key(s) removed" if svc.redis else ""
         console.say(f"{svc.name}: {what}{redis} "
                     f"({(time.perf_counter() - started) * 1000:.0f} ms)")
+        if closed:
+            console.say(f"  closed {len(closed)} session(s) on {svc.database}: "
+                        f"{', '.join(closed)}")
     if refill and not hard:
         spares.refill_in_background(stack, services)
     return services
@@ -94,8 +102,30 @@ def paused_pool(ctx: Context, svc: ServiceSpec,
                             prepare=False)
 
 
-def reset_database(ctx: Context, svc: ServiceSpec) -> bool:
-    """Drop the database and put the template's state back; True if a spare was swapped in."""
+def sessions(conn: psycopg.Connection[Any], ctx: Context, svc: ServiceSpec) -> list[str]:
+    """Who has a session on the service's database, as a person reads it: a service by name
+    (`billing (reads auth)` for a reader; `auth (psql)` when its client named itself), anyone
+    else by the client's application_name (psql), else by role."""
+    assert svc.database is not None
+    by_role = {s.role: s for s in ctx.stack.services.values() if s.role}
+    rows = conn.execute("SELECT usename, application_name FROM pg_stat_activity "
+                        "WHERE datname = %s AND pid <> pg_backend_pid() ORDER BY backend_start",
+                        (svc.database,)).fetchall()
+    out = []
+    for user, application in rows:
+        owner = by_role.get(user)
+        if owner is None:
+            out.append(str(application or user))
+            continue
+        notes = [f"reads {svc.name}"] if svc.name in owner.reads else []
+        notes += [str(application)] if application else []
+        out.append(f"{owner.name} ({', '.join(notes)})" if notes else owner.name)
+    return out
+
+
+def reset_database(ctx: Context, svc: ServiceSpec, *, closed: list[str] | None = None) -> bool:
+    """Drop the database and put the template's state back; True if a spare was swapped in.
+    `closed` receives who had a session on it (ended by the drop)."""
     assert svc.database is not None
     with ExitStack() as opened, ThreadPoolExecutor(1) as pool:
         pending = pool.submit(_console, ctx, svc)  # both logins (SCRAM) at once
@@ -107,6 +137,8 @@ def reset_database(ctx: Context, svc: ServiceSpec) -> bool:
         template = golden.ensure_template(ctx, svc, conn=conn)
         spare = spares.ready(conn, svc, template)  # before pausing the pool
         with paused_pool(ctx, svc, console):
+            if closed is not None:
+                closed += sessions(conn, ctx, svc)
             golden.drop_database(conn, svc.database)
             if spare and spares.take(conn, ctx, svc, template):
                 return True
@@ -126,12 +158,14 @@ def _close_when_done(pending: Future[psycopg.Connection[Any] | None]) -> None:
         console.close()
 
 
-def reset_hard(ctx: Context, svc: ServiceSpec) -> None:
+def reset_hard(ctx: Context, svc: ServiceSpec, *, closed: list[str] | None = None) -> None:
     """Drop, re-provision, migrate and seed from the files, without the template."""
     assert svc.database is not None and svc.server is not None
     server = ctx.stack.servers[svc.server]
     with paused_pool(ctx, svc), golden.admin_session(ctx, svc) as conn, \
             _one_at_a_time(conn, svc):
+        if closed is not None:
+            closed += sessions(conn, ctx, svc)
         golden.drop_database(conn, svc.database)
         provision.reconcile_server(ctx.admin_url(server), ctx.stack, server, ctx.secrets)
     migrate_service(ctx, svc, quiet=True)

@@ -27,6 +27,8 @@ from devenv.model.stack import COMPOSE_ENV, COMPOSE_FILE, LABEL, Stack
 if TYPE_CHECKING:
     from python_on_whales import DockerClient
 
+    from devenv.store.state import State
+
 SOCKET = "/var/run/docker.sock"
 
 
@@ -308,15 +310,20 @@ class ServerStatus:
     state: str
     health: str
     port: int | None
+    verified_at: float | None = None  # epoch seconds `up` connected to this container itself
 
 
-def server_status(stack: Stack, ports: dict[str, int]) -> list[ServerStatus]:
-    """Every server of the manifest with its container's state ('missing' without one)."""
+def server_status(stack: Stack, current: State) -> list[ServerStatus]:
+    """Every server of the manifest with its container's state ('missing' without one), and
+    when `up` verified it answers, if that was this very container, still running."""
     containers = Docker(stack).by_server()
     out = []
     for server in stack.servers.values():
         c = containers.get(server.name)
-        port = server.port if server.port is not None else ports.get(server.name)
+        port = server.port if server.port is not None else current.ports.get(server.name)
+        seen = current.verified.get(server.name)
+        verified = (seen.at if seen is not None and c is not None and c.id == seen.container
+                    and c.state == "running" else None)
         out.append(ServerStatus(server.name, server.kind, c.state if c else "missing",
-                                c.health if c else "", port))
+                                c.health if c else "", port, verified))
     return out

@@ -90,6 +90,7 @@ def up(stack: Stack, console: Console, *, names: list[str], deadline_s: float = 
             _write_env_files(ctx, services)
             current = state.load(stack)
             current.fingerprint = disk_fingerprint(stack, services)
+            current.verified.update(_verified(ctx, servers))
             state.save(stack, current)
     _summary(ctx, services, time.perf_counter() - started, warm=warm)
     return ctx
@@ -137,6 +138,16 @@ def _keep_isolation(ctx: Context, servers: list[ServerSpec]) -> None:
         if drift:
             ctx.console.warn(f"server '{server.name}': isolation had drifted ({'; '.join(drift)})"
                              f"; repaired: {', '.join(actions)}")
+
+
+def _verified(ctx: Context, servers: list[ServerSpec]) -> dict[str, state.Verified]:
+    """Every server this `up` connected to itself, by container: what `ps` and `status` show
+    beside Docker's health, which says `starting` until its first healthcheck (5 s) runs. A
+    warm `up` keeps the record of the cold one (same containers, nothing written)."""
+    now = time.time()
+    containers = ctx.docker.by_server()
+    return {s.name: state.Verified(c.id, now) for s in servers
+            if (c := containers.get(s.name)) is not None}
 
 
 def _healthy(container: ContainerState | None) -> bool:

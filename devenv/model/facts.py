@@ -77,6 +77,50 @@ def db_facts(stack: Stack, svc: ServiceSpec, secrets: Secrets, ports: dict[str, 
     return DbFacts(host, port, name, svc.role, password, url, direct, url != direct)
 
 
+PEOPLE_ROLES = ("admin", "migration")
+
+
+def role_facts(stack: Stack, svc: ServiceSpec, secrets: Secrets, ports: dict[str, int],
+               role: str) -> DbFacts:
+    """The manifest's `roles.admin` or `roles.migration` on a service's database, direct to the
+    server: PgBouncer's userlist holds only service roles, and these are for people and
+    migration tools, which want a session of their own anyway."""
+    name = {"admin": stack.admin_role, "migration": stack.migration_role}[role]
+    if name is None:
+        raise DevenvError(f"{stack.manifest_name} declares no {role} role",
+                          hint=f"add `roles: {{{role}: NAME}}` to {stack.manifest_name} and "
+                          "run `devenv up`")
+    if svc.server is None or svc.database is None:
+        raise DevenvError(f"service '{svc.name}' has no database",
+                          hint=f"add `postgres: true` to services.{svc.name}")
+    server = stack.servers[svc.server]
+    password = secrets.get(server.name, name)
+    host, port = host_of(server), port_of(server, ports)
+    url = pg_url(name, password, host, port, svc.database)
+    return DbFacts(host, port, svc.database, name, password, url, url, False)
+
+
+def database_service(stack: Stack, name: str | None) -> ServiceSpec:
+    """The service named, or the first one with a database (for --role without SERVICE)."""
+    if name is not None:
+        if name not in stack.services:
+            raise DevenvError(f"no service named '{name}' in {stack.manifest_name} "
+                              f"(services: {', '.join(stack.services)})")
+        return stack.services[name]
+    for svc in stack.services.values():
+        if svc.database is not None:
+            return svc
+    raise DevenvError(f"no service of {stack.manifest_name} has a database",
+                      hint="add `postgres: true` to a service")
+
+
+def role_env_vars(db: DbFacts) -> dict[str, str]:
+    """What `devenv env --role ...` prints: the URL and libpq's variables, nothing else (the
+    service's Redis user and templates belong to the service, not to this role)."""
+    return {"DATABASE_URL": db.url, "PGHOST": db.host, "PGPORT": str(db.port),
+            "PGDATABASE": db.name, "PGUSER": db.user, "PGPASSWORD": db.password}
+
+
 def redis_facts(stack: Stack, svc: ServiceSpec, secrets: Secrets,
                 ports: dict[str, int]) -> RedisFacts | None:
     if svc.redis is None:

@@ -342,8 +342,8 @@ def parse(text: str, *, source: str = "devenv.yaml") -> tuple[Manifest, Located]
         manifest = Manifest.model_validate(data)
     except ValidationError as exc:
         problems += _messages(exc, located, data)
-    if problems:
-        raise DevenvError("\n".join(problems))
+    if problems:  # the resolver's hint, so every manifest error ends the same way
+        raise DevenvError("\n".join(problems), hint=f"fix {source}; no file was changed")
     return manifest, located
 
 

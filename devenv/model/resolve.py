@@ -72,6 +72,8 @@ class _Resolver:
             services=services,
             migration_role=self.mf.roles.migration,
             admin_role=self.mf.roles.admin,
+            naming_database=self.mf.naming.database,
+            naming_role=self.mf.naming.role,
         )
 
     # -- servers -------------------------------------------------------------------------

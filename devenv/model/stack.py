@@ -103,6 +103,8 @@ class Stack:
     migration_role: str | None = None
     admin_role: str | None = None
     state_dir: Path = field(default=Path(STATE_DIR))
+    naming_database: str = "{service}"  # the patterns, kept for `devenv config`
+    naming_role: str = "{service}"
 
     @property
     def manifest_name(self) -> str:
@@ -111,7 +113,9 @@ class Stack:
 
 
 def as_manifest(stack: Stack) -> dict[str, object]:
-    """The stack written back as a manifest with every default made explicit (`devenv config`)."""
+    """The stack written back as a manifest with every default made explicit (`devenv config`):
+    every setting, and nothing that is not one (an absent optional key stays absent, never
+    `null`), so the output resolves to the same stack."""
     servers: dict[str, object] = {}
     for s in stack.servers.values():
         entry: dict[str, object] = {"kind": s.kind, "image": s.image,
@@ -123,7 +127,9 @@ def as_manifest(stack: Stack) -> dict[str, object]:
         elif s.kind == "redis":
             entry["persistence"] = s.persistence
         elif s.pool is not None:
-            entry.update(target=s.target, pool_mode=s.pool.mode,
+            if s.target is not None:  # no target = pool every server: not a value to print
+                entry["target"] = s.target
+            entry.update(pool_mode=s.pool.mode,
                          default_pool_size=s.pool.default_pool_size,
                          min_pool_size=s.pool.min_pool_size,
                          reserve_pool_size=s.pool.reserve_pool_size,
@@ -147,11 +153,14 @@ def as_manifest(stack: Stack) -> dict[str, object]:
         svc["env_file"] = str(v.env_file)
         svc["env"] = dict(v.env)
         services[v.name] = svc
-    roles = {"migration": stack.migration_role, "admin": stack.admin_role}
+    # An unset role is no setting: printed as `null` it would read as a role named null.
+    roles = {k: v for k, v in (("migration", stack.migration_role),
+                               ("admin", stack.admin_role)) if v is not None}
     return {
         "project": stack.project,
         "environment": stack.environment,
         "compose_dir": str(stack.compose_dir),
+        "naming": {"database": stack.naming_database, "role": stack.naming_role},
         "roles": roles,
         "servers": servers,
         "services": services,

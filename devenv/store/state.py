@@ -1,4 +1,5 @@
-"""Non-secret state in .devenv/state.json: chosen `auto` ports and the last good `up`."""
+"""Non-secret state in .devenv/state.json: chosen `auto` ports, the last good `up`, and when
+`up` last connected to each server itself (`verified`)."""
 
 from __future__ import annotations
 
@@ -17,10 +18,20 @@ STATE_FILE = "state.json"
 LOCK_FILE = "lock"
 
 
+@dataclass(frozen=True)
+class Verified:
+    """`up` connected to this server itself (SELECT 1 / PING) at `at` (epoch seconds), in the
+    container `container`: a recreated container has another id, so the claim lapses."""
+
+    container: str
+    at: float
+
+
 @dataclass
 class State:
     ports: dict[str, int] = field(default_factory=dict)
     fingerprint: str = ""
+    verified: dict[str, Verified] = field(default_factory=dict)
 
 
 def load(stack: Stack) -> State:
@@ -28,17 +39,22 @@ def load(stack: Stack) -> State:
     try:
         data = json.loads(path.read_text())
         ports = {str(k): int(v) for k, v in data.get("ports", {}).items()}
-        return State(ports=ports, fingerprint=str(data.get("fingerprint", "")))
+        verified = {str(k): Verified(str(v["container"]), float(v["at"]))
+                    for k, v in data.get("verified", {}).items()}
+        return State(ports=ports, fingerprint=str(data.get("fingerprint", "")),
+                     verified=verified)
     except FileNotFoundError:
         return State()
-    except (OSError, ValueError, AttributeError, TypeError) as exc:
+    except (OSError, ValueError, AttributeError, TypeError, KeyError) as exc:
         raise DevenvError(
             f"{path}: cannot read devenv's state ({exc})",
             hint=f"delete {path}: it only holds chosen ports and a cache key") from None
 
 
 def save(stack: Stack, state: State) -> None:
-    body = json.dumps({"ports": state.ports, "fingerprint": state.fingerprint}, indent=2)
+    body = json.dumps({"ports": state.ports, "fingerprint": state.fingerprint,
+                       "verified": {k: {"container": v.container, "at": v.at}
+                                    for k, v in state.verified.items()}}, indent=2)
     write_private(stack.root / stack.state_dir / STATE_FILE, body + "\n")
 
 

@@ -139,7 +139,7 @@ def test_check_notices_a_manifest_change(project: Path) -> None:
     ("project: demo\nservices:\n  auth:\n    postgress: true\n",
      "error: devenv.yaml:4: services.auth.postgress: unknown key 'postgress' (did you mean "
      "'postgres'?); allowed: postgres, database, role, extensions, pgbouncer, reads, redis, "
-     "migrations, seeds, env_file, env\n"),
+     "migrations, seeds, env_file, env\nhint: fix devenv.yaml; no file was changed\n"),
     ("project: demo\nservices:\n  auth:\n    postgres: main\n",
      "error: devenv.yaml:4: services.auth.postgres: no server named 'main' "
      "(postgres/timescaledb servers: none)\nhint: fix devenv.yaml; no file was changed\n"),
@@ -161,7 +161,7 @@ def test_bad_manifest_exits_1_and_changes_no_file(project: Path, manifest: str,
 
 
 def test_missing_manifest(tmp_path: Path) -> None:
-    done = run(tmp_path, "generate")
+    done = run(tmp_path, "-f", "devenv.yaml", "generate")
     assert done.returncode == 1
     assert done.stderr == (
         "error: devenv.yaml: no such file\n"
@@ -197,6 +197,8 @@ def test_config_prints_the_resolved_defaults(project: Path) -> None:
     assert resolved["project"] == "demo"
     assert resolved["environment"] == "dev"
     assert resolved["compose_dir"] == "compose"
+    assert resolved["naming"] == {"database": "{service}", "role": "{service}"}
+    assert resolved["roles"] == {}
     assert resolved["servers"] == {
         "postgres": {"kind": "postgres", "image": "postgres:17", "port": 5432,
                      "bind": "127.0.0.1", "settings": {},
@@ -212,6 +214,29 @@ def test_config_prints_the_resolved_defaults(project: Path) -> None:
     }
     # config only reads.
     assert sorted(p.name for p in project.iterdir()) == ["devenv.yaml"]
+
+
+def test_config_prints_every_setting_and_no_nulls(tmp_path: Path) -> None:
+    """The naming block and roles as set; PgBouncer without `target` pools every server, so
+    no `target: null` (which reads as a server named null)."""
+    (tmp_path / "devenv.yaml").write_text(
+        "project: demo\nnaming: {database: '{service}_db', role: '{service}_user'}\n"
+        "roles: {admin: dba}\n"
+        "servers:\n  pg: {kind: postgres}\n  pool: {kind: pgbouncer}\n"
+        "services: {auth: {postgres: pg, pgbouncer: true}}\n")
+    done = run(tmp_path, "config")
+    assert done.returncode == 0, done.stderr
+    assert "null" not in done.stdout
+    resolved: dict[str, Any] = yaml.safe_load(done.stdout)
+    assert resolved["naming"] == {"database": "{service}_db", "role": "{service}_user"}
+    assert resolved["roles"] == {"admin": "dba"}
+    assert resolved["servers"]["pool"] == {
+        "kind": "pgbouncer", "image": "edoburu/pgbouncer:latest", "port": 6432,
+        "bind": "127.0.0.1", "pool_mode": "transaction", "default_pool_size": 20,
+        "min_pool_size": 0, "reserve_pool_size": 0, "max_client_conn": 200}
+    (tmp_path / "explicit.yaml").write_text(done.stdout)
+    again = run(tmp_path, "-f", "explicit.yaml", "config")
+    assert again.stdout == done.stdout
 
 
 def test_config_output_is_a_manifest_that_resolves_the_same(project: Path) -> None:
@@ -269,3 +294,46 @@ def test_errors_name_the_selected_manifest(tmp_path: Path) -> None:
         "(postgres/timescaledb servers: none)\nhint: fix other.yaml; no file was changed\n"
     )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["other.yaml"]
+
+
+# -- finding the manifest -----------------------------------------------------------------
+
+
+def test_manifest_is_found_in_a_parent_folder_and_paths_stay_relative_to_it(
+        project: Path) -> None:
+    nested = project / "migrations" / "auth"
+    nested.mkdir(parents=True)
+    done = run(nested, "generate")
+    assert done.returncode == 0, done.stderr
+    assert (project / "compose" / "compose.yaml").is_file()
+    assert not (nested / "compose").exists()
+    assert not (nested / ".devenv").exists()
+    config = run(nested, "config")
+    assert yaml.safe_load(config.stdout)["project"] == "demo"
+
+
+def test_nearest_manifest_wins_and_file_or_variable_win_over_discovery(project: Path) -> None:
+    inner = project / "inner"
+    (inner / "deeper").mkdir(parents=True)
+    (inner / "devenv.yaml").write_text(TINY.replace("demo", "inner"))
+    assert yaml.safe_load(run(inner / "deeper", "config").stdout)["project"] == "inner"
+    done = run(inner / "deeper", "config", env={"DEVENV_FILE": str(project / "devenv.yaml")})
+    assert yaml.safe_load(done.stdout)["project"] == "demo"
+    done = run(inner / "deeper", "-f", "../../devenv.yaml", "config")
+    assert yaml.safe_load(done.stdout)["project"] == "demo"
+
+
+def test_no_manifest_anywhere_says_where_it_looked(tmp_path: Path) -> None:
+    done = run(tmp_path, "status")
+    assert done.returncode == 1
+    assert done.stderr == (f"error: no devenv.yaml in {tmp_path} or any folder above it\n"
+                           "hint: run `devenv init` to create one, or pass -f/--file\n")
+
+
+def test_init_in_a_subfolder_writes_there_not_over_the_parent(project: Path) -> None:
+    sub = project / "other"
+    sub.mkdir()
+    done = run(sub, "init")
+    assert done.returncode == 0, done.stderr
+    assert (sub / "devenv.yaml").is_file()
+    assert (project / "devenv.yaml").read_text() == TINY

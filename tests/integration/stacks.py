@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import json
 import os
+import pty
+import select
 import shutil
 import socket
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -96,14 +99,47 @@ class CopiedStack:
 
     # -- running ---------------------------------------------------------------------------
     def devenv(self, *args: str, env: dict[str, str] | None = None,
-               timeout: float = 600) -> Result:
-        """Run `python -m devenv.cli <args>` in the stack's folder."""
+               timeout: float = 600, cwd: Path | None = None, stdin: str | None = None
+               ) -> Result:
+        """Run `python -m devenv.cli <args>` in the stack's folder (or `cwd`), with no
+        terminal: stdin is empty (or `stdin`), output captured."""
         full = {k: v for k, v in os.environ.items() if k != "DEVENV_FILE"}
         full.update(env or {})
-        done = subprocess.run([sys.executable, "-m", "devenv.cli", *args], cwd=self.root,
+        done = subprocess.run([sys.executable, "-m", "devenv.cli", *args], cwd=cwd or self.root,
                               env=full, capture_output=True, text=True, timeout=timeout,
-                              check=False)
+                              check=False, input=stdin or "")
         return Result(done.returncode, done.stdout, done.stderr)
+
+    def on_terminal(self, *args: str, answer: str = "", env: dict[str, str] | None = None,
+                    timeout: float = 120) -> Result:
+        """Run devenv with a pseudo-terminal as stdin, stdout and stderr (what a person has),
+        typing `answer` once it prints anything; stdout holds everything it wrote."""
+        full = {k: v for k, v in os.environ.items() if k not in ("DEVENV_FILE", "CI")}
+        full.update(env or {})
+        main, child = pty.openpty()
+        proc = subprocess.Popen([sys.executable, "-m", "devenv.cli", *args], cwd=self.root,
+                                env=full, stdin=child, stdout=child, stderr=child,
+                                close_fds=True)
+        os.close(child)
+        out, typed, deadline = b"", False, time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([main], [], [], 0.2)
+            if ready:
+                try:
+                    chunk = os.read(main, 4096)
+                except OSError:  # the child closed the terminal
+                    break
+                if not chunk:
+                    break
+                out += chunk
+                if answer and not typed and b"?" in out:
+                    os.write(main, answer.encode())
+                    typed = True
+            elif proc.poll() is not None:
+                break
+        os.close(main)
+        code = proc.wait(timeout=timeout)
+        return Result(code, out.decode(errors="replace").replace("\r\n", "\n"), "")
 
     def ok(self, *args: str, env: dict[str, str] | None = None) -> Result:
         """Run devenv and fail the test with its whole output unless it exits 0."""

@@ -132,6 +132,10 @@ def test_prune_removes_every_clone_and_nothing_else(pcc: CopiedStack) -> None:
     after = databases(pcc)
     assert set(after) == set(before) - clones
     assert json.loads(pcc.ok("db", "list", "--json").stdout) == []
+    listed = pcc.ok("db", "list")
+    assert listed.stdout == ""
+    assert listed.stderr == (f"no clones of project {pcc.project} "
+                             "(`devenv db clone SERVICE` makes one)\n")
     assert "dropped 0 clone(s)" in pcc.ok("db", "prune").stdout
 
 

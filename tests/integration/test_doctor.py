@@ -78,3 +78,15 @@ def test_json(project: CopiedStack) -> None:
                                     env={"DOCKER_HOST": NO_DAEMON}).stdout)
     daemon = next(c for c in bad if c["name"] == "daemon answering")
     assert daemon["status"] == "fail" and daemon["fix"]
+
+
+def test_right_after_init_the_compose_file_is_not_generated_yet_not_stale(
+        tmp_path: Path) -> None:
+    stack = CopiedStack(tmp_path, "t-doctor-init")
+    stack.ok("init")
+    result = stack.devenv("doctor", env={"DOCKER_HOST": NO_DAEMON})  # local checks only
+    lines = _lines(result.stdout)
+    assert lines["generated files fresh"] == (
+        "ok    generated files fresh: not generated yet: compose/compose.yaml (run "
+        "`devenv up` or `devenv generate`)"), result.explain()
+    assert "stale" not in result.stdout

@@ -7,6 +7,7 @@ tests run in file order on one worker: later ones build on the template earlier 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -301,7 +302,8 @@ def test_reset_service_without_data_is_a_clear_error(cap: CopiedStack) -> None:
 
 def test_reset_without_names_is_a_clear_error(cap: CopiedStack) -> None:
     result = cap.devenv("reset")
-    assert result.code != 0, result.explain()
+    assert result.code == 2, result.explain()
+    assert result.stderr.endswith("Error: name the services to reset, or pass --all\n")
     no_traceback(result.stdout + result.stderr)
 
 
@@ -619,6 +621,26 @@ def test_reads_survive_reset_of_the_read_database(pcc: CopiedStack) -> None:
     assert result.code == 0, result.explain()
 
 
+def test_reset_names_the_sessions_it_ends_on_the_database(pcc: CopiedStack) -> None:
+    """Dropping user's database ends a reader's session and a person's psql too: say so."""
+    reader = connect(pcc.env("auth")["USER_DATABASE_URL"])
+    admin = pcc.ok("env", "--role", "admin", "user", "--show-secrets", "--json").stdout
+    person = connect(json.loads(admin)["DATABASE_URL"], application_name="psql")
+    try:
+        result = pcc.ok("reset", "user")
+        lines = result.stdout.splitlines()
+        assert lines[0].startswith("user: restored from its template"), result.explain()
+        assert lines[1] == ("  closed 2 session(s) on user_db_devtest: auth (reads user), "
+                            "psql"), result.explain()
+        with pytest.raises(psycopg.OperationalError, match="terminating connection"):
+            reader.execute("SELECT 1")
+    finally:
+        reader.close()
+        person.close()
+    quiet = pcc.ok("reset", "user")  # nobody connected: no such line
+    assert "session" not in quiet.stdout, quiet.explain()
+
+
 def test_reads_survive_hard_reset(pcc: CopiedStack) -> None:
     result = pcc.devenv("reset", "user", "--hard")
     assert result.code == 0, result.explain()
@@ -651,3 +673,16 @@ def test_down_stops_the_standby(cap: CopiedStack) -> None:
     cap.ok("down")
     assert not standby_socket(cap).exists()
     assert "standby: exits (asked to stop)" in log_text(cap)
+
+
+def test_info_after_a_reset_labels_the_applied_column_for_what_it_is(cap: CopiedStack) -> None:
+    """After a reset the ledger rows are the template's: the column says so, not APPLIED AT."""
+    cap.ok("reset", "auth")
+    result = cap.ok("info", "auth")
+    header = result.stdout.splitlines()[0]
+    assert header.split() == ["VERSION", "DESCRIPTION", "STATE", "APPLIED", "TO", "DATA",
+                              "DURATION"], result.stdout
+    assert "APPLIED AT" not in result.stdout
+    assert result.stderr == ("APPLIED TO DATA: when the file ran into the data now in this "
+                             "database; after `devenv reset` that is when the service's "
+                             "template was built\n")

@@ -84,6 +84,32 @@ def test_up_from_nothing_exits_0_and_says_up(capsule: tuple[CopiedStack, Result]
     assert sorted(running) == sorted(stack.ports), running
 
 
+def test_right_after_up_ps_shows_what_devenv_verified_beside_dockers_health(
+        capsule: tuple[CopiedStack, Result]) -> None:
+    """Docker's first healthcheck runs up to 5 s after `up` said the stack is up: ps shows
+    devenv's own verification next to it, and says which is which when they differ."""
+    stack, up = capsule
+    assert "\x1b" not in up.stdout + up.stderr  # piped: no colour, no spinner
+    result = stack.ok("ps")
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["CONTAINER", "SERVER", "STATE", "HEALTH", "READY", "PORT"]
+    rows = {line.split()[1]: line.split() for line in lines[1:]}
+    assert sorted(rows) == sorted(stack.ports)
+    for name, port in stack.ports.items():
+        _, _, state, health, verified, at, shown_port = rows[name]
+        assert (state, verified, shown_port) == ("running", "verified", str(port)), lines
+        assert re.fullmatch(r"\d\d:\d\d:\d\d", at)
+        assert health in ("starting", "healthy")
+    explained = ("HEALTH is Docker's healthcheck (every 5 s; `starting` until its first run); "
+                 "READY is when `devenv up` last connected to the server itself\n")
+    if any(row[3] == "starting" for row in rows.values()):
+        assert result.stderr == explained
+    else:
+        assert result.stderr == ""
+    servers = {s["name"]: s for s in stack.status()["servers"]}
+    assert all(isinstance(s["verified_at"], float) for s in servers.values())
+
+
 @pytest.mark.parametrize("service", CAPSULE_SERVICES)
 def test_service_connects_with_exactly_its_env_file(cap: CopiedStack, service: str) -> None:
     env = cap.env(service)
@@ -166,8 +192,27 @@ def test_status_json_shows_servers_running_healthy_with_ports(cap: CopiedStack) 
 def test_status_table_shows_servers_running_healthy_with_ports(cap: CopiedStack) -> None:
     out = cap.ok("status").stdout
     for name, port in cap.ports.items():
-        assert re.search(rf"^{re.escape(name)}\s+\S+\s+running\s+healthy\s+{port}$", out,
-                         re.MULTILINE), out
+        assert re.search(rf"^{re.escape(name)}\s+\S+\s+running\s+healthy\s+verified "
+                         rf"\d\d:\d\d:\d\d\s+{port}$", out, re.MULTILINE), out
+
+
+def test_status_in_a_subfolder_finds_the_manifest_above(cap: CopiedStack) -> None:
+    """`cd migrations && devenv status`, as git and docker compose find their files."""
+    from_root = cap.ok("status")
+    nested = cap.devenv("status", cwd=cap.root / "migrations" / "auth")
+    assert nested.code == 0, nested.explain()
+    assert nested.stdout == from_root.stdout
+    env = cap.devenv("env", "auth", cwd=cap.root / "migrations")
+    assert env.code == 0, env.explain()
+    assert "env file" not in env.stderr and "PGDATABASE=auth" in env.stdout
+
+
+def test_a_role_the_manifest_lacks_is_a_clear_error(cap: CopiedStack) -> None:
+    result = cap.devenv("psql", "--role", "admin", "auth", "--", "-c", "SELECT 1")
+    assert result.code == 1
+    assert result.stderr == ("error: devenv.yaml declares no admin role\n"
+                             "hint: add `roles: {admin: NAME}` to devenv.yaml and run "
+                             "`devenv up`\n")
 
 
 def test_env_masks_passwords_unless_show_secrets(cap: CopiedStack) -> None:
@@ -269,6 +314,36 @@ def test_down_keeps_data_and_up_brings_it_back(cap: CopiedStack, second_up: dict
     assert one(auth, "SELECT count(*) FROM users WHERE email = 'admin@capsule.local'") == 1
 
 
+DOWN_NO_TERMINAL = ("error: down --volumes deletes all data of project '{}' and there is no "
+                    "terminal to ask: nothing was stopped or deleted\n"
+                    "hint: pass --yes to delete without asking\n")
+
+
+def test_down_volumes_without_a_terminal_refuses_at_once(cap: CopiedStack) -> None:
+    volumes = sorted(cap.volumes())
+    for stdin in ("", "n\n", "y\n"):  # CI, `echo n | devenv down --volumes`, even a piped yes
+        result = cap.devenv("down", "--volumes", stdin=stdin)
+        assert result.code == 1, result.explain()
+        assert result.stderr == DOWN_NO_TERMINAL.format(cap.project)
+        assert result.stdout == ""
+    assert sorted(cap.volumes()) == volumes
+    assert sorted(cap.containers()) == sorted(cap.ports)
+
+
+def test_down_volumes_on_a_terminal_asks_and_no_deletes_nothing(cap: CopiedStack) -> None:
+    volumes = sorted(cap.volumes())
+    result = cap.on_terminal("down", "--volumes", answer="n\n", env={"NO_COLOR": "1"})
+    assert result.code == 1, result.explain()
+    assert f"Delete all data of project '{cap.project}' (its volumes)? [y/N]" in result.stdout
+    assert result.stdout.rstrip().endswith(
+        "error: not confirmed: nothing was stopped or deleted\n"
+        "hint: `devenv down` stops the stack and keeps the data"), result.stdout
+    assert "interrupted" not in result.stdout
+    assert not re.search(r"\x1b\[[0-9;]*m", result.stdout)  # NO_COLOR: no colour codes
+    assert sorted(cap.volumes()) == volumes
+    assert sorted(cap.containers()) == sorted(cap.ports)
+
+
 def test_down_volumes_removes_the_volumes(cap: CopiedStack) -> None:
     assert cap.volumes()
     cap.ok("down", "--volumes", "--yes")
@@ -324,6 +399,32 @@ def test_migration_and_admin_roles_exist(pcc: CopiedStack) -> None:
             "WHERE rolname IN ('pcc_flyway_user', 'pcc_admin_user')")}
     assert rows == {"pcc_flyway_user": (True, False, False, False),
                     "pcc_admin_user": (True, False, True, True)}
+
+
+def test_admin_and_migration_roles_have_a_way_in_masked_like_the_rest(pcc: CopiedStack) -> None:
+    passwords = pcc.secrets()
+    masked = pcc.ok("env", "--role", "migration", "client")
+    assert masked.stdout.splitlines() == [
+        f'DATABASE_URL="postgresql://pcc_flyway_user:****@127.0.0.1:{pcc.ports["alloydb"]}'
+        '/client_db_devtest"',
+        "PGHOST=127.0.0.1", f"PGPORT={pcc.ports['alloydb']}", "PGDATABASE=client_db_devtest",
+        "PGUSER=pcc_flyway_user", 'PGPASSWORD="****"']
+    shown = parse_dotenv(pcc.ok("env", "--role", "migration", "client", "--show-secrets").stdout)
+    assert shown["PGPASSWORD"] == passwords["alloydb/pcc_flyway_user"]
+    assert one(shown["DATABASE_URL"], "SELECT current_user") == "pcc_flyway_user"
+    # Without SERVICE: the first service with a database (auth).
+    first = parse_dotenv(pcc.ok("env", "--role", "admin").stdout)
+    assert (first["PGUSER"], first["PGDATABASE"]) == ("pcc_admin_user", "auth_db_devtest")
+
+    query = ["--", "-tAc", "SELECT current_user || ' ' || current_database()"]
+    result = pcc.ok("psql", "--role", "admin", "user", *query)
+    assert result.stdout == "pcc_admin_user user_db_devtest\n"
+    assert result.stderr == ("psql as pcc_admin_user (admin role) on user_db_devtest, "
+                             "server alloydb\n")
+    result = pcc.ok("psql", "--role", "admin", *query)
+    assert result.stdout == "pcc_admin_user auth_db_devtest\n"
+    outputs = masked.stdout + result.stdout + result.stderr + str(first)
+    assert not [k for k, p in passwords.items() if p in outputs]
 
 
 def test_pcc_env_files_point_through_pgbouncer(pcc: CopiedStack) -> None:

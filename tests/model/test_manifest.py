@@ -9,11 +9,14 @@ import pytest
 from devenv.errors import DevenvError
 from devenv.model.manifest import Manifest, PgBouncerServer, PostgresServer, parse
 
+FIX_HINT = "fix devenv.yaml; no file was changed"
+
 
 def error_of(text: str) -> str:
+    """The message, with its hint unless it is the one every validation problem carries."""
     with pytest.raises(DevenvError) as caught:
         parse(textwrap.dedent(text).lstrip("\n"), source="devenv.yaml")
-    return str(caught.value)
+    return caught.value.message if caught.value.hint == FIX_HINT else str(caught.value)
 
 
 # -- YAML level ---------------------------------------------------------------------------
@@ -87,10 +90,20 @@ def test_empty_file() -> None:
 def test_source_name_is_used_in_messages() -> None:
     with pytest.raises(DevenvError) as caught:
         parse("project: demo\n", source="examples/pcc/devenv.yaml")
-    assert str(caught.value) == "examples/pcc/devenv.yaml: services: required key is missing"
+    assert caught.value.message == "examples/pcc/devenv.yaml: services: required key is missing"
+    assert caught.value.hint == "fix examples/pcc/devenv.yaml; no file was changed"
 
 
 # -- unknown keys -------------------------------------------------------------------------
+
+
+def test_unknown_key_error_has_a_hint_like_every_other() -> None:
+    with pytest.raises(DevenvError) as caught:
+        parse("project: demo\nservise: {}\nservices: {auth: {postgres: true}}\n")
+    assert caught.value.report() == (
+        "error: devenv.yaml:2: servise: unknown key 'servise' (did you mean 'services'?); "
+        "allowed: project, environment, compose_dir, naming, roles, servers, services\n"
+        "hint: fix devenv.yaml; no file was changed\n")
 
 
 def test_unknown_top_level_key() -> None:
