@@ -27,7 +27,15 @@ from devenv.migrations.ledger import (
     update_checksum,
 )
 from devenv.migrations.lock import SCHEMA_LOCK, advisory_lock
-from devenv.migrations.state import History, InfoRow, Problem, info_rows, pending, problems
+from devenv.migrations.state import (
+    History,
+    InfoRow,
+    Problem,
+    drift_error,
+    info_rows,
+    pending,
+    problems,
+)
 
 Event = Callable[[str], None]
 
@@ -63,7 +71,7 @@ def _session(conninfo: str, emit: Event) -> Iterator[tuple[Conn, sql.Identifier]
     with connect(conninfo) as conn, advisory_lock(
             conn, SCHEMA_LOCK,
             on_wait=lambda: emit("waiting for another migration run on this database")):
-        yield conn, ensure_table(conn)
+        yield conn, ensure_table(conn, on_event=emit)
 
 
 def migrate(conninfo: str, migrations: MigrationSet, *, target: str | None = None,
@@ -77,7 +85,7 @@ def migrate(conninfo: str, migrations: MigrationSet, *, target: str | None = Non
         history = History(read_rows(conn, table))
         found = problems(migrations, history, out_of_order=out_of_order)
         if found:
-            raise _drift_error(migrations, found, verb="migrate")
+            raise drift_error(migrations, found, verb="migrate")
         current = history.current
         if goal is not None and current is not None and goal < current:
             raise DevenvError(f"Target version {goal} of {migrations.shown} is below the current "
@@ -169,41 +177,23 @@ def _repair_hint(migrations: MigrationSet) -> str:
             f"`devenv migrate {service}`.")
 
 
-_HINTS = {
-    "failed": "For a failed migration: fix the database by hand, then run "
-              "`devenv repair {service}`.",
-    "changed": "Put edited files back as they were applied and add a new migration instead "
-               "(or, if the database already matches them, run "
-               "`devenv repair {service}`).",
-    "missing": "Restore deleted files (or run `devenv repair {service}` to forget "
-               "them).",
-    "out-of-order": "Give new files a version above the latest applied one, or allow them "
-                    "with `out_of_order: true` under services.{service}.migrations in the "
-                    "manifest.",
-}
-
-
-def _drift_error(migrations: MigrationSet, found: list[Problem], *, verb: str) -> DevenvError:
-    kinds = [k for k in _HINTS if any(p.kind == k for p in found)]
-    lines = "\n".join(f"  - {p.text}" for p in found)
-    return DevenvError(
-        f"Refusing to {verb} {migrations.service}: the database history does not match "
-        f"{migrations.shown}:\n{lines}",
-        " ".join(_HINTS[k].format(service=migrations.service) for k in kinds))
-
-
 def validate(conninfo: str, migrations: MigrationSet, *, out_of_order: bool = False) -> list[str]:
     """Drift problems, each naming its file; empty when the files match the history."""
-    with connect(conninfo) as conn:
-        history = History(read_rows(conn))
-    return [p.text for p in problems(migrations, history, out_of_order=out_of_order)]
+    return [p.text for p in inspect(conninfo, migrations, out_of_order=out_of_order)[1]]
 
 
 def info(conninfo: str, migrations: MigrationSet) -> list[InfoRow]:
     """Every migration with its state: pending, applied, changed, missing or failed."""
+    return inspect(conninfo, migrations)[0]
+
+
+def inspect(conninfo: str, migrations: MigrationSet, *,
+            out_of_order: bool = False) -> tuple[list[InfoRow], list[Problem]]:
+    """Every migration's state and the drift problems, from one read of the ledger."""
     with connect(conninfo) as conn:
         history = History(read_rows(conn))
-    return info_rows(migrations, history)
+    return (info_rows(migrations, history),
+            problems(migrations, history, out_of_order=out_of_order))
 
 
 def pending_count(conninfo: str, migrations: MigrationSet) -> int:
@@ -230,7 +220,7 @@ def rollback(conninfo: str, migrations: MigrationSet, *, steps: int = 1,
         history = History(read_rows(conn, table))
         found = problems(migrations, history, out_of_order=True)
         if found:
-            raise _drift_error(migrations, found, verb="roll back")
+            raise drift_error(migrations, found, verb="roll back")
         files = {m.version: m for m in migrations.versioned}
         chosen = sorted((v for v, r in history.versioned.items() if r.success),
                         reverse=True)[:steps]
