@@ -15,7 +15,13 @@ from pathlib import Path
 from typing import Literal
 
 from devenv.errors import DevenvError
-from devenv.migrations.sqltext import checksum, display_path, read_sql_file, wants_no_transaction
+from devenv.migrations.sqltext import (
+    NO_TRANSACTION,
+    checksum,
+    display_path,
+    read_sql_file,
+    wants_no_transaction,
+)
 
 Format = Literal["flyway", "golang-migrate", "dbmate"]
 
@@ -89,6 +95,7 @@ class Script:
     start: int
     end: int
     transactional: bool
+    marker: str = ""  # what asked for no transaction, for messages: "-- devenv:no-transaction"
 
     @property
     def sql(self) -> str:
@@ -202,8 +209,12 @@ def _describe(text: str) -> str:
 
 def _whole_file(path: Path, shown: str, *, transactional: bool = True) -> Script:
     text = read_sql_file(path, shown=shown)
-    return Script(path, shown, text, 0, len(text),
-                  transactional and not wants_no_transaction(text))
+    if not transactional:
+        return Script(path, shown, text, 0, len(text), False,
+                      f"executeInTransaction=false in {shown}.conf")
+    if wants_no_transaction(text):
+        return Script(path, shown, text, 0, len(text), False, NO_TRANSACTION)
+    return Script(path, shown, text, 0, len(text), True)
 
 
 def _flyway_conf_no_transaction(path: Path) -> bool:
@@ -288,8 +299,9 @@ def _dbmate(folder: Path, files: list[Path], shown: Shown) -> list[Migration]:
             start = len(text) if start == -1 else start + 1
             end = markers[i + 1].start() if i + 1 < len(markers) else len(text)
             options = marker.group(2).split()
-            no_tx = "transaction:false" in options or wants_no_transaction(text[start:end])
-            sections[direction] = Script(path, shown(path), text, start, end, not no_tx)
+            why = ("transaction:false" if "transaction:false" in options else
+                   NO_TRANSACTION if wants_no_transaction(text[start:end]) else "")
+            sections[direction] = Script(path, shown(path), text, start, end, not why, why)
         up = sections.get("up")
         if up is None:
             raise DevenvError(f"{shown(path)} has no '-- migrate:up' line",

@@ -17,16 +17,25 @@ from psycopg import sql
 
 from devenv.errors import DevenvError
 from devenv.migrations.connect import Conn, connect
-from devenv.migrations.execute import ScriptFailed, explain, run_statements, run_whole
-from devenv.migrations.formats import Migration, MigrationSet, Script, Version
+from devenv.migrations.execute import (
+    Progress,
+    ScriptFailed,
+    explain,
+    run_statements,
+    run_whole,
+)
+from devenv.migrations.formats import Migration, MigrationSet, Version
 from devenv.migrations.ledger import (
     delete_ranks,
     ensure_table,
+    finish_row,
     insert_row,
     read_rows,
     update_checksum,
 )
 from devenv.migrations.lock import SCHEMA_LOCK, advisory_lock
+from devenv.migrations.plan import Plan, plan
+from devenv.migrations.sqltext import NO_TRANSACTION
 from devenv.migrations.state import (
     History,
     InfoRow,
@@ -38,6 +47,8 @@ from devenv.migrations.state import (
 )
 
 Event = Callable[[str], None]
+# active_sql_transaction: "... cannot run inside a transaction block"
+OUTSIDE_ONLY_SQLSTATE = "25001"
 
 
 @dataclass(frozen=True)
@@ -91,8 +102,11 @@ def migrate(conninfo: str, migrations: MigrationSet, *, target: str | None = Non
             raise DevenvError(f"Target version {goal} of {migrations.shown} is below the current "
                               f"version {current}", "Migrate only goes forward.")
         rank = history.next_rank
-        for migration in pending(migrations, history, target=goal):
-            applied.append(_apply(conn, table, migrations, migration, rank, current, emit))
+        # Every file's plan before the first one runs: a file that cannot run is refused
+        # while the database is still as it was.
+        todo = [(m, plan(m.up)) for m in pending(migrations, history, target=goal)]
+        for migration, how in todo:
+            applied.append(_apply(conn, table, migrations, migration, how, rank, current, emit))
             rank += 1
             if migration.version is not None and (current is None
                                                   or migration.version > current):
@@ -113,7 +127,7 @@ def _target(migrations: MigrationSet, target: str | None) -> Version | None:
 
 
 def _apply(conn: Conn, table: sql.Identifier, migrations: MigrationSet, m: Migration,
-           rank: int, current: Version | None, emit: Event) -> Applied:
+           how: Plan, rank: int, current: Version | None, emit: Event) -> Applied:
     emit(f"applying {m.up.shown}")
     started = perf_counter()
     version = None if m.version is None else str(m.version)
@@ -131,35 +145,66 @@ def _apply(conn: Conn, table: sql.Identifier, migrations: MigrationSet, m: Migra
                 conn.execute("COMMIT")
 
     what = f"Migration {version}" if version else "Repeatable migration"
-    if m.up.transactional:
+    at = f"version {current}" if current is not None else "no version (empty history)"
+    service = migrations.service
+    if how.mode != "statements":
         try:
-            conn.execute("BEGIN")
-            run_whole(conn, m.up)
+            conn.execute(how.begin.encode())
+            run_whole(conn, how.script)
             record(success=True, commit=True)
         except psycopg.Error as exc:
             _rollback(conn)
-            failure = explain(conn, m.up, exc)
-            at = f"version {current}" if current is not None else "no version (empty history)"
+            failure = explain(conn, how.script, exc)
             raise DevenvError(
                 f"{what} failed: {failure.report}",
-                f"It was rolled back: {migrations.service} is still at {at}. Fix the file, then "
-                f"run `devenv migrate {migrations.service}` again.") from None
+                f"It was rolled back: {service} is still at {at}. "
+                + _fix_hint(failure, how, service)) from None
         except BaseException:  # Ctrl-C: psycopg has cancelled the query; undo the transaction
             _rollback(conn)
             raise
     else:
+        # Recorded as started (a failed row, committed) before the first statement: a run
+        # killed half-way leaves "failed, may be partly applied", never a silent re-run.
+        record(success=False)
+        progress = Progress()
         try:
-            run_statements(conn, m.up)
+            run_statements(conn, how.script, progress)
         except (ScriptFailed, KeyboardInterrupt) as exc:
-            with suppress(psycopg.Error):
-                record(success=False)
+            partial = exc.partial if isinstance(exc, ScriptFailed) else progress.committed
+            if not partial:  # nothing of it stayed: the history says so too
+                with suppress(psycopg.Error):
+                    delete_ranks(conn, table, [rank])
             if isinstance(exc, KeyboardInterrupt):
                 raise
-            raise DevenvError(f"{what} failed: {exc.report}", _repair_hint(migrations)) from None
-        record(success=True)
+            if not partial:
+                raise DevenvError(
+                    f"{what} failed: {exc.report}",
+                    f"Nothing of it was applied (it ran statement by statement: {how.why}; the "
+                    f"failing statement{' and its transaction' if how.own_transactions else ''} "
+                    f"rolled back): {service} is still at {at}. "
+                    + _fix_hint(exc, how, service)) from None
+            raise DevenvError(f"{what} failed: {exc.report}",
+                              _repair_hint(migrations, how, progress)) from None
+        with conn.pipeline():
+            conn.execute("RESET ALL")
+            finish_row(conn, table, rank=rank, execution_ms=_ms(started))
     ms = _ms(started)
     emit(f"applied {m.up.shown} in {ms} ms")
     return Applied(version, m.description, m.up.shown, ms)
+
+
+def _fix_hint(failure: ScriptFailed, how: Plan, service: str) -> str:
+    """What to type: the usual "fix the file", or for "cannot run inside a transaction block"
+    the two ways to run the file outside one."""
+    if failure.sqlstate == OUTSIDE_ONLY_SQLSTATE:
+        where = ("inside the file's own BEGIN/COMMIT block, move that statement out of the "
+                 "block; otherwise " if how.own_transactions else "")
+        return (f"The statement cannot run inside a transaction block: {where}make the file "
+                f"run outside a transaction with a first line `{NO_TRANSACTION}` (Flyway: "
+                "`executeInTransaction=false` in its .sql.conf file; dbmate: "
+                "`-- migrate:up transaction:false`), or move the statement into a migration of "
+                f"its own, then run `devenv migrate {service}` again.")
+    return f"Fix the file, then run `devenv migrate {service}` again."
 
 
 def _rollback(conn: Conn) -> None:
@@ -169,12 +214,19 @@ def _rollback(conn: Conn) -> None:
             conn.execute("ROLLBACK")
 
 
-def _repair_hint(migrations: MigrationSet) -> str:
+def _repair_hint(migrations: MigrationSet, how: Plan, progress: Progress) -> str:
     service = migrations.service
-    return ("It ran outside a transaction (-- devenv:no-transaction), so it may be partly "
-            "applied; it is recorded as failed. Undo or finish its changes in the database by "
-            f"hand and fix the file, then run `devenv repair {service}` and "
-            f"`devenv migrate {service}`.")
+    if how.own_transactions:
+        kept = (f" (up to line {progress.last_committed_line})"
+                if progress.last_committed_line else "")
+        ran = (f"It manages its own transactions, so devenv ran it as written, as psql and "
+               f"golang-migrate do ({how.why}): what it committed before the failure"
+               f"{kept} stays, so it may be partly applied; it is recorded as failed.")
+    else:
+        ran = (f"It ran outside a transaction ({how.why}), so it may be partly applied; it is "
+               "recorded as failed.")
+    return (f"{ran} Undo or finish its changes in the database by hand and fix the file, then "
+            f"run `devenv repair {service}` and `devenv migrate {service}`.")
 
 
 def validate(conninfo: str, migrations: MigrationSet, *, out_of_order: bool = False) -> list[str]:
@@ -234,42 +286,53 @@ def rollback(conninfo: str, migrations: MigrationSet, *, steps: int = 1,
                     f"{m.up.shown} (version {m.version})" for m in lacking)
                 + f" {'has' if len(lacking) == 1 else 'have'} no down migration",
                 f"Add {how} to roll back; nothing was rolled back.")
-        for m in undone:
-            assert m.down is not None and m.version is not None
-            done.append(_undo(conn, table, migrations, m, m.down,
-                              history.versioned[m.version].installed_rank, emit))
+        plans = [plan(m.down) for m in undone if m.down is not None]  # refused before any runs
+        for m, down_plan in zip(undone, plans, strict=True):
+            assert m.version is not None
+            rank = history.versioned[m.version].installed_rank
+            done.append(_undo(conn, table, m, down_plan, rank, emit))
     if not done:
         emit(f"{migrations.shown}: nothing to roll back")
     return done
 
 
-def _undo(conn: Conn, table: sql.Identifier, migrations: MigrationSet, m: Migration,
-          down: Script, rank: int, emit: Event) -> Applied:
-    emit(f"rolling back {down.shown}")
+def _undo(conn: Conn, table: sql.Identifier, m: Migration, how: Plan, rank: int,
+          emit: Event) -> Applied:
+    down = how.script
+    emit(f"rolling back {m.down.shown if m.down else down.shown}")
     started = perf_counter()
     try:
-        if down.transactional:
+        if how.mode != "statements":
             try:
-                with conn.transaction():
-                    run_whole(conn, down)
-                    conn.execute("RESET ALL")
-                    delete_ranks(conn, table, [rank])
+                conn.execute(how.begin.encode())
+                run_whole(conn, down)
+                conn.execute("RESET ALL")
+                delete_ranks(conn, table, [rank])
+                conn.execute("COMMIT")
             except psycopg.Error as exc:
+                _rollback(conn)
                 raise explain(conn, down, exc) from None
+            except BaseException:
+                _rollback(conn)
+                raise
         else:
             run_statements(conn, down)
             conn.execute("RESET ALL")
             delete_ranks(conn, table, [rank])
     except ScriptFailed as failed:
-        state = ("it was rolled back" if down.transactional else
-                 "it ran outside a transaction and may be partly applied")
+        state = ("it was rolled back" if how.mode != "statements" or not failed.partial else
+                 f"it ran statement by statement ({how.why}) and may be partly applied")
+        fix = ("" if failed.sqlstate != OUTSIDE_ONLY_SQLSTATE else
+               f" A statement that cannot run inside a transaction block needs a first line "
+               f"`{NO_TRANSACTION}` in the down file.")
         raise DevenvError(
             f"Rollback of version {m.version} failed: {failed.report}",
             f"{state.capitalize()}; version {m.version} is still recorded as applied. Fix the "
-            "down migration, then roll back again.") from None
+            f"down migration, then roll back again.{fix}") from None
     ms = _ms(started)
-    emit(f"rolled back {down.shown} in {ms} ms")
-    return Applied(str(m.version), m.description, down.shown, ms)
+    shown = m.down.shown if m.down else down.shown
+    emit(f"rolled back {shown} in {ms} ms")
+    return Applied(str(m.version), m.description, shown, ms)
 
 
 def repair(conninfo: str, migrations: MigrationSet, *,

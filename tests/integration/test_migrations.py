@@ -107,8 +107,8 @@ def test_flyway_applies_in_order_with_ledger_rows(tmp_path: Path, database: str)
                           f"{result.applied[0].execution_ms} ms"]
     role = psycopg.conninfo.conninfo_to_dict(database)["user"]
     rows = query(database, "SELECT installed_rank, version, description, type, script, checksum,"
-                           " applied_by, execution_ms >= 0, success FROM devenv.devenv_schema_history "
-                           "ORDER BY installed_rank")
+                           " applied_by, execution_ms >= 0, success FROM "
+                           "devenv.devenv_schema_history ORDER BY installed_rank")
     assert rows == [
         (1, "1", "create a", "versioned", "V1__create_a.sql", ms.versioned[0].checksum, role,
          True, True),
