@@ -101,7 +101,10 @@ def run_statements(conn: Conn, script: Script, progress: Progress | None = None)
             if done.open_block:
                 _end_block(conn)
                 done.open_block = False
-            partial = done.committed or outside_only(statement) is not None
+            # A failed CREATE INDEX CONCURRENTLY can leave an invalid index behind; refused
+            # inside a transaction block (25001), it did nothing.
+            partial = done.committed or (outside_only(statement) is not None
+                                         and exc.sqlstate != "25001")
             raise ScriptFailed(report(script, exc, _offset(statement, exc)), partial=partial,
                                sqlstate=exc.sqlstate) from exc
         except BaseException:  # Ctrl-C: psycopg cancelled the statement; end the file's block

@@ -403,6 +403,13 @@ migrate(sys.argv[2], load_migrations(root / "migrations" / "auth", root=root))
 """
 
 
+def interruptible() -> None:
+    """In the child before exec: SIGINT handled as in a terminal (default), whatever the test
+    runner inherited. A runner started as a background job of a non-interactive shell ignores
+    SIGINT, and a Python started with SIGINT ignored never raises KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "kill"])
 def test_interrupted_run_rolls_back_and_releases_the_lock(
         tmp_path: Path, database: str, server: str, sig: signal.Signals) -> None:
@@ -410,7 +417,8 @@ def test_interrupted_run_rolls_back_and_releases_the_lock(
                           "V2__slow.sql": "CREATE TABLE slow (id int);\nSELECT pg_sleep(60);\n"})
     dbname = psycopg.conninfo.conninfo_to_dict(database)["dbname"]
     process = subprocess.Popen([sys.executable, "-c", RUNNER, str(tmp_path), database],
-                               cwd=Path(__file__).parents[2], stderr=subprocess.PIPE, text=True)
+                               cwd=Path(__file__).parents[2], stderr=subprocess.PIPE, text=True,
+                               preexec_fn=interruptible)
     try:
         deadline = time.monotonic() + 30
         while not query(server, f"SELECT 1 FROM pg_stat_activity WHERE datname = '{dbname}' "
