@@ -26,8 +26,9 @@ from psycopg.rows import class_row
 
 from devenv.errors import DevenvError
 from devenv.migrations.connect import Conn
+from devenv.model.stack import LEDGER_SCHEMA
 
-SCHEMA = "devenv"
+SCHEMA = LEDGER_SCHEMA
 TABLE = "devenv_schema_history"
 SEED_TABLE = "devenv_seed_history"
 COLUMNS = ("installed_rank, version, description, type, script, checksum, applied_by, "
