@@ -130,9 +130,12 @@ def _apply(conn: Conn, table: sql.Composable, seeds: SeedSet, seed_file: SeedFil
                 report += f"\nCONTEXT: {exc.diag.context.strip()}"
             if exc.diag.message_detail:
                 report += f"\nDETAIL: {exc.diag.message_detail}"
-        raise DevenvError(f"Seed failed: {report}",
-                          f"It was rolled back. Fix the file, then run "
-                          f"`devenv seed {seeds.service}` again.") from None
+        hint = f"Fix the file, then run `devenv seed {seeds.service}` again."
+        if exc.sqlstate == "25001":  # "... cannot run inside a transaction block"
+            hint = ("Seeds always run in a transaction: move the statement into a migration "
+                    "whose first line is `-- devenv:no-transaction` (Flyway: "
+                    "`executeInTransaction=false` in its .sql.conf file).")
+        raise DevenvError(f"Seed failed: {report}", f"It was rolled back. {hint}") from None
 
 
 def _copy(conn: Conn, seed_file: SeedFile) -> None:

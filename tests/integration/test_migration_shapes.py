@@ -397,3 +397,17 @@ def test_no_transaction_file_failing_before_anything_stayed_leaves_no_row(
         "-- devenv:no-transaction; the failing statement rolled back): auth is still at "
         "version 1. Fix the file, then run `devenv migrate auth` again.")
     assert history(database) == [("1", True)]
+
+
+def test_seed_that_cannot_run_in_a_transaction_names_the_marker(
+        tmp_path: Path, database: str) -> None:
+    migrate(database, write(tmp_path, {"V1__a.sql": "CREATE TABLE a (id int);\n"}))
+    seeds = tmp_path / "seeds" / "auth"
+    seeds.mkdir(parents=True)
+    (seeds / "01_rows.sql").write_text("INSERT INTO a VALUES (1);\nVACUUM a;\n")
+    message = failure(lambda: seed(database, load_seeds(seeds, root=tmp_path)))
+    assert "VACUUM cannot run inside a transaction block" in message
+    assert message.endswith(
+        "Hint: It was rolled back. Seeds always run in a transaction: move the statement into "
+        "a migration whose first line is `-- devenv:no-transaction` (Flyway: "
+        "`executeInTransaction=false` in its .sql.conf file).")
