@@ -111,6 +111,20 @@ def ensure_table(conn: Conn, name: str = TABLE,
     table = home(name)
     if has_table:
         return table
+    try:
+        _create(conn, name, has_schema=has_schema, on_event=on_event)
+    except psycopg.errors.InsufficientPrivilege as exc:
+        raise DevenvError(
+            f"Cannot create devenv's ledger {SCHEMA}.{name}: {exc.diag.message_primary}",
+            f"The service's role needs CREATE on its database (devenv's provisioning makes it "
+            f"the owner), or create the schema for it: `CREATE SCHEMA {SCHEMA} AUTHORIZATION "
+            "<role>;` as the admin.") from None
+    return table
+
+
+def _create(conn: Conn, name: str, *, has_schema: bool,
+            on_event: Callable[[str], None] | None) -> None:
+    table = home(name)
     with conn.transaction():
         if not has_schema:
             conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(SCHEMA)))
@@ -122,7 +136,6 @@ def ensure_table(conn: Conn, name: str = TABLE,
                 on_event(f"moved the ledger {old}.{name} to {SCHEMA}.{name}")
         else:
             conn.execute(sql.SQL("CREATE TABLE {} " + _DDL[name]).format(table))
-    return table
 
 
 def read_rows(conn: Conn, table: sql.Identifier | None = None) -> list[LedgerRow]:

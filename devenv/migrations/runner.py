@@ -1,8 +1,11 @@
 """The verbs over a database: migrate, rollback, info, validate, pending_count, repair.
 
 One connection per run, as the service's own role (so the service owns what it creates), under
-a session advisory lock. Each file runs in its own transaction together with its ledger row:
-a failure in file N leaves the database at N-1 with no row for N, and Ctrl-C rolls back.
+a session advisory lock. Every pending file is planned (`plan`) before the first one runs. A
+transactional file runs in its own transaction together with its ledger row: a failure in file
+N leaves the database at N-1 with no row for N, and Ctrl-C rolls back. A file that must run
+statement by statement is recorded as started first, and its report says only what happened:
+rolled back when nothing stayed, otherwise failed and maybe partly applied.
 """
 
 from __future__ import annotations
