@@ -61,15 +61,32 @@ def status(stack: Stack, console: Console, *, as_json: bool) -> None:
         if v["seeds_changed"]:
             pending += f" (+{v['seeds_changed']} edited seed)"
         rows.append([str(v["service"]), str(v["database"] or "-"), str(v["role"] or "-"),
-                     str(v["version"] or "-"), pending, f"{v['env_file']}{mark}"])
-    console.result(table(["SERVICE", "DATABASE", "ROLE", "VERSION", "PENDING", "ENV FILE"],
-                         rows))
+                     str(v["version"] or "-"), pending, _drift_cell(v["drift"]),
+                     f"{v['env_file']}{mark}"])
+    console.result(table(["SERVICE", "DATABASE", "ROLE", "VERSION", "PENDING", "DRIFT",
+                          "ENV FILE"], rows))
+    if any(v["drift"] for v in services):
+        console.result("drift: `devenv validate` names each file and the command that fixes it")
+
+
+def _drift_cell(drift: object) -> str:
+    """`1 edited, 1 failed` from the problems' kinds; `-` when the files match the ledger."""
+    if not isinstance(drift, list) or not drift:
+        return "-"
+    words = {"changed": "edited", "missing": "missing", "failed": "failed",
+             "out-of-order": "out of order"}
+    counts: dict[str, int] = {}
+    for problem in drift:
+        kind = words.get(str(problem.get("kind")), str(problem.get("kind")))
+        counts[kind] = counts.get(kind, 0) + 1
+    return ", ".join(f"{n} {kind}" for kind, n in counts.items())
 
 
 def _migration_state(stack: Stack, name: str, console: Console,
                      running: set[str]) -> dict[str, object]:
     """Current version, pending migrations and edited seeds of a running service's database."""
-    out: dict[str, object] = {"version": None, "pending": None, "seeds_changed": 0}
+    out: dict[str, object] = {"version": None, "pending": None, "seeds_changed": 0,
+                              "drift": []}
     svc = stack.services[name]
     if svc.server not in running or svc.database is None:
         return out
@@ -82,7 +99,10 @@ def _migration_state(stack: Stack, name: str, console: Console,
         url = direct_url(ctx, svc)
         migrations = migration_set(ctx, svc)
         if migrations is not None:
-            rows = migrations_api.info(url, migrations)
+            spec = svc.migrations
+            rows, problems = migrations_api.inspect(
+                url, migrations, out_of_order=spec.out_of_order if spec else False)
+            out["drift"] = [{"kind": p.kind, "problem": p.text} for p in problems]
             applied = [r.version for r in rows if r.state == "applied" and r.version]
             out["version"] = applied[-1] if applied else None
             out["pending"] = sum(1 for r in rows if r.state == "pending")

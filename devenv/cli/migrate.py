@@ -8,9 +8,16 @@ from datetime import datetime
 from devenv import migrations
 from devenv.console import Console, table
 from devenv.engine.context import Context, attach, no_database, select
-from devenv.engine.migrate import direct_url, migrate_service, migration_set, seed_set
+from devenv.engine.migrate import (
+    direct_url,
+    migrate_service,
+    migration_set,
+    outstanding_services,
+    seed_set,
+)
 from devenv.errors import DevenvError
 from devenv.migrations.formats import MigrationSet
+from devenv.migrations.state import drift_hint
 from devenv.model.stack import ServiceSpec, Stack
 
 
@@ -39,6 +46,7 @@ def migrate(stack: Stack, console: Console, *, names: list[str], target: str | N
     services = _with_db(stack, names)
     if target is not None and len(services) != 1:
         raise DevenvError("--to needs exactly one service", hint="devenv migrate auth --to 1.2.0")
+    outstanding_services(ctx, services)  # drift in any service: refuse before any change
     for svc in services:
         migrate_service(ctx, svc, target=target, seed=target is None, verbose=True)
         console.say(f"{svc.name}: up to date" if target is None else
@@ -104,7 +112,8 @@ APPLIED_NOTE = ("APPLIED TO DATA: when the file ran into the data now in this da
 
 def validate(stack: Stack, console: Console, *, names: list[str]) -> None:
     ctx = attach(stack, console)
-    problems: list[str] = []
+    lines: list[str] = []
+    hints: list[str] = []
     for svc in _with_db(stack, names):
         if svc.migrations is not None and svc.migrations.command is not None:
             continue
@@ -112,12 +121,12 @@ def validate(stack: Stack, console: Console, *, names: list[str]) -> None:
         if found is None:
             continue
         out_of_order = svc.migrations.out_of_order if svc.migrations else False
-        problems += [f"{svc.name}: {p}" for p in migrations.validate(direct_url(ctx, svc), found,
-                                                      out_of_order=out_of_order)]
-    if problems:
-        raise DevenvError("migration drift:\n" + "\n".join(problems),
-                          hint="restore the files, or after fixing the database by hand run "
-                          "`devenv repair SERVICE`")
+        _, problems = migrations.inspect(direct_url(ctx, svc), found, out_of_order=out_of_order)
+        lines += [f"{svc.name}: {p.text}" for p in problems]
+        if problems:
+            hints.append(drift_hint(svc.name, problems))
+    if lines:
+        raise DevenvError("migration drift:\n" + "\n".join(lines), hint=" ".join(hints))
     console.say("migrations match the databases")
 
 

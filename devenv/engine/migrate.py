@@ -11,6 +11,7 @@ from devenv.engine.context import Context, no_database, parallel
 from devenv.migrations import check
 from devenv.migrations.formats import MigrationSet
 from devenv.migrations.seedfiles import SeedSet
+from devenv.migrations.state import DriftError, drift_error
 from devenv.model import facts
 from devenv.model.stack import ServiceSpec
 
@@ -84,23 +85,53 @@ def migrate_service(ctx: Context, svc: ServiceSpec, *, database: str | None = No
                 f"`devenv seed {svc.name} --force` or `devenv reset {svc.name}`")
 
 
-def needs_work(ctx: Context, svc: ServiceSpec) -> bool:
-    """Whether `migrate_service` would change anything: read-only, no lock, no DDL.
+def check_folders(ctx: Context, services: list[ServiceSpec]) -> None:
+    """Parse every migration and seed folder: a bad folder is an error before any container
+    starts, not after the servers are up."""
+    for svc in services:
+        if svc.database and not (svc.migrations and svc.migrations.command):
+            migration_set(ctx, svc)
+            seed_set(ctx, svc)
+
+
+Survey = tuple[MigrationSet | None, check.Outstanding | None]
+
+
+def survey(ctx: Context, svc: ServiceSpec) -> Survey:
+    """What `migrate_service` would do, read-only, no lock, no DDL: (its folder, what is
+    outstanding), or (None, None) for a service migrated by another tool (only it knows; it is
+    idempotent by contract).
 
     One connection as the service's own role, so it also proves that role can log in: a
     warm `up` needs no other check of a direct connection.
     """
     spec = svc.migrations
     if spec is not None and spec.command is not None:
-        return True  # another tool: only it knows; it is idempotent by contract
+        return None, None
+    found = migration_set(ctx, svc)
     # An edited seed counts: migrate_service warns about it, never silently skipped.
-    return check.outstanding(direct_url(ctx, svc), migration_set(ctx, svc), seed_set(ctx, svc)).any
+    return found, check.outstanding(direct_url(ctx, svc), found, seed_set(ctx, svc),
+                                    out_of_order=spec.out_of_order if spec else False)
 
 
-def outstanding_services(ctx: Context, services: list[ServiceSpec]) -> list[ServiceSpec]:
+def refuse_drift(services: list[ServiceSpec], surveys: list[Survey], *, verb: str) -> None:
+    """One DriftError naming every drifted file of every service, before anything runs."""
+    errors = [drift_error(found, list(out.drift), verb=verb)
+              for (found, out) in surveys if found is not None and out and out.drift]
+    if errors:
+        raise DriftError("\n".join(e.message for e in errors),
+                         " ".join(e.hint for e in errors if e.hint))
+
+
+def outstanding_services(ctx: Context, services: list[ServiceSpec], *,
+                         verb: str = "migrate") -> list[ServiceSpec]:
+    """The services with migrations or seeds to run; a DriftError if any service's files no
+    longer match its ledger (then nothing runs for any service)."""
     with_db = [s for s in services if s.database]
-    busy = parallel([lambda s=s: needs_work(ctx, s) for s in with_db])  # type: ignore[misc]
-    return [s for s, b in zip(with_db, busy, strict=True) if b]
+    surveys: list[Survey] = parallel([lambda s=s: survey(ctx, s)  # type: ignore[misc]
+                                      for s in with_db])
+    refuse_drift(with_db, surveys, verb=verb)
+    return [s for s, (_, out) in zip(with_db, surveys, strict=True) if out is None or out.any]
 
 
 def run(ctx: Context, services: list[ServiceSpec],

@@ -21,6 +21,7 @@ from devenv.engine.context import Context, attach, needed_servers, parallel, pre
 from devenv.engine.docker import ContainerState, Docker
 from devenv.errors import DevenvError
 from devenv.masking import mask, mask_url
+from devenv.migrations.state import DriftError
 from devenv.model import facts
 from devenv.model.scram import make_secret
 from devenv.model.stack import ADMIN_USER, COMPOSE_ENV, ServerSpec, ServiceSpec, Stack
@@ -79,6 +80,8 @@ def up(stack: Stack, console: Console, *, names: list[str], deadline_s: float = 
                 current.fingerprint = ""  # until this up succeeds, the next one is cold
                 state.save(stack, current)
             ctx = prepare(stack, console)
+            if migrate:
+                migrate_step.check_folders(ctx, services)
             deadline = time.monotonic() + deadline_s
             _start(ctx, servers, ctx.docker.by_server(), deadline, resync=resync)
             _provision(ctx, servers, deadline)
@@ -120,6 +123,8 @@ def _warm_context(stack: Stack, console: Console, services: list[ServiceSpec],
         return ctx, None
     try:
         return ctx, migrate_step.outstanding_services(ctx, services)
+    except DriftError:
+        raise  # the stack is fine, the files are not: a cold `up` would refuse the same way
     except DevenvError:
         return None
 

@@ -7,19 +7,37 @@ statement, at the statement's offset in the script, so both are added before cou
 
 from __future__ import annotations
 
+from contextlib import suppress
+from dataclasses import dataclass
+
 import psycopg
 
 from devenv.migrations.connect import Conn
 from devenv.migrations.formats import Script
-from devenv.migrations.sqltext import Statement, excerpt, locate, split_statements
+from devenv.migrations.sqltext import (
+    Statement,
+    control,
+    excerpt,
+    lead,
+    locate,
+    outside_only,
+    split_statements,
+)
 
 
 class ScriptFailed(Exception):
-    """A script's SQL failed; `report` is the user-facing text naming the file and line."""
+    """A script's SQL failed; `report` is the user-facing text naming the file and line.
 
-    def __init__(self, report: str) -> None:
+    `partial`: something of the script stayed (a statement run outside a transaction that
+    succeeded, or failed in a way that can leave residue, like CREATE INDEX CONCURRENTLY).
+    """
+
+    def __init__(self, report: str, *, partial: bool = False, sqlstate: str | None = None
+                 ) -> None:
         super().__init__(report)
         self.report = report
+        self.partial = partial
+        self.sqlstate = sqlstate
 
 
 def run_whole(conn: Conn, script: Script) -> None:
@@ -40,7 +58,8 @@ def explain(conn: Conn, script: Script, error: psycopg.Error) -> ScriptFailed:
     """
     pos = error.diag.statement_position
     if pos is not None or conn.broken or conn.closed:
-        return ScriptFailed(report(script, error, None if pos is None else int(pos) - 1))
+        return ScriptFailed(report(script, error, None if pos is None else int(pos) - 1),
+                            sqlstate=error.sqlstate)
     found: tuple[psycopg.Error, int] | None = None
     try:
         with conn.transaction(force_rollback=True):
@@ -53,34 +72,72 @@ def explain(conn: Conn, script: Script, error: psycopg.Error) -> ScriptFailed:
     except psycopg.Error:
         pass
     if found is None or found[0].diag.message_primary != error.diag.message_primary:
-        return ScriptFailed(report(script, error, None))
-    return ScriptFailed(report(script, found[0], found[1]))
+        return ScriptFailed(report(script, error, None), sqlstate=error.sqlstate)
+    return ScriptFailed(report(script, found[0], found[1]), sqlstate=error.sqlstate)
 
 
-def run_statements(conn: Conn, script: Script) -> None:
-    """Run the script one statement at a time in autocommit, for `-- devenv:no-transaction`
-    (PostgreSQL runs a multi-statement query as one implicit transaction)."""
+@dataclass
+class Progress:
+    """How far a statement-by-statement run got: whether anything is committed for good, and
+    whether the file's own transaction block is open (to roll back after a failure)."""
+
+    committed: bool = False
+    open_block: bool = False
+    last_committed_line: int = 0
+
+
+def run_statements(conn: Conn, script: Script, progress: Progress | None = None) -> None:
+    """Run the script one statement at a time in autocommit, as psql does: for files marked
+    `-- devenv:no-transaction`, files of statements that cannot run in a transaction, and files
+    with their own BEGIN/COMMIT (PostgreSQL runs a multi-statement query as one implicit
+    transaction). A failure inside the file's own block rolls that block back; `progress` says
+    whether anything stayed (`ScriptFailed.partial`)."""
+    done = progress if progress is not None else Progress()
     for statement in split_statements(script.sql):
+        kind = control(statement)
         try:
             conn.execute(statement.sql.encode())
         except psycopg.Error as exc:
-            raise ScriptFailed(report(script, exc, _offset(statement, exc))) from exc
+            if done.open_block:
+                _end_block(conn)
+                done.open_block = False
+            # A failed CREATE INDEX CONCURRENTLY can leave an invalid index behind; refused
+            # inside a transaction block (25001), it did nothing.
+            partial = done.committed or (outside_only(statement) is not None
+                                         and exc.sqlstate != "25001")
+            raise ScriptFailed(report(script, exc, _offset(statement, exc)), partial=partial,
+                               sqlstate=exc.sqlstate) from exc
+        except BaseException:  # Ctrl-C: psycopg cancelled the statement; end the file's block
+            if done.open_block:
+                _end_block(conn)
+                done.open_block = False
+            raise
+        if kind == "open":
+            done.open_block = True
+        elif kind is not None:
+            if kind == "commit" and done.open_block:
+                done.committed = True
+                done.last_committed_line = _line(script, statement)
+            done.open_block = False
+        elif not done.open_block:
+            done.committed = True
+            done.last_committed_line = _line(script, statement)
+
+
+def _end_block(conn: Conn) -> None:
+    if not conn.closed and not conn.broken:
+        with suppress(psycopg.Error):
+            conn.execute("ROLLBACK")
+
+
+def _line(script: Script, statement: Statement) -> int:
+    end = statement.start + len(statement.sql.rstrip())
+    return locate(script.text, script.start + max(end - 1, 0)).line
 
 
 def _offset(statement: Statement, error: psycopg.Error) -> int:
     pos = error.diag.statement_position
-    return statement.start + (int(pos) - 1 if pos is not None else _lead(statement.sql))
-
-
-def _lead(sql: str) -> int:
-    """Offset of a statement's first real character (past blanks and `--` comment lines)."""
-    offset = 0
-    for line in sql.splitlines(keepends=True):
-        stripped = line.strip()
-        if stripped and not stripped.startswith("--"):
-            return offset + len(line) - len(line.lstrip())
-        offset += len(line)
-    return 0
+    return statement.start + (int(pos) - 1 if pos is not None else lead(statement.sql))
 
 
 def report(script: Script, error: psycopg.Error, offset: int | None) -> str:

@@ -15,7 +15,13 @@ from pathlib import Path
 from typing import Literal
 
 from devenv.errors import DevenvError
-from devenv.migrations.sqltext import checksum, display_path, read_sql_file, wants_no_transaction
+from devenv.migrations.sqltext import (
+    NO_TRANSACTION,
+    checksum,
+    display_path,
+    read_sql_file,
+    wants_no_transaction,
+)
 
 Format = Literal["flyway", "golang-migrate", "dbmate"]
 
@@ -89,6 +95,7 @@ class Script:
     start: int
     end: int
     transactional: bool
+    marker: str = ""  # what asked for no transaction, for messages: "-- devenv:no-transaction"
 
     @property
     def sql(self) -> str:
@@ -202,8 +209,12 @@ def _describe(text: str) -> str:
 
 def _whole_file(path: Path, shown: str, *, transactional: bool = True) -> Script:
     text = read_sql_file(path, shown=shown)
-    return Script(path, shown, text, 0, len(text),
-                  transactional and not wants_no_transaction(text))
+    if not transactional:
+        return Script(path, shown, text, 0, len(text), False,
+                      f"executeInTransaction=false in {shown}.conf")
+    if wants_no_transaction(text):
+        return Script(path, shown, text, 0, len(text), False, NO_TRANSACTION)
+    return Script(path, shown, text, 0, len(text), True)
 
 
 def _flyway_conf_no_transaction(path: Path) -> bool:
@@ -238,33 +249,42 @@ def _flyway(folder: Path, files: list[Path], shown: Shown) -> list[Migration]:
 
 
 def _golang(folder: Path, files: list[Path], shown: Shown) -> list[Migration]:
-    """Pairs of up/down files. Downs are optional, but once a folder uses them every up needs
-    its down (and every down its up): a missing half is a typo, not a choice."""
-    ups: dict[tuple[str, str], Path] = {}
-    downs: dict[tuple[str, str], Path] = {}
+    """Up files with their optional down files, paired by version as golang-migrate pairs
+    them. A migration without a down is valid (golang-migrate accepts it: `rollback` stops
+    there with an error); a down without its up is a typo, refused by name."""
+    ups: list[tuple[Version, Path]] = []
+    downs: dict[Version, list[Path]] = defaultdict(list)
     for path in files:
         m = _GOLANG.match(path.name)
         assert m is not None
-        (ups if m.group(3) == "up" else downs)[(m.group(1), m.group(2))] = path
-    if downs:
-        lonely = [(p, "down", "up") for k, p in ups.items() if k not in downs]
-        lonely += [(p, "up", "down") for k, p in downs.items() if k not in ups]
-        if lonely:
-            lonely.sort()
-            problems = []
-            for path, missing, has in lonely:
-                twin = path.with_name(path.name.removesuffix(f".{has}.sql") + f".{missing}.sql")
-                problems.append(f"{shown(path)} has no {missing} file (expected {shown(twin)})")
-            raise DevenvError(
-                "; ".join(problems),
-                "Every migration needs both its .up.sql and .down.sql file once the folder "
-                "uses down files.")
+        if m.group(3) == "up":
+            ups.append((Version.parse(m.group(1)), path))
+        else:
+            downs[Version.parse(m.group(1))].append(path)
+    up_versions = {v for v, _ in ups}
+    lonely = sorted(p for v, paths in downs.items() for p in paths if v not in up_versions)
+    if lonely:
+        problems = []
+        for path in lonely:
+            twin = path.with_name(path.name.removesuffix(".down.sql") + ".up.sql")
+            problems.append(f"{shown(path)} has no up file (expected {shown(twin)})")
+        raise DevenvError(
+            "; ".join(problems),
+            "Add the missing .up.sql file (a down file undoes its up file of the same version), "
+            "or delete the down file.")
+    twice = [(v, paths) for v, paths in downs.items() if len(paths) > 1]
+    if twice:
+        raise DevenvError("; ".join(f"More than one down file for version {v}: "
+                                    + ", ".join(shown(x) for x in sorted(p)) for v, p in twice),
+                          "Keep one .down.sql file per version.")
     out = []
-    for (version, name), path in ups.items():
+    for version, path in ups:
+        m = _GOLANG.match(path.name)
+        assert m is not None
         up = _whole_file(path, shown(path))
-        down_path = downs.get((version, name))
-        down = _whole_file(down_path, shown(down_path)) if down_path else None
-        out.append(Migration(Version.parse(version), _describe(name), path.name, up, down,
+        down_paths = downs.get(version)
+        down = _whole_file(down_paths[0], shown(down_paths[0])) if down_paths else None
+        out.append(Migration(version, _describe(m.group(2)), path.name, up, down,
                              checksum(up.sql)))
     return out
 
@@ -288,8 +308,9 @@ def _dbmate(folder: Path, files: list[Path], shown: Shown) -> list[Migration]:
             start = len(text) if start == -1 else start + 1
             end = markers[i + 1].start() if i + 1 < len(markers) else len(text)
             options = marker.group(2).split()
-            no_tx = "transaction:false" in options or wants_no_transaction(text[start:end])
-            sections[direction] = Script(path, shown(path), text, start, end, not no_tx)
+            why = ("transaction:false" if "transaction:false" in options else
+                   NO_TRANSACTION if wants_no_transaction(text[start:end]) else "")
+            sections[direction] = Script(path, shown(path), text, start, end, not why, why)
         up = sections.get("up")
         if up is None:
             raise DevenvError(f"{shown(path)} has no '-- migrate:up' line",

@@ -1,12 +1,22 @@
-"""The `devenv_schema_history` table: what was applied to this database, when and by whom.
+"""The ledgers: `devenv.devenv_schema_history` (what was applied, when, by whom) and
+`devenv.devenv_seed_history`, in one fixed schema that nothing a migration does can move.
 
-Rows are written in the same transaction as their migration, so a rolled-back migration leaves
-no row. The table lives in the role's current schema, resolved once per run and then named with
-its schema, so a migration that changes search_path cannot send later rows elsewhere.
+Why a schema of its own: an unqualified table follows `search_path`, whose default is
+`"$user", public`, so a migration creating a schema named like the service's role used to make
+the next run find an empty ledger there and re-apply every file. `devenv` is created by the
+first run as the service's role (which owns it), every statement names it, and templates,
+clones and resets copy it with the database. A ledger left in `public` or another schema by an
+earlier devenv is moved here (ALTER TABLE ... SET SCHEMA, rows untouched) on the next run under
+the lock; read-only callers (warm `up`, `status`, `validate`) read it where it still is.
+
+Migration rows of a transactional file are written in the file's transaction, so a rolled-back
+migration leaves no row; a file run outside a transaction is recorded as started (a failed
+row) before it runs, and marked successful after.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -16,10 +26,28 @@ from psycopg.rows import class_row
 
 from devenv.errors import DevenvError
 from devenv.migrations.connect import Conn
+from devenv.model.stack import LEDGER_SCHEMA
 
+SCHEMA = LEDGER_SCHEMA
 TABLE = "devenv_schema_history"
+SEED_TABLE = "devenv_seed_history"
 COLUMNS = ("installed_rank, version, description, type, script, checksum, applied_by, "
            "applied_at, execution_ms, success")
+_MIGRATION_DDL = """(
+    installed_rank integer PRIMARY KEY,
+    version        text,
+    description    text NOT NULL,
+    type           text NOT NULL,
+    script         text NOT NULL,
+    checksum       text NOT NULL,
+    applied_by     text NOT NULL DEFAULT current_user,
+    applied_at     timestamptz NOT NULL DEFAULT now(),
+    execution_ms   integer NOT NULL,
+    success        boolean NOT NULL
+)"""
+_SEED_DDL = ("(script text PRIMARY KEY, checksum text NOT NULL, "
+             "applied_at timestamptz NOT NULL DEFAULT now(), success boolean NOT NULL)")
+_DDL = {TABLE: _MIGRATION_DDL, SEED_TABLE: _SEED_DDL}
 
 
 @dataclass(frozen=True)
@@ -36,44 +64,109 @@ class LedgerRow:
     success: bool
 
 
-def in_current_schema(conn: Conn, name: str) -> sql.Identifier:
-    """`name` in the schema the role is using: where devenv's ledger tables live."""
-    row = conn.execute("SELECT current_schema()").fetchone()
-    if row is None or row[0] is None:
-        raise DevenvError(f"The database has no schema to hold {name} "
-                          "(current_schema() is NULL)",
-                          "Create a schema the role can write to, or fix its search_path.")
-    return sql.Identifier(str(row[0]), name)
+def home(name: str = TABLE) -> sql.Identifier:
+    """Where a ledger table lives: always schema-qualified."""
+    return sql.Identifier(SCHEMA, name)
 
 
-def ensure_table(conn: Conn) -> sql.Identifier:
-    """Create the ledger if needed (call it under the lock: CREATE IF NOT EXISTS can race)."""
-    table = in_current_schema(conn, TABLE)
-    conn.execute(sql.SQL("""
-        CREATE TABLE IF NOT EXISTS {} (
-            installed_rank integer PRIMARY KEY,
-            version        text,
-            description    text NOT NULL,
-            type           text NOT NULL,
-            script         text NOT NULL,
-            checksum       text NOT NULL,
-            applied_by     text NOT NULL DEFAULT current_user,
-            applied_at     timestamptz NOT NULL DEFAULT now(),
-            execution_ms   integer NOT NULL,
-            success        boolean NOT NULL
-        )""").format(table))
+def legacy_schemas(conn: Conn, name: str) -> list[str]:
+    """Schemas other than `devenv` holding a table `name` (an earlier devenv's ledger)."""
+    rows = conn.execute(
+        "SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE c.relname = %s AND c.relkind IN ('r', 'p') AND n.nspname <> %s "
+        "ORDER BY n.nspname = 'public' DESC, n.nspname", (name, SCHEMA)).fetchall()
+    return [str(r[0]) for r in rows]
+
+
+def locate(conn: Conn, name: str = TABLE) -> str | None:
+    """The schema of an earlier devenv's ledger `name` that holds rows, or None.
+
+    Only asked when `devenv.<name>` is missing, so the usual read costs one query. Empty
+    copies (an old run made one in a schema created by a migration) do not count.
+    """
+    found = [s for s in legacy_schemas(conn, name) if _count(conn, s, name) > 0]
+    if len(found) > 1:
+        tables = ", ".join(f"{s}.{name}" for s in found)
+        raise DevenvError(
+            f"The database holds more than one devenv ledger ({tables}) and none in "
+            f"{SCHEMA}.{name}: devenv cannot tell which one says what was applied",
+            f"Keep the right one and drop the other as the database's owner (`devenv psql` "
+            f"then e.g. `DROP TABLE {found[-1]}.{name};`), then run the command again.")
+    return found[0] if found else None
+
+
+def _count(conn: Conn, schema: str, name: str) -> int:
+    row = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(
+        sql.Identifier(schema, name))).fetchone()
+    return int(row[0]) if row and isinstance(row[0], int) else 0
+
+
+def ensure_table(conn: Conn, name: str = TABLE,
+                 on_event: Callable[[str], None] | None = None) -> sql.Identifier:
+    """The ledger in place under `devenv`, adopting an earlier devenv's one (call it under the
+    run's advisory lock: CREATE IF NOT EXISTS and the move can race)."""
+    row = conn.execute("SELECT to_regnamespace(%s) IS NOT NULL, to_regclass(%s) IS NOT NULL",
+                       (SCHEMA, f"{SCHEMA}.{name}")).fetchone()
+    has_schema, has_table = bool(row and row[0]), bool(row and row[1])
+    table = home(name)
+    if has_table:
+        return table
+    try:
+        _create(conn, name, has_schema=has_schema, on_event=on_event)
+    except psycopg.errors.InsufficientPrivilege as exc:
+        raise DevenvError(
+            f"Cannot create devenv's ledger {SCHEMA}.{name}: {exc.diag.message_primary}",
+            f"The service's role needs CREATE on its database (devenv's provisioning makes it "
+            f"the owner), or create the schema for it: `CREATE SCHEMA {SCHEMA} AUTHORIZATION "
+            "<role>;` as the admin.") from None
     return table
 
 
+def _create(conn: Conn, name: str, *, has_schema: bool,
+            on_event: Callable[[str], None] | None) -> None:
+    table = home(name)
+    with conn.transaction():
+        if not has_schema:
+            conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(SCHEMA)))
+        old = locate(conn, name)
+        if old is not None:
+            conn.execute(sql.SQL("ALTER TABLE {} SET SCHEMA {}").format(
+                sql.Identifier(old, name), sql.Identifier(SCHEMA)))
+            if on_event is not None:
+                on_event(f"moved the ledger {old}.{name} to {SCHEMA}.{name}")
+        else:
+            conn.execute(sql.SQL("CREATE TABLE {} " + _DDL[name]).format(table))
+
+
 def read_rows(conn: Conn, table: sql.Identifier | None = None) -> list[LedgerRow]:
-    """Every row in installed order; none when the table does not exist yet (one query)."""
-    name = table or sql.Identifier(TABLE)
-    query = sql.SQL("SELECT {} FROM {} ORDER BY installed_rank").format(sql.SQL(COLUMNS), name)
-    try:
-        with conn.cursor(row_factory=class_row(LedgerRow)) as cur:
-            return cur.execute(query).fetchall()
-    except psycopg.errors.UndefinedTable:
-        return []
+    """Every row in installed order: one query when the ledger is in place; none when there is
+    no ledger yet. Never creates anything (read-only callers pass no `table`)."""
+    if table is None:
+        try:
+            return _select(conn, home())
+        except (psycopg.errors.UndefinedTable, psycopg.errors.InvalidSchemaName):
+            old = locate(conn)
+            return [] if old is None else _select(conn, sql.Identifier(old, TABLE))
+    return _select(conn, table)
+
+
+def read_table(conn: Conn, name: str) -> sql.Identifier | None:
+    """The table a read-only caller reads ledger `name` from, None when there is none yet.
+
+    Costs one catalog query; callers that only read rows use `read_rows`, one query.
+    """
+    row = conn.execute("SELECT to_regclass(%s) IS NOT NULL",
+                       (f"{SCHEMA}.{name}",)).fetchone()
+    if row and row[0]:
+        return home(name)
+    old = locate(conn, name)
+    return None if old is None else sql.Identifier(old, name)
+
+
+def _select(conn: Conn, table: sql.Identifier) -> list[LedgerRow]:
+    query = sql.SQL("SELECT {} FROM {} ORDER BY installed_rank").format(sql.SQL(COLUMNS), table)
+    with conn.cursor(row_factory=class_row(LedgerRow)) as cur:
+        return cur.execute(query).fetchall()
 
 
 def insert_row(conn: Conn, table: sql.Identifier, *, rank: int, version: str | None,
@@ -85,6 +178,12 @@ def insert_row(conn: Conn, table: sql.Identifier, *, rank: int, version: str | N
                 " execution_ms, success) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)").format(table),
         (rank, version, description, kind, script, checksum, execution_ms, success),
         prepare=True)
+
+
+def finish_row(conn: Conn, table: sql.Identifier, *, rank: int, execution_ms: int) -> None:
+    """Mark a started (non-transactional) migration's row as successful."""
+    conn.execute(sql.SQL("UPDATE {} SET success = true, execution_ms = %s "
+                         "WHERE installed_rank = %s").format(table), (execution_ms, rank))
 
 
 def delete_ranks(conn: Conn, table: sql.Identifier, ranks: list[int]) -> None:

@@ -1,8 +1,11 @@
 """The verbs over a database: migrate, rollback, info, validate, pending_count, repair.
 
 One connection per run, as the service's own role (so the service owns what it creates), under
-a session advisory lock. Each file runs in its own transaction together with its ledger row:
-a failure in file N leaves the database at N-1 with no row for N, and Ctrl-C rolls back.
+a session advisory lock. Every pending file is planned (`plan`) before the first one runs. A
+transactional file runs in its own transaction together with its ledger row: a failure in file
+N leaves the database at N-1 with no row for N, and Ctrl-C rolls back. A file that must run
+statement by statement is recorded as started first, and its report says only what happened:
+rolled back when nothing stayed, otherwise failed and maybe partly applied.
 """
 
 from __future__ import annotations
@@ -17,19 +20,38 @@ from psycopg import sql
 
 from devenv.errors import DevenvError
 from devenv.migrations.connect import Conn, connect
-from devenv.migrations.execute import ScriptFailed, explain, run_statements, run_whole
-from devenv.migrations.formats import Migration, MigrationSet, Script, Version
+from devenv.migrations.execute import (
+    Progress,
+    ScriptFailed,
+    explain,
+    run_statements,
+    run_whole,
+)
+from devenv.migrations.formats import Migration, MigrationSet, Version
 from devenv.migrations.ledger import (
     delete_ranks,
     ensure_table,
+    finish_row,
     insert_row,
     read_rows,
     update_checksum,
 )
 from devenv.migrations.lock import SCHEMA_LOCK, advisory_lock
-from devenv.migrations.state import History, InfoRow, Problem, info_rows, pending, problems
+from devenv.migrations.plan import Plan, plan
+from devenv.migrations.sqltext import NO_TRANSACTION
+from devenv.migrations.state import (
+    History,
+    InfoRow,
+    Problem,
+    drift_error,
+    info_rows,
+    pending,
+    problems,
+)
 
 Event = Callable[[str], None]
+# active_sql_transaction: "... cannot run inside a transaction block"
+OUTSIDE_ONLY_SQLSTATE = "25001"
 
 
 @dataclass(frozen=True)
@@ -63,7 +85,7 @@ def _session(conninfo: str, emit: Event) -> Iterator[tuple[Conn, sql.Identifier]
     with connect(conninfo) as conn, advisory_lock(
             conn, SCHEMA_LOCK,
             on_wait=lambda: emit("waiting for another migration run on this database")):
-        yield conn, ensure_table(conn)
+        yield conn, ensure_table(conn, on_event=emit)
 
 
 def migrate(conninfo: str, migrations: MigrationSet, *, target: str | None = None,
@@ -77,14 +99,17 @@ def migrate(conninfo: str, migrations: MigrationSet, *, target: str | None = Non
         history = History(read_rows(conn, table))
         found = problems(migrations, history, out_of_order=out_of_order)
         if found:
-            raise _drift_error(migrations, found, verb="migrate")
+            raise drift_error(migrations, found, verb="migrate")
         current = history.current
         if goal is not None and current is not None and goal < current:
             raise DevenvError(f"Target version {goal} of {migrations.shown} is below the current "
                               f"version {current}", "Migrate only goes forward.")
         rank = history.next_rank
-        for migration in pending(migrations, history, target=goal):
-            applied.append(_apply(conn, table, migrations, migration, rank, current, emit))
+        # Every file's plan before the first one runs: a file that cannot run is refused
+        # while the database is still as it was.
+        todo = [(m, plan(m.up)) for m in pending(migrations, history, target=goal)]
+        for migration, how in todo:
+            applied.append(_apply(conn, table, migrations, migration, how, rank, current, emit))
             rank += 1
             if migration.version is not None and (current is None
                                                   or migration.version > current):
@@ -105,7 +130,7 @@ def _target(migrations: MigrationSet, target: str | None) -> Version | None:
 
 
 def _apply(conn: Conn, table: sql.Identifier, migrations: MigrationSet, m: Migration,
-           rank: int, current: Version | None, emit: Event) -> Applied:
+           how: Plan, rank: int, current: Version | None, emit: Event) -> Applied:
     emit(f"applying {m.up.shown}")
     started = perf_counter()
     version = None if m.version is None else str(m.version)
@@ -123,35 +148,66 @@ def _apply(conn: Conn, table: sql.Identifier, migrations: MigrationSet, m: Migra
                 conn.execute("COMMIT")
 
     what = f"Migration {version}" if version else "Repeatable migration"
-    if m.up.transactional:
+    at = f"version {current}" if current is not None else "no version (empty history)"
+    service = migrations.service
+    if how.mode != "statements":
         try:
-            conn.execute("BEGIN")
-            run_whole(conn, m.up)
+            conn.execute(how.begin.encode())
+            run_whole(conn, how.script)
             record(success=True, commit=True)
         except psycopg.Error as exc:
             _rollback(conn)
-            failure = explain(conn, m.up, exc)
-            at = f"version {current}" if current is not None else "no version (empty history)"
+            failure = explain(conn, how.script, exc)
             raise DevenvError(
                 f"{what} failed: {failure.report}",
-                f"It was rolled back: {migrations.service} is still at {at}. Fix the file, then "
-                f"run `devenv migrate {migrations.service}` again.") from None
+                f"It was rolled back: {service} is still at {at}. "
+                + _fix_hint(failure, how, service)) from None
         except BaseException:  # Ctrl-C: psycopg has cancelled the query; undo the transaction
             _rollback(conn)
             raise
     else:
+        # Recorded as started (a failed row, committed) before the first statement: a run
+        # killed half-way leaves "failed, may be partly applied", never a silent re-run.
+        record(success=False)
+        progress = Progress()
         try:
-            run_statements(conn, m.up)
+            run_statements(conn, how.script, progress)
         except (ScriptFailed, KeyboardInterrupt) as exc:
-            with suppress(psycopg.Error):
-                record(success=False)
+            partial = exc.partial if isinstance(exc, ScriptFailed) else progress.committed
+            if not partial:  # nothing of it stayed: the history says so too
+                with suppress(psycopg.Error):
+                    delete_ranks(conn, table, [rank])
             if isinstance(exc, KeyboardInterrupt):
                 raise
-            raise DevenvError(f"{what} failed: {exc.report}", _repair_hint(migrations)) from None
-        record(success=True)
+            if not partial:
+                raise DevenvError(
+                    f"{what} failed: {exc.report}",
+                    f"Nothing of it was applied (it ran statement by statement: {how.why}; the "
+                    f"failing statement{' and its transaction' if how.own_transactions else ''} "
+                    f"rolled back): {service} is still at {at}. "
+                    + _fix_hint(exc, how, service)) from None
+            raise DevenvError(f"{what} failed: {exc.report}",
+                              _repair_hint(migrations, how, progress)) from None
+        with conn.pipeline():
+            conn.execute("RESET ALL")
+            finish_row(conn, table, rank=rank, execution_ms=_ms(started))
     ms = _ms(started)
     emit(f"applied {m.up.shown} in {ms} ms")
     return Applied(version, m.description, m.up.shown, ms)
+
+
+def _fix_hint(failure: ScriptFailed, how: Plan, service: str) -> str:
+    """What to type: the usual "fix the file", or for "cannot run inside a transaction block"
+    the two ways to run the file outside one."""
+    if failure.sqlstate == OUTSIDE_ONLY_SQLSTATE:
+        where = ("inside the file's own BEGIN/COMMIT block, move that statement out of the "
+                 "block; otherwise " if how.own_transactions else "")
+        return (f"The statement cannot run inside a transaction block: {where}make the file "
+                f"run outside a transaction with a first line `{NO_TRANSACTION}` (Flyway: "
+                "`executeInTransaction=false` in its .sql.conf file; dbmate: "
+                "`-- migrate:up transaction:false`), or move the statement into a migration of "
+                f"its own, then run `devenv migrate {service}` again.")
+    return f"Fix the file, then run `devenv migrate {service}` again."
 
 
 def _rollback(conn: Conn) -> None:
@@ -161,49 +217,38 @@ def _rollback(conn: Conn) -> None:
             conn.execute("ROLLBACK")
 
 
-def _repair_hint(migrations: MigrationSet) -> str:
+def _repair_hint(migrations: MigrationSet, how: Plan, progress: Progress) -> str:
     service = migrations.service
-    return ("It ran outside a transaction (-- devenv:no-transaction), so it may be partly "
-            "applied; it is recorded as failed. Undo or finish its changes in the database by "
-            f"hand and fix the file, then run `devenv repair {service}` and "
-            f"`devenv migrate {service}`.")
-
-
-_HINTS = {
-    "failed": "For a failed migration: fix the database by hand, then run "
-              "`devenv repair {service}`.",
-    "changed": "Put edited files back as they were applied and add a new migration instead "
-               "(or, if the database already matches them, run "
-               "`devenv repair {service}`).",
-    "missing": "Restore deleted files (or run `devenv repair {service}` to forget "
-               "them).",
-    "out-of-order": "Give new files a version above the latest applied one, or allow them "
-                    "with `out_of_order: true` under services.{service}.migrations in the "
-                    "manifest.",
-}
-
-
-def _drift_error(migrations: MigrationSet, found: list[Problem], *, verb: str) -> DevenvError:
-    kinds = [k for k in _HINTS if any(p.kind == k for p in found)]
-    lines = "\n".join(f"  - {p.text}" for p in found)
-    return DevenvError(
-        f"Refusing to {verb} {migrations.service}: the database history does not match "
-        f"{migrations.shown}:\n{lines}",
-        " ".join(_HINTS[k].format(service=migrations.service) for k in kinds))
+    if how.own_transactions:
+        kept = (f" (up to line {progress.last_committed_line})"
+                if progress.last_committed_line else "")
+        ran = (f"It manages its own transactions, so devenv ran it as written, as psql and "
+               f"golang-migrate do ({how.why}): what it committed before the failure"
+               f"{kept} stays, so it may be partly applied; it is recorded as failed.")
+    else:
+        ran = (f"It ran outside a transaction ({how.why}), so it may be partly applied; it is "
+               "recorded as failed.")
+    return (f"{ran} Undo or finish its changes in the database by hand and fix the file, then "
+            f"run `devenv repair {service}` and `devenv migrate {service}`.")
 
 
 def validate(conninfo: str, migrations: MigrationSet, *, out_of_order: bool = False) -> list[str]:
     """Drift problems, each naming its file; empty when the files match the history."""
-    with connect(conninfo) as conn:
-        history = History(read_rows(conn))
-    return [p.text for p in problems(migrations, history, out_of_order=out_of_order)]
+    return [p.text for p in inspect(conninfo, migrations, out_of_order=out_of_order)[1]]
 
 
 def info(conninfo: str, migrations: MigrationSet) -> list[InfoRow]:
     """Every migration with its state: pending, applied, changed, missing or failed."""
+    return inspect(conninfo, migrations)[0]
+
+
+def inspect(conninfo: str, migrations: MigrationSet, *,
+            out_of_order: bool = False) -> tuple[list[InfoRow], list[Problem]]:
+    """Every migration's state and the drift problems, from one read of the ledger."""
     with connect(conninfo) as conn:
         history = History(read_rows(conn))
-    return info_rows(migrations, history)
+    return (info_rows(migrations, history),
+            problems(migrations, history, out_of_order=out_of_order))
 
 
 def pending_count(conninfo: str, migrations: MigrationSet) -> int:
@@ -230,7 +275,7 @@ def rollback(conninfo: str, migrations: MigrationSet, *, steps: int = 1,
         history = History(read_rows(conn, table))
         found = problems(migrations, history, out_of_order=True)
         if found:
-            raise _drift_error(migrations, found, verb="roll back")
+            raise drift_error(migrations, found, verb="roll back")
         files = {m.version: m for m in migrations.versioned}
         chosen = sorted((v for v, r in history.versioned.items() if r.success),
                         reverse=True)[:steps]
@@ -244,42 +289,53 @@ def rollback(conninfo: str, migrations: MigrationSet, *, steps: int = 1,
                     f"{m.up.shown} (version {m.version})" for m in lacking)
                 + f" {'has' if len(lacking) == 1 else 'have'} no down migration",
                 f"Add {how} to roll back; nothing was rolled back.")
-        for m in undone:
-            assert m.down is not None and m.version is not None
-            done.append(_undo(conn, table, migrations, m, m.down,
-                              history.versioned[m.version].installed_rank, emit))
+        plans = [plan(m.down) for m in undone if m.down is not None]  # refused before any runs
+        for m, down_plan in zip(undone, plans, strict=True):
+            assert m.version is not None
+            rank = history.versioned[m.version].installed_rank
+            done.append(_undo(conn, table, m, down_plan, rank, emit))
     if not done:
         emit(f"{migrations.shown}: nothing to roll back")
     return done
 
 
-def _undo(conn: Conn, table: sql.Identifier, migrations: MigrationSet, m: Migration,
-          down: Script, rank: int, emit: Event) -> Applied:
-    emit(f"rolling back {down.shown}")
+def _undo(conn: Conn, table: sql.Identifier, m: Migration, how: Plan, rank: int,
+          emit: Event) -> Applied:
+    down = how.script
+    emit(f"rolling back {m.down.shown if m.down else down.shown}")
     started = perf_counter()
     try:
-        if down.transactional:
+        if how.mode != "statements":
             try:
-                with conn.transaction():
-                    run_whole(conn, down)
-                    conn.execute("RESET ALL")
-                    delete_ranks(conn, table, [rank])
+                conn.execute(how.begin.encode())
+                run_whole(conn, down)
+                conn.execute("RESET ALL")
+                delete_ranks(conn, table, [rank])
+                conn.execute("COMMIT")
             except psycopg.Error as exc:
+                _rollback(conn)
                 raise explain(conn, down, exc) from None
+            except BaseException:
+                _rollback(conn)
+                raise
         else:
             run_statements(conn, down)
             conn.execute("RESET ALL")
             delete_ranks(conn, table, [rank])
     except ScriptFailed as failed:
-        state = ("it was rolled back" if down.transactional else
-                 "it ran outside a transaction and may be partly applied")
+        state = ("it was rolled back" if how.mode != "statements" or not failed.partial else
+                 f"it ran statement by statement ({how.why}) and may be partly applied")
+        fix = ("" if failed.sqlstate != OUTSIDE_ONLY_SQLSTATE else
+               f" A statement that cannot run inside a transaction block needs a first line "
+               f"`{NO_TRANSACTION}` in the down file.")
         raise DevenvError(
             f"Rollback of version {m.version} failed: {failed.report}",
             f"{state.capitalize()}; version {m.version} is still recorded as applied. Fix the "
-            "down migration, then roll back again.") from None
+            f"down migration, then roll back again.{fix}") from None
     ms = _ms(started)
-    emit(f"rolled back {down.shown} in {ms} ms")
-    return Applied(str(m.version), m.description, down.shown, ms)
+    shown = m.down.shown if m.down else down.shown
+    emit(f"rolled back {shown} in {ms} ms")
+    return Applied(str(m.version), m.description, shown, ms)
 
 
 def repair(conninfo: str, migrations: MigrationSet, *,

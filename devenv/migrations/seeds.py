@@ -22,12 +22,12 @@ from devenv.errors import DevenvError
 from devenv.migrations.connect import Conn, connect
 from devenv.migrations.execute import explain, run_whole
 from devenv.migrations.formats import Script
-from devenv.migrations.ledger import in_current_schema
+from devenv.migrations.ledger import SEED_TABLE, ensure_table, home, locate
 from devenv.migrations.lock import SEED_LOCK, advisory_lock
 from devenv.migrations.seedfiles import SeedFile, SeedSet
 
 SeedState = Literal["applied", "pending", "changed"]
-TABLE = "devenv_seed_history"
+TABLE = SEED_TABLE
 
 
 @dataclass(frozen=True)
@@ -48,16 +48,25 @@ def _quiet(_: str) -> None:
     pass
 
 
-def _read(conn: Conn, table: sql.Composable) -> dict[str, tuple[str, datetime]]:
-    try:
-        rows = conn.execute(sql.SQL("SELECT script, checksum, applied_at FROM {} "
-                                    "WHERE success").format(table)).fetchall()
-    except psycopg.errors.UndefinedTable:
-        return {}
+def read_ledger(conn: Conn, table: sql.Composable | None = None
+                ) -> dict[str, tuple[str, datetime]]:
+    """Applied seeds by file name; read-only callers pass no `table` (devenv's schema, else
+    an earlier devenv's ledger, else none: nothing is created)."""
+    query = "SELECT script, checksum, applied_at FROM {} WHERE success"
+    if table is None:
+        try:
+            rows = conn.execute(sql.SQL(query).format(home(TABLE))).fetchall()
+        except (psycopg.errors.UndefinedTable, psycopg.errors.InvalidSchemaName):
+            old = locate(conn, TABLE)
+            if old is None:
+                return {}
+            rows = conn.execute(sql.SQL(query).format(sql.Identifier(old, TABLE))).fetchall()
+    else:
+        rows = conn.execute(sql.SQL(query).format(table)).fetchall()
     return {str(s): (str(c), a) for s, c, a in rows if isinstance(a, datetime)}
 
 
-def _state(seed_file: SeedFile, ledger: dict[str, tuple[str, datetime]]) -> SeedState:
+def state_of(seed_file: SeedFile, ledger: dict[str, tuple[str, datetime]]) -> SeedState:
     if seed_file.name not in ledger:
         return "pending"
     return "applied" if ledger[seed_file.name][0] == seed_file.checksum else "changed"
@@ -66,8 +75,8 @@ def _state(seed_file: SeedFile, ledger: dict[str, tuple[str, datetime]]) -> Seed
 def seed_status(conninfo: str, seeds: SeedSet) -> list[SeedStatus]:
     """Each seed file: applied, pending, or changed (edited after it was applied)."""
     with connect(conninfo) as conn:
-        ledger = _read(conn, sql.Identifier(TABLE))
-    return [SeedStatus(f.shown, _state(f, ledger),
+        ledger = read_ledger(conn)
+    return [SeedStatus(f.shown, state_of(f, ledger),
                        ledger[f.name][1] if f.name in ledger else None) for f in seeds.files]
 
 
@@ -80,10 +89,10 @@ def seed(conninfo: str, seeds: SeedSet, *, force: bool = False,
     changed: list[str] = []
     with connect(conninfo) as conn, advisory_lock(
             conn, SEED_LOCK, on_wait=lambda: emit("waiting for another seed run")):
-        table = _ensure_table(conn)
-        ledger = _read(conn, table)
+        table = ensure_table(conn, TABLE, emit)
+        ledger = read_ledger(conn, table)
         for seed_file in seeds.files:
-            state = _state(seed_file, ledger)
+            state = state_of(seed_file, ledger)
             if state == "applied":
                 continue
             if state == "changed" and not force:
@@ -96,14 +105,6 @@ def seed(conninfo: str, seeds: SeedSet, *, force: bool = False,
             applied.append(seed_file.shown)
             emit(f"seeded {seed_file.shown} in {round((perf_counter() - file_started) * 1000)} ms")
     return SeedResult(applied, changed, round((perf_counter() - started) * 1000))
-
-
-def _ensure_table(conn: Conn) -> sql.Composable:
-    table = in_current_schema(conn, TABLE)
-    conn.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {} (script text PRIMARY KEY, "
-                         "checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now(), "
-                         "success boolean NOT NULL)").format(table))
-    return table
 
 
 def _apply(conn: Conn, table: sql.Composable, seeds: SeedSet, seed_file: SeedFile) -> None:
@@ -129,9 +130,12 @@ def _apply(conn: Conn, table: sql.Composable, seeds: SeedSet, seed_file: SeedFil
                 report += f"\nCONTEXT: {exc.diag.context.strip()}"
             if exc.diag.message_detail:
                 report += f"\nDETAIL: {exc.diag.message_detail}"
-        raise DevenvError(f"Seed failed: {report}",
-                          f"It was rolled back. Fix the file, then run "
-                          f"`devenv seed {seeds.service}` again.") from None
+        hint = f"Fix the file, then run `devenv seed {seeds.service}` again."
+        if exc.sqlstate == "25001":  # "... cannot run inside a transaction block"
+            hint = ("Seeds always run in a transaction: move the statement into a migration "
+                    "whose first line is `-- devenv:no-transaction` (Flyway: "
+                    "`executeInTransaction=false` in its .sql.conf file).")
+        raise DevenvError(f"Seed failed: {report}", f"It was rolled back. {hint}") from None
 
 
 def _copy(conn: Conn, seed_file: SeedFile) -> None:

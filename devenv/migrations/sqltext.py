@@ -173,3 +173,184 @@ def _skip_quoted(sql: str, i: int, quote: str, *, backslashes: bool) -> int:
             return i + 1
         i += 1
     return n
+
+
+def words(sql: str, limit: int = 0) -> list[str]:
+    """The statement's tokens, upper-cased, outside comments and quotes: words (`schema.name`
+    stays split at the dot), and `(`, `)`, `=`, `,` as their own tokens; a quoted string or
+    identifier or a dollar-quoted body is one `'` token. `limit` > 0 stops after that many."""
+    out: list[str] = []
+    i, n = 0, len(sql)
+    while i < n and (not limit or len(out) < limit):
+        c = sql[i]
+        if c.isspace():
+            i += 1
+        elif c == "-" and sql.startswith("--", i):
+            nl = sql.find("\n", i)
+            i = n if nl == -1 else nl + 1
+        elif c == "/" and sql.startswith("/*", i):
+            i = _skip_block_comment(sql, i)
+        elif c == "'":
+            backslashes = i > 0 and sql[i - 1] in "eE"
+            i = _skip_quoted(sql, i, "'", backslashes=backslashes)
+            out.append("'")
+        elif c == '"':
+            i = _skip_quoted(sql, i, '"', backslashes=False)
+            out.append("'")
+        elif c == "$" and (tag := _dollar_tag(sql, i)):
+            close = sql.find(tag, i + len(tag))
+            i = n if close == -1 else close + len(tag)
+            out.append("'")
+        elif _ident(c) and c != "$":
+            end = i
+            while end < n and _ident(sql[end]):
+                end += 1
+            out.append(sql[i:end].upper())
+            i = end
+        else:
+            if c in "(),=":
+                out.append(c)
+            i += 1
+    return out
+
+
+def _dollar_tag(sql: str, i: int) -> str:
+    """`$tag$` opening at `i`, or "" when `$` starts no dollar quote there."""
+    if i > 0 and _ident(sql[i - 1]):
+        return ""
+    end = i + 1
+    while end < len(sql) and _ident(sql[end]) and sql[end] != "$":
+        end += 1
+    if end < len(sql) and sql[end] == "$" and not sql[i + 1:i + 2].isdigit():
+        return sql[i:end + 1]
+    return ""
+
+
+def _skip_block_comment(sql: str, i: int) -> int:
+    """Index just past the (nested) `/* ... */` comment opening at `i`."""
+    depth, i, n = 1, i + 2, len(sql)
+    while i < n and depth:
+        if sql.startswith("/*", i):
+            depth, i = depth + 1, i + 2
+        elif sql.startswith("*/", i):
+            depth, i = depth - 1, i + 2
+        else:
+            i += 1
+    return i
+
+
+def lead(sql: str) -> int:
+    """Offset of a statement's first real character, past blanks, `--` and `/* */` comments:
+    where an error without a server position points."""
+    i, n = 0, len(sql)
+    while i < n:
+        if sql[i].isspace():
+            i += 1
+        elif sql.startswith("--", i):
+            nl = sql.find("\n", i)
+            i = n if nl == -1 else nl + 1
+        elif sql.startswith("/*", i):
+            i = _skip_block_comment(sql, i)
+        else:
+            return i
+    return 0
+
+
+_CONTROL = {"BEGIN": "open", "START": "open", "COMMIT": "commit", "END": "commit",
+            "ROLLBACK": "rollback", "ABORT": "rollback"}
+
+
+def control(statement: Statement) -> str | None:
+    """`open`, `commit` or `rollback` for a top-level transaction statement (BEGIN, START
+    TRANSACTION, COMMIT, END, ROLLBACK, ABORT; not ROLLBACK TO SAVEPOINT), else None."""
+    head = words(statement.sql, 3)
+    if not head or head[0] not in _CONTROL:
+        return None
+    if head[0] == "START" and head[1:2] != ["TRANSACTION"]:
+        return None
+    if head[0] == "BEGIN" and head[1:2] == ["ATOMIC"]:
+        return None
+    if head[0] == "ROLLBACK" and "TO" in head[1:3]:
+        return None
+    if head[0] in ("COMMIT", "ROLLBACK") and head[1:2] == ["PREPARED"]:
+        return None
+    return _CONTROL[head[0]]
+
+
+def outside_only(statement: Statement) -> str | None:
+    """What a statement is when PostgreSQL (or TimescaleDB) refuses to run it inside a
+    transaction block, as a short label (`CREATE INDEX CONCURRENTLY`...); None otherwise.
+
+    The statements Flyway runs outside a transaction without being told: index builds and
+    drops CONCURRENTLY, REINDEX CONCURRENTLY / SCHEMA / DATABASE / SYSTEM, VACUUM, CREATE /
+    DROP DATABASE, ALTER DATABASE ... SET TABLESPACE, CREATE / DROP TABLESPACE, ALTER SYSTEM,
+    CREATE / DROP SUBSCRIPTION, DISCARD ALL, a bare CLUSTER, DETACH PARTITION ... CONCURRENTLY,
+    a TimescaleDB continuous aggregate created WITH DATA (its default) and
+    CALL refresh_continuous_aggregate.
+    """
+    w = words(statement.sql)
+    if not w:
+        return None
+    head = w[0]
+    rest = w[1:]
+    if head == "CREATE":
+        kind = rest[1:2] if rest[:1] == ["UNIQUE"] else rest[:1]
+        after = rest[2:3] if rest[:1] == ["UNIQUE"] else rest[1:2]
+        if kind == ["INDEX"] and after == ["CONCURRENTLY"]:
+            return "CREATE INDEX CONCURRENTLY"
+        if rest[:1] in (["DATABASE"], ["TABLESPACE"], ["SUBSCRIPTION"]):
+            return f"CREATE {rest[0]}"
+        if rest[:2] == ["MATERIALIZED", "VIEW"] and _continuous(w) and not _no_data(w):
+            return "CREATE MATERIALIZED VIEW ... WITH (timescaledb.continuous)"
+        return None
+    if head == "DROP":
+        if rest[:2] == ["INDEX", "CONCURRENTLY"]:
+            return "DROP INDEX CONCURRENTLY"
+        if rest[:1] in (["DATABASE"], ["TABLESPACE"], ["SUBSCRIPTION"]):
+            return f"DROP {rest[0]}"
+        return None
+    if head == "REINDEX":
+        body = _after_options(rest)
+        if body[1:2] == ["CONCURRENTLY"]:
+            return "REINDEX ... CONCURRENTLY"
+        if body[:1] in (["SCHEMA"], ["DATABASE"], ["SYSTEM"]):
+            return f"REINDEX {body[0]}"
+        return None
+    if head == "VACUUM":
+        return "VACUUM"
+    if head == "ALTER":
+        if rest[:1] == ["SYSTEM"]:
+            return "ALTER SYSTEM"
+        if rest[:1] == ["DATABASE"] and "TABLESPACE" in rest and "SET" in rest:
+            return "ALTER DATABASE ... SET TABLESPACE"
+        if rest[:1] == ["TABLE"] and "DETACH" in rest and rest[-1:] == ["CONCURRENTLY"]:
+            return "ALTER TABLE ... DETACH PARTITION ... CONCURRENTLY"
+        return None
+    if head == "DISCARD" and rest[:1] == ["ALL"]:
+        return "DISCARD ALL"
+    if head == "CLUSTER" and not [t for t in _after_options(rest) if t != "VERBOSE"]:
+        return "CLUSTER"
+    if head == "CALL" and "REFRESH_CONTINUOUS_AGGREGATE" in rest[:3]:
+        return "CALL refresh_continuous_aggregate"
+    return None
+
+
+def _after_options(tokens: list[str]) -> list[str]:
+    """Tokens after a leading parenthesised option list (`REINDEX (VERBOSE) ...`)."""
+    if tokens[:1] != ["("]:
+        return tokens
+    depth = 0
+    for i, t in enumerate(tokens):
+        depth += (t == "(") - (t == ")")
+        if depth == 0:
+            return tokens[i + 1:]
+    return []
+
+
+def _continuous(w: list[str]) -> bool:
+    return any(w[i] == "TIMESCALEDB" and w[i + 1] == "CONTINUOUS"
+               for i in range(len(w) - 1))
+
+
+def _no_data(w: list[str]) -> bool:
+    return w[-3:] == ["WITH", "NO", "DATA"]

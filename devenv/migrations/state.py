@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+from devenv.errors import DevenvError
 from devenv.migrations.formats import Migration, MigrationSet, Version
 from devenv.migrations.ledger import LedgerRow
 
@@ -145,3 +146,36 @@ def pending(migrations: MigrationSet, history: History, *,
 
 def _by_version(migrations: MigrationSet) -> dict[Version, Migration]:
     return {m.version: m for m in migrations.versioned if m.version is not None}
+
+
+_HINTS: dict[ProblemKind, str] = {
+    "failed": "A failed migration may be partly applied: undo or finish its changes in the "
+              "database by hand (`devenv psql {service}`) and fix the file, then run "
+              "`devenv repair {service}` and `devenv migrate {service}`.",
+    "changed": "Put edited files back as they were applied and add a new migration instead "
+               "(or, if the database already matches them, run "
+               "`devenv repair {service}`).",
+    "missing": "Restore deleted files (or run `devenv repair {service}` to forget "
+               "them).",
+    "out-of-order": "Give new files a version above the latest applied one, or allow them "
+                    "with `out_of_order: true` under services.{service}.migrations in the "
+                    "manifest.",
+}
+
+
+class DriftError(DevenvError):
+    """The files do not match the ledger: `up` and `migrate` refuse before changing anything
+    (Flyway's validate-on-migrate), whatever else is pending."""
+
+
+def drift_hint(service: str, found: list[Problem]) -> str:
+    """One sentence per kind of problem found, each naming the command for this service."""
+    kinds = [k for k in _HINTS if any(p.kind == k for p in found)]
+    return " ".join(_HINTS[k].format(service=service) for k in kinds)
+
+
+def drift_error(migrations: MigrationSet, found: list[Problem], *, verb: str) -> DriftError:
+    lines = "\n".join(f"  - {p.text}" for p in found)
+    return DriftError(
+        f"Refusing to {verb} {migrations.service}: the database history does not match "
+        f"{migrations.shown}:\n{lines}", drift_hint(migrations.service, found))

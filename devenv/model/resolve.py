@@ -17,6 +17,7 @@ from devenv.model.stack import (
     DEFAULT_IMAGES,
     DEFAULT_PORTS,
     EXTENSION_NAME,
+    LEDGER_SCHEMA,
     PRELOAD,
     STATE_DIR,
     MigrationsSpec,
@@ -339,6 +340,10 @@ class _Resolver:
                     self.fail(("services", svc.name, what), f"{what} '{value}' is also used by "
                               f"service '{seen[key]}' on server '{svc.server}'")
                 seen.setdefault(key, svc.name)
+                if value == LEDGER_SCHEMA and what == "role":
+                    # Its "$user" schema would be the ledger's schema, first in its search_path.
+                    self.fail(("services", svc.name, what), f"'{LEDGER_SCHEMA}' is the schema "
+                              "of devenv's migration ledger; give the role another name")
         # reads across servers are impossible: one server cannot read another's database
         for svc in services.values():
             for index, other in enumerate(svc.reads):

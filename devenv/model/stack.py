@@ -25,6 +25,8 @@ DATABASE_KINDS = ("postgres", "timescaledb")
 PRELOAD = ("timescaledb", "pg_stat_statements", "pg_cron", "pgaudit", "auto_explain")
 EXTENSION_NAME = re.compile(r"^[a-z0-9_][a-z0-9_-]*$")
 ADMIN_USER = "postgres"
+# The schema of the migration ledgers in every service database (devenv.migrations.ledger).
+LEDGER_SCHEMA = "devenv"
 STATE_DIR = ".devenv"
 COMPOSE_FILE = "compose.yaml"
 COMPOSE_ENV = "compose.env"  # in .devenv/: the `auto` ports compose interpolates

@@ -82,9 +82,9 @@ def query(url: str, sql: str) -> list[tuple[Any, ...]]:
 
 
 def ledger_counts(stack: CopiedStack) -> dict[str, int]:
-    """Version -> how many successful rows it has in app's devenv_schema_history."""
-    rows = query(admin_url(stack, "app"), "SELECT version, count(*) FROM devenv_schema_history "
-                 "WHERE success GROUP BY version ORDER BY version")
+    """Version -> how many successful rows it has in app's devenv.devenv_schema_history."""
+    rows = query(admin_url(stack, "app"), "SELECT version, count(*) FROM "
+                 "devenv.devenv_schema_history WHERE success GROUP BY version ORDER BY version")
     return {str(v): int(n) for v, n in rows}
 
 

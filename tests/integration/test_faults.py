@@ -195,8 +195,8 @@ def test_up_killed_mid_migration_then_up_applies_each_version_once(
     no_traceback(result)
     assert result.code == 0, result.explain()
     assert ledger_counts(killable) == {**VERSIONS, "4": 1}
-    rows = query(admin_url(killable, "app"), "SELECT version, success FROM devenv_schema_history "
-                 "WHERE version = '4'")
+    rows = query(admin_url(killable, "app"), "SELECT version, success FROM "
+                 "devenv.devenv_schema_history WHERE version = '4'")
     assert rows == [("4", True)], "one row for V4, a successful one"
     assert advisory_locks(killable) == 0, "the killed run's advisory lock is gone"
 

@@ -68,7 +68,7 @@ def query(conninfo: str, text: str) -> list[tuple[object, ...]]:
 
 
 def ledger(conninfo: str) -> list[tuple[object, ...]]:
-    return query(conninfo, "SELECT version, script, success FROM devenv_schema_history "
+    return query(conninfo, "SELECT version, script, success FROM devenv.devenv_schema_history "
                            "ORDER BY installed_rank")
 
 
@@ -107,8 +107,8 @@ def test_flyway_applies_in_order_with_ledger_rows(tmp_path: Path, database: str)
                           f"{result.applied[0].execution_ms} ms"]
     role = psycopg.conninfo.conninfo_to_dict(database)["user"]
     rows = query(database, "SELECT installed_rank, version, description, type, script, checksum,"
-                           " applied_by, execution_ms >= 0, success FROM devenv_schema_history "
-                           "ORDER BY installed_rank")
+                           " applied_by, execution_ms >= 0, success FROM "
+                           "devenv.devenv_schema_history ORDER BY installed_rank")
     assert rows == [
         (1, "1", "create a", "versioned", "V1__create_a.sql", ms.versioned[0].checksum, role,
          True, True),
@@ -403,6 +403,13 @@ migrate(sys.argv[2], load_migrations(root / "migrations" / "auth", root=root))
 """
 
 
+def interruptible() -> None:
+    """In the child before exec: SIGINT handled as in a terminal (default), whatever the test
+    runner inherited. A runner started as a background job of a non-interactive shell ignores
+    SIGINT, and a Python started with SIGINT ignored never raises KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "kill"])
 def test_interrupted_run_rolls_back_and_releases_the_lock(
         tmp_path: Path, database: str, server: str, sig: signal.Signals) -> None:
@@ -410,7 +417,8 @@ def test_interrupted_run_rolls_back_and_releases_the_lock(
                           "V2__slow.sql": "CREATE TABLE slow (id int);\nSELECT pg_sleep(60);\n"})
     dbname = psycopg.conninfo.conninfo_to_dict(database)["dbname"]
     process = subprocess.Popen([sys.executable, "-c", RUNNER, str(tmp_path), database],
-                               cwd=Path(__file__).parents[2], stderr=subprocess.PIPE, text=True)
+                               cwd=Path(__file__).parents[2], stderr=subprocess.PIPE, text=True,
+                               preexec_fn=interruptible)
     try:
         deadline = time.monotonic() + 30
         while not query(server, f"SELECT 1 FROM pg_stat_activity WHERE datname = '{dbname}' "

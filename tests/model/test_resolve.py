@@ -415,6 +415,18 @@ def test_role_postgres_is_reserved() -> None:
     assert message == f"devenv.yaml:5: services.auth.role: 'postgres' is the admin role\n{HINT}"
 
 
+def test_role_devenv_is_reserved_for_the_ledger_schema() -> None:
+    message = error_of("""
+        project: demo
+        services:
+          auth:
+            postgres: true
+            role: devenv
+    """)
+    assert message == (f"devenv.yaml:5: services.auth.role: 'devenv' is the schema of devenv's "
+                       f"migration ledger; give the role another name\n{HINT}")
+
+
 def test_reads_across_two_servers() -> None:
     message = error_of("""
         project: demo
