@@ -177,3 +177,25 @@ def test_provisioning_is_bounded_by_the_up_deadline(pcc: CopiedStack) -> None:
         "provisioning server 'alloydb' did not finish in time"), failed.value.message
     actions = provision.reconcile_server(ctx.admin_url(server), ctx.stack, server, ctx.secrets)
     assert f"set password of role {role}" in actions, actions
+
+
+def test_a_reader_holding_the_migration_lock_cannot_hang_migrate(
+        pcc: CopiedStack, monkeypatch: pytest.MonkeyPatch) -> None:
+    """auth reads user's database, so it can connect there and take user's migration lock."""
+    from devenv.engine.migrate import migrate_service
+    from devenv.migrations import lock
+
+    monkeypatch.setattr(lock, "WAIT_S", 1.0)
+    ctx = attach(load_stack(pcc.manifest), Console(quiet=True))
+    user_db = conninfo_to_dict(url_of(pcc, "user"))["dbname"]
+    with psycopg.connect(url_of(pcc, "auth", str(user_db)), autocommit=True) as reader:
+        reader.execute("SELECT pg_advisory_lock(%s)", (lock.SCHEMA_LOCK,))
+        pid = reader.info.backend_pid
+        started = time.monotonic()
+        with pytest.raises(DevenvError) as failed:
+            migrate_service(ctx, ctx.stack.services["user"])
+        assert time.monotonic() - started < 15
+    role = ctx.stack.services["auth"].role
+    assert failed.value.message.startswith(
+        f"waited 1 s for the migration lock of this database: held by pid {pid} (role {role}, "
+    ), failed.value.message
