@@ -13,26 +13,28 @@ from devenv.migrations.formats import MigrationSet
 from devenv.migrations.seedfiles import SeedSet
 from devenv.migrations.state import DriftError, drift_error
 from devenv.model import facts
-from devenv.model.stack import ServiceSpec
+from devenv.model.stack import ServiceSpec, Stack
 
 
-def migration_set(ctx: Context, svc: ServiceSpec) -> MigrationSet | None:
+def migration_set(ctx: Context | Stack, svc: ServiceSpec) -> MigrationSet | None:
+    stack = ctx if isinstance(ctx, Stack) else ctx.stack
     spec = svc.migrations
     if spec is None or spec.path is None:
         return None
-    folder = ctx.stack.root / spec.path
+    folder = stack.root / spec.path
     if not folder.is_dir() and not spec.explicit:
         return None
-    return migrations.load_migrations(folder, root=ctx.stack.root, service=svc.name)
+    return migrations.load_migrations(folder, root=stack.root, service=svc.name)
 
 
-def seed_set(ctx: Context, svc: ServiceSpec) -> SeedSet | None:
+def seed_set(ctx: Context | Stack, svc: ServiceSpec) -> SeedSet | None:
+    stack = ctx if isinstance(ctx, Stack) else ctx.stack
     if svc.seeds is None:
         return None
-    folder = ctx.stack.root / svc.seeds
+    folder = stack.root / svc.seeds
     if not folder.is_dir() and not svc.seeds_explicit:
         return None
-    return migrations.load_seeds(folder, root=ctx.stack.root, service=svc.name)
+    return migrations.load_seeds(folder, root=stack.root, service=svc.name)
 
 
 def direct_url(ctx: Context, svc: ServiceSpec, database: str | None = None) -> str:
@@ -85,13 +87,13 @@ def migrate_service(ctx: Context, svc: ServiceSpec, *, database: str | None = No
                 f"`devenv seed {svc.name} --force` or `devenv reset {svc.name}`")
 
 
-def check_folders(ctx: Context, services: list[ServiceSpec]) -> None:
-    """Parse every migration and seed folder: a bad folder is an error before any container
-    starts, not after the servers are up."""
+def check_folders(stack: Stack, services: list[ServiceSpec]) -> None:
+    """Parse every migration and seed folder: a bad folder is an error before any password,
+    file, role or container is made, not after the servers are up."""
     for svc in services:
         if svc.database and not (svc.migrations and svc.migrations.command):
-            migration_set(ctx, svc)
-            seed_set(ctx, svc)
+            migration_set(stack, svc)
+            seed_set(stack, svc)
 
 
 Survey = tuple[MigrationSet | None, check.Outstanding | None]

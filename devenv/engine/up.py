@@ -74,14 +74,14 @@ def up(stack: Stack, console: Console, *, names: list[str], deadline_s: float = 
         if ctx is not None:
             _keep_isolation(ctx, servers)
         if ctx is None:
+            if migrate:  # a bad folder fails before any password, file or container is made
+                migrate_step.check_folders(stack, services)
             if not resync:
                 _refuse_lost_state(stack)
             if current.fingerprint:
                 current.fingerprint = ""  # until this up succeeds, the next one is cold
                 state.save(stack, current)
             ctx = prepare(stack, console)
-            if migrate:
-                migrate_step.check_folders(ctx, services)
             deadline = time.monotonic() + deadline_s
             _start(ctx, servers, ctx.docker.by_server(), deadline, resync=resync)
             _provision(ctx, servers, deadline)
