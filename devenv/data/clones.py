@@ -23,7 +23,7 @@ from devenv.data.golden import (
 )
 from devenv.engine.context import Context, no_database
 from devenv.errors import DevenvError
-from devenv.model.stack import ServiceSpec
+from devenv.model.stack import CLONE_TABLESPACE, ServiceSpec
 
 _CLONE_NAME = re.compile(r"^[a-z0-9_]+_c[0-9a-f]{8}$")
 
@@ -44,10 +44,15 @@ def clone(ctx: Context, svc: ServiceSpec, *, tag: str = "", owner: str = "",
     with admin_session(ctx, svc) if conn is None else borrowed(conn) as admin:
         for _ in range(5):
             name = f"{base}_c{random.token_hex(4)}"
-            exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s",
-                                   (name,)).fetchone()
-            if exists is None:
-                copy_from_template(admin, ctx, svc, template, name, comment=comment)
+            # one round trip: is the name free, is there an in-memory tablespace (engine/clonespace)
+            row = admin.execute(
+                "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = %s), "
+                "EXISTS (SELECT 1 FROM pg_tablespace WHERE spcname = %s)",
+                (name, CLONE_TABLESPACE)).fetchone()
+            assert row is not None
+            if not row[0]:
+                copy_from_template(admin, ctx, svc, template, name, comment=comment,
+                                   tablespace=CLONE_TABLESPACE if row[1] else None)
                 return name
     raise DevenvError("could not find a free clone name")  # pragma: no cover
 
