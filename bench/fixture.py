@@ -16,6 +16,8 @@ memory (`storage: tmpfs`, as for CI). Per test, the time the fixture adds:
              extensions, every migration and seed file, DROP
   pytest-postgresql  its DatabaseJanitor (version 10: CREATE DATABASE ... TEMPLATE per test,
              then DROP) against the same server and template, as a reference, when installed
+             (`pip install pytest-postgresql` for the bench only: its pytest plugin imports
+             psycopg in every pytest run, which devenv's plugin tests forbid)
 By default two stacks run side by side, `storage: volume` (the developer's default: data on a
 volume, clones in the in-memory tablespace) and `storage: tmpfs`, in interleaved rounds; the
 suite figure is the wall time of --clones tests. Issue 19's goal: the volume suite <= 1.2x the
