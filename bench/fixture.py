@@ -1,7 +1,7 @@
 """Per-test cost of a fresh database: the pytest plugin's clone against replaying the files.
 
-    python bench/fixture.py [--clones 100] [--replays 5] [--work-ms 0] [--storage volume|tmpfs]
-                            [--keep]
+    python bench/fixture.py [--clones 100] [--rounds 3] [--replays 5] [--work-ms 0]
+                            [--storage both|volume|tmpfs] [--keep]
 
 On a copy of the capsule stack trimmed to auth (auth-db + Redis; 25 migrations, 10 seed
 files), with a unique project name and free ports (torn down at the end unless --keep), 100
@@ -14,7 +14,14 @@ memory (`storage: tmpfs`, as for CI). Per test, the time the fixture adds:
              DROP ... WITH (FORCE), all while the test waits (the raw cost of a clone)
   replay     what a suite without templates does per test: CREATE DATABASE (empty),
              extensions, every migration and seed file, DROP
-Target from the issue: median < 60 ms per test.
+  pytest-postgresql  its DatabaseJanitor (version 10: CREATE DATABASE ... TEMPLATE per test,
+             then DROP) against the same server and template, as a reference, when installed
+             (`pip install pytest-postgresql` for the bench only: its pytest plugin imports
+             psycopg in every pytest run, which devenv's plugin tests forbid)
+By default two stacks run side by side, `storage: volume` (the developer's default: data on a
+volume, clones in the in-memory tablespace) and `storage: tmpfs`, in interleaved rounds; the
+suite figure is the wall time of --clones tests. Issue 19's goal: the volume suite <= 1.2x the
+tmpfs one, per-test setup p90 < 30 ms.
 """
 
 from __future__ import annotations
@@ -39,7 +46,7 @@ from bench.settle import settle  # noqa: E402
 from devenv.console import Console  # noqa: E402
 from devenv.data import clones, golden  # noqa: E402
 from devenv.data.testing import DevenvStack  # noqa: E402
-from devenv.engine.context import attach  # noqa: E402
+from devenv.engine.context import Context, attach  # noqa: E402
 from devenv.engine.migrate import migrate_service  # noqa: E402
 from devenv.model import facts  # noqa: E402
 from devenv.model.resolve import load_stack  # noqa: E402
@@ -67,61 +74,149 @@ def line(name: str, ms: list[float]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--clones", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--replays", type=int, default=5)
     parser.add_argument("--work-ms", type=int, default=0)
-    parser.add_argument("--storage", choices=("volume", "tmpfs"), default="volume")
+    parser.add_argument("--storage", choices=("both", "volume", "tmpfs"), default="both")
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
-
-    stack = copy_example(CAPSULE, Path(tempfile.mkdtemp(prefix="bench-fixture-")),
-                         prefix="bench-fixture", edit=auth_only(args.storage))
+    storages = ("volume", "tmpfs") if args.storage == "both" else (args.storage,)
+    stacks = [copy_example(CAPSULE, Path(tempfile.mkdtemp(prefix="bench-fixture-")),
+                           prefix=f"bench-fixture-{storage}", edit=auth_only(storage))
+              for storage in storages]
     try:
-        print(f"project {stack.project} in {stack.root}, auth-db storage: {args.storage}",
-              flush=True)
-        result = stack.devenv("up")
-        if result.code != 0:
-            raise SystemExit(result.explain())
-        ctx = attach(load_stack(stack.manifest), Console(quiet=True))
-        svc = ctx.stack.services["auth"]
+        bench = {}
+        for storage, stack in zip(storages, stacks, strict=True):
+            print(f"project {stack.project} in {stack.root}, auth-db storage: {storage}",
+                  flush=True)
+            result = stack.devenv("up")
+            if result.code != 0:
+                raise SystemExit(result.explain())
+            bench[storage] = Bench(attach(load_stack(stack.manifest), Console(quiet=True)),
+                                   args.clones, args.work_ms)
+        suites: dict[tuple[str, str], list[float]] = {}
+        setups: dict[tuple[str, str], list[float]] = {}
+        for rnd in range(args.rounds):
+            order = storages if rnd % 2 == 0 else storages[::-1]
+            for storage in order:
+                for name, run in (("plugin (prefetch 4)", lambda b: b.suite(4)),
+                                  ("on demand (prefetch 0)", lambda b: b.suite(0)),
+                                  ("pytest-postgresql 10", lambda b: b.janitor())):
+                    measured = run(bench[storage])
+                    if measured is None:
+                        continue
+                    wall, setup = measured
+                    suites.setdefault((name, storage), []).append(wall)
+                    setups.setdefault((name, storage), []).extend(setup)
+            print(f"round {rnd + 1} done", flush=True)
+        print()
+        print(f"{args.clones} tests (connect + one SELECT + {args.work_ms} ms of work), "
+              f"{args.rounds} interleaved rounds; suite = wall time of the tests, median (range)")
+        for (name, storage), walls in suites.items():
+            ms = setups[(name, storage)]
+            print(f"{name:<24} {storage:<7} suite {statistics.median(walls):6.2f} s "
+                  f"({min(walls):.2f}-{max(walls):.2f})   setup p90 "
+                  f"{statistics.quantiles(ms, n=10)[-1]:6.1f} ms   median "
+                  f"{statistics.median(ms):6.1f} ms   max {max(ms):6.1f} ms")
+        if "pytest-postgresql 10" not in {n for n, _ in suites}:
+            print("pytest-postgresql: not installed (pip install pytest-postgresql), skipped")
+        if len(storages) == 2:
+            key = "plugin (prefetch 4)"
+            ratios = [v / t for v, t in zip(suites[(key, "volume")], suites[(key, "tmpfs")],
+                                            strict=True)]
+            p90 = statistics.quantiles(setups[(key, "volume")], n=10)[-1]
+            print(f"volume / tmpfs suite, per round: {', '.join(f'{r:.2f}x' for r in ratios)} "
+                  f"(goal <= 1.2x every round: {'met' if max(ratios) <= 1.2 else 'NOT met'}); "
+                  f"volume setup p90 {p90:.1f} ms (goal < 30 ms: "
+                  f"{'met' if p90 < 30 else 'NOT met'})")
+        first = bench[storages[0]]
+        replay = first.replay(args.replays)
+        print(line(f"replay migrations + seeds ({storages[0]})", replay))
+        left = sum(len(clones.list_clones(b.ctx)) for b in bench.values())
+        print(f"clones left after the run: {left}")
+    finally:
+        if not args.keep:
+            for stack in stacks:
+                stack.teardown()
 
+
+class Bench:
+    """One stack's measurements: the plugin's fixture, pytest-postgresql's, a replay."""
+
+    def __init__(self, ctx: Context, tests: int, work_ms: int) -> None:
+        self.ctx, self.tests, self.work_ms = ctx, tests, work_ms
+        self.svc = ctx.stack.services["auth"]
         setup = DevenvStack(ctx, f"pytest-{os.getpid()}", "bench", prefetch=0)
         setup.drop("auth", setup.clone("auth"))  # the template is built once per run
+        self.template = setup.templates["auth"]
         settle(ctx)  # then warm up with a few clones
         for _ in range(10):
             setup.drop("auth", setup.clone("auth"))
         setup.close()
 
-        def suite(prefetch: int) -> tuple[list[float], list[float], list[float]]:
-            """Per test: the fixture's whole cost, its setup part, its teardown part."""
-            handle = DevenvStack(ctx, f"pytest-{os.getpid()}", "bench", prefetch=prefetch)
-            total, made_ms, dropped_ms = [], [], []
-            for _ in range(args.clones):
+    def _test(self, name: str) -> None:
+        url = facts.env_vars(self.ctx.stack, self.svc, self.ctx.secrets, self.ctx.ports,
+                             database=name)["DATABASE_URL"]
+        with psycopg.connect(url) as conn:
+            conn.execute("SELECT count(*) FROM users").fetchone()
+        time.sleep(self.work_ms / 1000)
+
+    def suite(self, prefetch: int) -> tuple[float, list[float]]:
+        """(wall time of the tests, each test's setup in ms) with the plugin's fixture."""
+        handle = DevenvStack(self.ctx, f"pytest-{os.getpid()}", "bench", prefetch=prefetch)
+        setup_ms = []
+        started = time.perf_counter()
+        for _ in range(self.tests):
+            before = time.perf_counter()
+            name = handle.clone("auth")
+            setup_ms.append((time.perf_counter() - before) * 1000)
+            self._test(name)
+            handle.drop("auth", name)
+        wall = time.perf_counter() - started
+        problems = handle.close()
+        assert not problems, problems
+        return wall, setup_ms
+
+    def janitor(self) -> tuple[float, list[float]] | None:
+        """pytest-postgresql's template-per-test fixture (its DatabaseJanitor) on this server."""
+        try:
+            from pytest_postgresql.janitor import DatabaseJanitor  # optional: a reference only
+        except ImportError:
+            return None
+        server = self.ctx.stack.servers["auth-db"]
+        port = facts.port_of(server, self.ctx.ports)
+        password = self.ctx.secrets.get(server.name, "postgres")
+        with psycopg.connect(self.ctx.admin_url(server), autocommit=True) as admin:
+            # its janitor connects to the template; ours refuses connections
+            admin.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS true").format(
+                sql.Identifier(self.template)))
+            try:
+                setup_ms = []
                 started = time.perf_counter()
-                name = handle.clone("auth")
-                made = time.perf_counter()
-                url = facts.env_vars(ctx.stack, svc, ctx.secrets, ctx.ports,
-                                     database=name)["DATABASE_URL"]
-                with psycopg.connect(url) as conn:  # the test itself: not counted
-                    conn.execute("SELECT count(*) FROM users").fetchone()
-                time.sleep(args.work_ms / 1000)
-                tested = time.perf_counter()
-                handle.drop("auth", name)
-                done = time.perf_counter()
-                made_ms.append((made - started) * 1000)
-                dropped_ms.append((done - tested) * 1000)
-                total.append(made_ms[-1] + dropped_ms[-1])
-            problems = handle.close()
-            assert not problems, problems
-            return total, made_ms, dropped_ms
+                for i in range(self.tests):
+                    janitor = DatabaseJanitor(
+                        user="postgres", host="127.0.0.1", port=port,
+                        dbname=f"auth_ppg_{i}", template_dbname=self.template,
+                        password=password)
+                    before = time.perf_counter()
+                    janitor.init()
+                    setup_ms.append((time.perf_counter() - before) * 1000)
+                    with psycopg.connect(self.ctx.admin_url(server, f"auth_ppg_{i}")) as conn:
+                        conn.execute("SELECT count(*) FROM users").fetchone()
+                    time.sleep(self.work_ms / 1000)
+                    janitor.drop()
+                return time.perf_counter() - started, setup_ms
+            finally:
+                admin.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS false").format(
+                    sql.Identifier(self.template)))
 
-        clone_ms, create_ms, drop_ms = suite(4)
-        raw_ms, raw_create_ms, raw_drop_ms = suite(0)
-
+    def replay(self, count: int) -> list[float]:
+        svc, ctx = self.svc, self.ctx
         assert svc.server is not None and svc.role is not None
-        admin_url = ctx.admin_url(ctx.stack.servers[svc.server])
         replay_ms = []
-        with psycopg.connect(admin_url, autocommit=True) as admin:
-            for i in range(args.replays):
+        with psycopg.connect(ctx.admin_url(ctx.stack.servers[svc.server]),
+                             autocommit=True) as admin:
+            for i in range(count):
                 name = f"auth_replay_{i}"
                 ident = sql.Identifier(name)
                 started = time.perf_counter()
@@ -131,29 +226,7 @@ def main() -> None:
                 migrate_service(ctx, svc, database=name, quiet=True)
                 admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(ident))
                 replay_ms.append((time.perf_counter() - started) * 1000)
-
-        print()
-        print(f"tests: connect + one SELECT + {args.work_ms} ms of work")
-        print(line("plugin (prefetch 4), per test", clone_ms))
-        print(line("  setup (take a made clone)", create_ms))
-        print(line("  teardown (queue the drop)", drop_ms))
-        print(line("on demand (prefetch 0), per test", raw_ms))
-        print(line("  setup (clone)", raw_create_ms))
-        print(line("  teardown (drop)", raw_drop_ms))
-        print(line("replay migrations + seeds + drop", replay_ms))
-        med, mean = statistics.median(clone_ms), statistics.fmean(clone_ms)
-        replay = statistics.fmean(replay_ms)
-        print()
-        print(f"replay / plugin    {replay / mean:6.1f}x (means)")
-        print(f"replay / on demand {replay / statistics.fmean(raw_ms):6.1f}x (means)")
-        print(f"plugin median {med:.1f} ms per test (target < 60 ms): "
-              f"{'met' if med < 60 else 'NOT met'}; mean {mean:.1f} ms "
-              f"({'met' if mean < 60 else 'NOT met'})")
-        left = clones.list_clones(ctx)
-        print(f"clones left after the run: {len(left)}")
-    finally:
-        if not args.keep:
-            stack.teardown()
+        return replay_ms
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from devenv.data.golden import (
 )
 from devenv.engine.context import Context, no_database
 from devenv.errors import DevenvError
-from devenv.model.stack import ServiceSpec
+from devenv.model.stack import CLONE_TABLESPACE, ServiceSpec, size_bytes
 
 _CLONE_NAME = re.compile(r"^[a-z0-9_]+_c[0-9a-f]{8}$")
 
@@ -44,12 +44,38 @@ def clone(ctx: Context, svc: ServiceSpec, *, tag: str = "", owner: str = "",
     with admin_session(ctx, svc) if conn is None else borrowed(conn) as admin:
         for _ in range(5):
             name = f"{base}_c{random.token_hex(4)}"
-            exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s",
-                                   (name,)).fetchone()
-            if exists is None:
-                copy_from_template(admin, ctx, svc, template, name, comment=comment)
+            # one round trip: is the name free, is there an in-memory tablespace (engine/clonespace)
+            row = admin.execute(
+                "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = %s), "
+                "EXISTS (SELECT 1 FROM pg_tablespace WHERE spcname = %s)",
+                (name, CLONE_TABLESPACE)).fetchone()
+            assert row is not None
+            if not row[0]:
+                copy_from_template(admin, ctx, svc, template, name, comment=comment,
+                                   tablespace=CLONE_TABLESPACE if row[1] else None)
                 return name
     raise DevenvError("could not find a free clone name")  # pragma: no cover
+
+
+def check_room(ctx: Context, svc: ServiceSpec, template: str, at_once: int, *,
+               conn: Conn) -> None:
+    """Fail before the first test when `at_once` clones of the template cannot fit in the
+    server's in-memory tablespace, rather than on the Nth test with a full tmpfs."""
+    assert svc.server is not None
+    server = ctx.stack.servers[svc.server]
+    row = conn.execute(
+        "SELECT pg_database_size(%s), EXISTS (SELECT 1 FROM pg_tablespace WHERE spcname = %s)",
+        (template, CLONE_TABLESPACE)).fetchone()
+    assert row is not None
+    size, in_memory = int(str(row[0])), bool(row[1])
+    cap = size_bytes(server.clone_memory)
+    if in_memory and size * at_once > cap:
+        mib = -(-size * at_once // (1 << 20))
+        raise DevenvError(
+            f"{at_once} clones of {svc.name}'s template ({size >> 20} MiB each) at once need "
+            f"{mib} MiB, more than servers.{server.name}.clone_memory ({server.clone_memory})",
+            hint=f"set servers.{server.name}.clone_memory to at least {mib}m in "
+            f"{ctx.stack.manifest_name} (then `devenv up`), or lower the plugin's prefetch")
 
 
 def drop_clone(ctx: Context, svc: ServiceSpec, name: str, *, conn: Conn | None = None) -> None:

@@ -97,6 +97,10 @@ class DevenvStack:
         svc = self._service(service)
         if service not in self.templates:
             self.templates[service] = golden.ensure_template(self.context, svc, say=False)
+            # made ahead + the test's own + one being dropped, in every xdist worker
+            workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+            clones.check_room(self.context, svc, self.templates[service],
+                              workers * (max(self.prefetch, 0) + 2), conn=self.admin(svc))
         if self.prefetch <= 0:
             return clones.clone(self.context, svc, tag=self.worker, owner=self.owner,
                                 conn=self.admin(svc), template=self.templates[service])

@@ -15,8 +15,8 @@ from collections.abc import Callable
 from psycopg import sql
 
 from devenv.console import Console
+from devenv.engine import clonespace, ports, probes, provision
 from devenv.engine import migrate as migrate_step
-from devenv.engine import ports, probes, provision
 from devenv.engine.context import Context, attach, needed_servers, parallel, prepare, select
 from devenv.engine.docker import ContainerState, Docker
 from devenv.errors import DevenvError
@@ -132,17 +132,21 @@ def _warm_context(stack: Stack, console: Console, services: list[ServiceSpec],
 def _keep_isolation(ctx: Context, servers: list[ServerSpec]) -> None:
     """One catalog query per server on a warm `up`: a migration that ran `GRANT CONNECT ...
     TO PUBLIC` (or to another service) is undone and said, never silently kept."""
-    def check(server: ServerSpec) -> tuple[list[str], list[str]]:
+    def check(server: ServerSpec) -> tuple[list[str], list[str], list[str]]:
         with ctx.admin_session(server) as conn:
             drift = provision.isolation_drift(conn, ctx.stack, server)
-            return drift, provision.repair_isolation(conn, ctx.stack, server) if drift else []
+            repaired = provision.repair_isolation(conn, ctx.stack, server) if drift else []
+            # a restart (Docker's, the host's) keeps the container healthy, empties its tmpfs
+            return drift, repaired, clonespace.ensure(conn, server)
 
     databases = [s for s in servers if s.is_database]
-    for server, (drift, actions) in zip(databases, parallel(
+    for server, (drift, actions, space) in zip(databases, parallel(
             [lambda s=s: check(s) for s in databases]), strict=True):  # type: ignore[misc]
         if drift:
             ctx.console.warn(f"server '{server.name}': isolation had drifted ({'; '.join(drift)})"
                              f"; repaired: {', '.join(actions)}")
+        for action in space:
+            ctx.console.say(f"  {action}")
 
 
 def _verified(ctx: Context, servers: list[ServerSpec]) -> dict[str, state.Verified]:
@@ -276,6 +280,15 @@ def _provision(ctx: Context, servers: list[ServerSpec], deadline: float) -> None
     for actions in results:
         for action in actions:
             ctx.console.say(f"  {action}")
+    for actions in parallel([lambda s=s: _clone_space(ctx, s)  # type: ignore[misc]
+                             for s in databases]):
+        for action in actions:
+            ctx.console.say(f"  {action}")
+
+
+def _clone_space(ctx: Context, server: ServerSpec) -> list[str]:
+    with ctx.admin_session(server) as conn:
+        return clonespace.ensure(conn, server)
 
 
 def _probe_services(ctx: Context, services: list[ServiceSpec], *, quick: bool = False,

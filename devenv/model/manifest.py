@@ -107,6 +107,13 @@ class PostgresServer(_ServerBase):
         "memory, gone whenever the container stops; for CI, where creating files on a virtual "
         "disk makes every reset and per-test clone slow.",
     )
+    clone_memory: str = Field(
+        "512m",
+        pattern=r"^[1-9][0-9]*[kmg]$",
+        description="Cap on the in-memory tablespace that holds clones (per-test databases, "
+        "`devenv db clone`) on a `storage: volume` server, e.g. 256m, 2g. Memory is used only by "
+        "the clones that exist; the pytest plugin checks at start that its clones made ahead fit.",
+    )
 
 
 class TimescaleServer(PostgresServer):

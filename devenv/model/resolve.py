@@ -176,6 +176,7 @@ class _Resolver:
                                           (declared.settings if declared else {}).items())),
                     data_dir=(declared.data_dir if declared else None) or _data_dir(image),
                     storage=declared.storage if declared else "volume",
+                    clone_memory=declared.clone_memory if declared else "512m",
                     preload=self._preload(name, kind, services),
                 )
             elif kind == "redis":

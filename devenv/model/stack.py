@@ -31,6 +31,21 @@ STATE_DIR = ".devenv"
 COMPOSE_FILE = "compose.yaml"
 COMPOSE_ENV = "compose.env"  # in .devenv/: the `auto` ports compose interpolates
 LABEL = "dev.devenv"
+# Clones live in a tablespace on a tmpfs mounted here (never under the data volume: PostgreSQL
+# 18's entrypoint refuses mounts in /var/lib/postgresql/data, and a volume must not hold it).
+CLONE_DIR = "/var/lib/devenv-clones"
+CLONE_TABLESPACE = "devenv_clones"
+_SIZE = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+
+
+def size_bytes(size: str) -> int:
+    """'512m' -> bytes (the manifest's `clone_memory`, tmpfs's size= syntax)."""
+    return int(size[:-1]) * _SIZE[size[-1]]
+
+
+def clones_in_memory(server: ServerSpec) -> bool:
+    """A server whose data is on a volume gets a tmpfs tablespace for its clones."""
+    return server.is_database and server.storage == "volume"
 
 
 @dataclass(frozen=True)
@@ -53,6 +68,7 @@ class ServerSpec:
     settings: tuple[tuple[str, str], ...] = ()
     data_dir: str = ""
     storage: str = "volume"  # or "tmpfs" (database servers)
+    clone_memory: str = "512m"  # the size of the clones' tmpfs (storage: volume only)
     preload: tuple[str, ...] = ()
     persistence: str = ""
     target: str | None = None
@@ -126,6 +142,7 @@ def as_manifest(stack: Stack) -> dict[str, object]:
             entry["settings"] = dict(s.settings)
             entry["data_dir"] = s.data_dir
             entry["storage"] = s.storage
+            entry["clone_memory"] = s.clone_memory
         elif s.kind == "redis":
             entry["persistence"] = s.persistence
         elif s.pool is not None:

@@ -202,7 +202,8 @@ def test_config_prints_the_resolved_defaults(project: Path) -> None:
     assert resolved["servers"] == {
         "postgres": {"kind": "postgres", "image": "postgres:17", "port": 5432,
                      "bind": "127.0.0.1", "settings": {},
-                     "data_dir": "/var/lib/postgresql/data", "storage": "volume"},
+                     "data_dir": "/var/lib/postgresql/data", "storage": "volume",
+                     "clone_memory": "512m"},
         "redis": {"kind": "redis", "image": "redis:7", "port": 6379, "bind": "127.0.0.1",
                   "persistence": "aof"},
     }

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
+from devenv.errors import DevenvError
 from devenv.model.credentials import Secrets, needed
 from devenv.model.manifest import parse
 from devenv.model.render import compose_files, state_files
@@ -215,6 +216,33 @@ def test_tmpfs_storage_mounts_the_data_dir_in_memory_and_makes_no_volume() -> No
     assert "volumes" not in compose["services"]["db"]
     assert compose["services"]["keep"]["volumes"] == ["keep-data:/var/lib/postgresql/data"]
     assert list(compose["volumes"]) == ["keep-data"]
+
+
+@pytest.mark.parametrize(("image", "uid"), [
+    ("postgres:17", 999),  # docker-library/postgres Debian: useradd --uid=999
+    ("postgres:18-alpine", 70),  # Alpine: adduser -u 70
+    ("timescale/timescaledb:latest-pg17", 70),  # FROM postgres:17-alpine
+    ("registry.local:5000/postgres:17", 999),
+])
+def test_clones_get_a_capped_tmpfs_owned_by_the_images_postgres_user(image: str,
+                                                                    uid: int) -> None:
+    stack = stack_of(f"project: demo\nservers: {{db: {{kind: postgres, image: '{image}', "
+                     "clone_memory: 2g}}\nservices: {auth: {postgres: true}}\n")
+    assert compose_of(stack)["services"]["db"]["tmpfs"] == [
+        f"/var/lib/devenv-clones:uid={uid},gid={uid},mode=0700,size=2g"]
+
+
+def test_clone_memory_defaults_to_512m_and_rejects_what_tmpfs_would_not_take(
+        tmp_path: Path) -> None:
+    stack = stack_of("project: demo\nservers: {db: {kind: postgres}}\n"
+                     "services: {auth: {postgres: true}}\n")
+    assert compose_of(stack)["services"]["db"]["tmpfs"][0].endswith(",size=512m")
+    (tmp_path / "devenv.yaml").write_text("project: demo\nservers:\n  db:\n    kind: postgres\n"
+                                          "    clone_memory: 1.5GB\n"
+                                          "services: {auth: {postgres: db}}\n")
+    with pytest.raises(DevenvError) as failed:
+        load_stack(tmp_path / "devenv.yaml")
+    assert "devenv.yaml:5: servers.db.clone_memory" in str(failed.value), failed.value
 
 
 def test_unknown_storage_is_a_manifest_error_with_its_line(tmp_path: Path) -> None:

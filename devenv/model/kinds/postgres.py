@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from devenv.model.credentials import Secrets
-from devenv.model.stack import ADMIN_USER, ServerSpec, Stack
+from devenv.model.stack import ADMIN_USER, CLONE_DIR, ServerSpec, Stack
 
 # A local, reproducible database trades host-crash durability for speed, as test setups do: no
 # fsync makes CREATE/DROP DATABASE (reset, per-test clones) several times faster. Commits still
@@ -35,6 +35,7 @@ class Postgres:
             service["tmpfs"] = [server.data_dir]
         else:
             service["volumes"] = [f"{server.name}-data:{server.data_dir}"]
+            service["tmpfs"] = [clone_mount(server)]
         service["healthcheck"] = {
             # Over TCP: the image's init-time server listens on the socket only, so a socket
             # check would report healthy before the real server is up (docker-library/postgres#880).
@@ -49,3 +50,17 @@ class Postgres:
 
     def secret_env(self, server: ServerSpec, stack: Stack, secrets: Secrets) -> dict[str, str]:
         return {"POSTGRES_PASSWORD": secrets.get(server.name, ADMIN_USER)}
+
+
+def postgres_uid(image: str) -> int:
+    """The uid of the image's postgres user, who must own the clones' tmpfs (CREATE TABLESPACE
+    chmods its directory). docker-library/postgres: Debian images `useradd --uid=999`, Alpine
+    ones `adduser -u 70`; timescale/timescaledb is built FROM postgres:*-alpine."""
+    name, _, tag = image.rpartition(":") if ":" in image.rsplit("/", 1)[-1] else (image, "", "")
+    return 70 if "alpine" in tag or name.endswith("timescale/timescaledb") else 999
+
+
+def clone_mount(server: ServerSpec) -> str:
+    """The short-syntax tmpfs entry (options passed to mount as is: Compose v2.0+, any engine)."""
+    uid = postgres_uid(server.image)
+    return f"{CLONE_DIR}:uid={uid},gid={uid},mode=0700,size={server.clone_memory}"
