@@ -21,6 +21,8 @@ LOCK_FILE = "lock"
 class State:
     ports: dict[str, int] = field(default_factory=dict)
     fingerprint: str = ""
+    # The PostgreSQL major each server's data volume was created with (devenv.engine.images).
+    majors: dict[str, int] = field(default_factory=dict)
 
 
 def load(stack: Stack) -> State:
@@ -28,7 +30,8 @@ def load(stack: Stack) -> State:
     try:
         data = json.loads(path.read_text())
         ports = {str(k): int(v) for k, v in data.get("ports", {}).items()}
-        return State(ports=ports, fingerprint=str(data.get("fingerprint", "")))
+        majors = {str(k): int(v) for k, v in data.get("majors", {}).items()}
+        return State(ports=ports, fingerprint=str(data.get("fingerprint", "")), majors=majors)
     except FileNotFoundError:
         return State()
     except (OSError, ValueError, AttributeError, TypeError) as exc:
@@ -38,7 +41,8 @@ def load(stack: Stack) -> State:
 
 
 def save(stack: Stack, state: State) -> None:
-    body = json.dumps({"ports": state.ports, "fingerprint": state.fingerprint}, indent=2)
+    body = json.dumps({"ports": state.ports, "fingerprint": state.fingerprint,
+                       "majors": state.majors}, indent=2)
     write_private(stack.root / stack.state_dir / STATE_FILE, body + "\n")
 
 
