@@ -14,26 +14,13 @@ PostgreSQL major each data volume may be started with.
 
 from __future__ import annotations
 
-from typing import Any
-
 from devenv.console import Console
 from devenv.engine.docker import Docker
 from devenv.errors import DevenvError
 from devenv.model import extensions
-from devenv.model.images import ImageFacts, with_image_facts
+from devenv.model.images import ImageFacts, facts_of, with_image_facts
 from devenv.model.stack import ServerSpec, Stack
 from devenv.store import state
-
-
-def facts_of(config: dict[str, Any]) -> ImageFacts:
-    env: dict[str, str] = {}
-    for item in config.get("Env") or []:
-        key, _, value = str(item).partition("=")
-        env[key] = value
-    major = env.get("PG_MAJOR", "")
-    volumes = config.get("Volumes") or {}
-    return ImageFacts(pgdata=env.get("PGDATA"), volumes=tuple(sorted(volumes)),
-                      pg_major=int(major) if major.isdigit() else None)
 
 
 def refine(stack: Stack, docker: Docker) -> Stack:

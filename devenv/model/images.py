@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from devenv.model.stack import ServerSpec, Stack
 
@@ -67,6 +68,18 @@ class ImageFacts:
         holding = [v.rstrip("/") or "/" for v in self.volumes
                    if self.pgdata == v or self.pgdata.startswith(v.rstrip("/") + "/")]
         return min(holding, key=len) if holding else self.pgdata
+
+
+def facts_of(config: dict[str, Any]) -> ImageFacts:
+    """ImageFacts from an image's Config (`docker image inspect`: Env, Volumes)."""
+    env: dict[str, str] = {}
+    for item in config.get("Env") or []:
+        key, _, value = str(item).partition("=")
+        env[key] = value
+    major = env.get("PG_MAJOR", "")
+    volumes = config.get("Volumes") or {}
+    return ImageFacts(pgdata=env.get("PGDATA"), volumes=tuple(sorted(volumes)),
+                      pg_major=int(major) if major.isdigit() else None)
 
 
 def with_image_facts(stack: Stack, facts: dict[str, ImageFacts]) -> Stack:

@@ -68,7 +68,7 @@ class Postgres:
         if built is not None:
             # Built once by `devenv up` (docker compose build), tagged by the recipe's hash.
             # Plain `docker compose up` builds it when the tag is missing, as devenv does.
-            service.update(image=built, build={"context": f"./images/{server.name}"})
+            service.update(image=built, build=extensions.build_section(server))
         service["environment"] = environment
         settings = settings_of(server, stack)
         service["command"] = ["postgres"] + [a for k, v in settings for a in ("-c", f"{k}={v}")]
