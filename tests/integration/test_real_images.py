@@ -288,12 +288,12 @@ def test_pg_partman_and_pgaudit_are_built_in_on_17_and_18(make_stack: Any) -> No
             parts = _sql(stack, service, "SELECT count(*) FROM pg_inherits "
                                          "WHERE inhparent = 'app.events'::regclass")
             assert parts[0][0] >= 5, parts  # months around now, and the default partition
-            preload = _sql(stack, service, "SHOW shared_preload_libraries")[0][0]
-            assert "pgaudit" in preload and "pg_partman_bgw" in preload
             marker = f"audited_{uuid.uuid4().hex[:8]}"
             password = stack.secrets()[f"{server}/postgres"]
             url = f"postgresql://postgres:{password}@127.0.0.1:{stack.ports[server]}/postgres"
             with psycopg.connect(url, autocommit=True) as conn:
+                row = conn.execute("SHOW shared_preload_libraries").fetchone()
+                assert row is not None and "pgaudit" in row[0] and "pg_partman_bgw" in row[0]
                 conn.execute("SET pgaudit.log = 'ddl'")
                 conn.execute(f"CREATE TABLE {marker} (id int)")
             logs = ""
@@ -303,7 +303,8 @@ def test_pg_partman_and_pgaudit_are_built_in_on_17_and_18(make_stack: Any) -> No
                 if marker in logs:
                     break
                 time.sleep(0.1)
-            assert f"AUDIT: SESSION,1,1,DDL,CREATE TABLE,TABLE,public.{marker}" in logs
+            audited = [line for line in logs.splitlines() if marker in line]
+            assert any("AUDIT: SESSION,1,1,DDL,CREATE TABLE," in line for line in audited), logs
         # Built once: a second cold `up` finds the recipe's tag and builds nothing.
         stack.ok("down")
         second = stack.ok("up", env=apt)
