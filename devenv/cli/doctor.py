@@ -22,8 +22,10 @@ from devenv.errors import DevenvError
 from devenv.model.stack import Stack
 from devenv.store import generated, passwords, state
 
-# What the generated compose files need: healthchecks with start_period (API 1.29) and
-# depends_on conditions (Compose v2). They avoid start_interval (Engine >= 25) on purpose.
+# What the generated compose files need: healthchecks with start_period (API 1.29), file
+# secrets (bind-mounted read-only; any Compose v2) and `build:` for servers with extensions built
+# in. They avoid start_interval (Engine >= 25) and configs.content (Compose >= 2.23) on purpose:
+# the ACL and userlist are secrets anyway (password hashes), so they travel as file secrets.
 MIN_ENGINE = (20, 10)
 MIN_COMPOSE = (2, 0)
 DISK_FAIL = 512 * 1024**2
@@ -70,7 +72,7 @@ def checks(stack: Stack) -> list[Check]:
         out.append(Check("engine features", "fail", f"Engine {engine} is older than "
                          f"{'.'.join(map(str, MIN_ENGINE))}", "upgrade Docker Engine"))
     else:
-        note = "start_interval not used, so older engines work too"
+        note = "file secrets; start_interval not used, so older engines work too"
         out.append(Check("engine features", "ok", f"healthchecks with start_period; {note}"))
     code, compose = _run(["docker", "compose", "version", "--short"])
     if code != 0 or _version(compose) < MIN_COMPOSE:
@@ -78,7 +80,8 @@ def checks(stack: Stack) -> list[Check]:
                          "`docker compose` is missing", "install the Compose v2 plugin "
                          "(docker-compose-plugin); docker-compose v1 is not supported"))
     else:
-        out.append(Check("compose v2", "ok", f"Compose {compose}"))
+        out.append(Check("compose v2", "ok", f"Compose {compose} (secrets as files, build: for "
+                         "extensions; configs.content not needed)"))
     out += _images(stack)
     out += _ports(stack)
     out += _isolation(stack)
@@ -90,10 +93,21 @@ def checks(stack: Stack) -> list[Check]:
 def _images(stack: Stack) -> list[Check]:
     wanted = sorted({s.image for s in stack.servers.values()})
     missing = [i for i in wanted if _run(["docker", "image", "inspect", i])[0] != 0]
+    out = []
     if not missing:
-        return [Check("images present", "ok", ", ".join(wanted))]
-    return [Check("images present", "warn", f"not on this machine: {', '.join(missing)}",
-                  "`devenv up` pulls them (needs the registry), or `docker load` them")]
+        out.append(Check("images present", "ok", ", ".join(wanted)))
+    else:
+        out.append(Check("images present", "warn", f"not on this machine: {', '.join(missing)}",
+                         "`devenv up` pulls them (needs the registry), or `docker load` them"))
+    recorded = state.load(stack).majors
+    moved = [f"{s.name} ({recorded[s.name]} -> {s.pg_major})" for s in stack.servers.values()
+             if s.is_database and s.pg_major and recorded.get(s.name, s.pg_major) != s.pg_major]
+    if moved:
+        out.append(Check("PostgreSQL majors", "fail", "a data volume holds another major than "
+                         f"its image runs: {', '.join(moved)}",
+                         "pin the old major's image in the manifest, or `devenv down --volumes`"
+                         " (data lost), or dump and restore; `devenv up` explains"))
+    return out
 
 
 def _ports(stack: Stack) -> list[Check]:

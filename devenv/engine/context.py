@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from devenv.console import Console
 from devenv.engine.docker import Docker
+from devenv.engine.images import refine
 from devenv.engine.ports import assign_auto
 from devenv.errors import STACK_DOWN_HINT, DevenvError, last_line
 from devenv.model import facts
@@ -102,6 +103,8 @@ def prepare(stack: Stack, console: Console, *, choose_ports: bool = True) -> Con
     # Renders with yaml and jinja2 (~40 ms of imports): a warm `up` never gets here.
     from devenv.store import generated  # noqa: PLC0415
 
+    docker = Docker(stack)
+    stack = refine(stack, docker)  # PGDATA and the major from the images themselves
     creds = passwords.ensure(stack)
     current = state.load(stack)
     chosen = assign_auto(stack, current.ports) if choose_ports else current.ports
@@ -111,7 +114,7 @@ def prepare(stack: Stack, console: Console, *, choose_ports: bool = True) -> Con
     if chosen != current.ports:
         current.ports = chosen
         state.save(stack, current)
-    return Context(stack, creds, chosen, Docker(stack), console)
+    return Context(stack, creds, chosen, docker, console)
 
 
 def attach(stack: Stack, console: Console) -> Context:

@@ -65,8 +65,9 @@ def _socket_path() -> str | None:
     return SOCKET if os.path.exists(SOCKET) else None
 
 
-def _api_get(path: str, url: str) -> Any:
-    """One GET on the Engine API over its unix socket, parsed; a DevenvError if unanswered."""
+def _api_get(path: str, url: str, *, missing_ok: bool = False) -> Any:
+    """One GET on the Engine API over its unix socket, parsed; a DevenvError if unanswered
+    (None for a 404 when `missing_ok`)."""
     try:
         conn = _UnixHTTP(path, timeout=10)
         try:
@@ -75,6 +76,8 @@ def _api_get(path: str, url: str) -> Any:
             body = response.read()
         finally:
             conn.close()
+        if response.status == 404 and missing_ok:
+            return None
         if response.status != 200:
             raise not_running_error(f"HTTP {response.status} from {path}")
         return json.loads(body)
@@ -159,6 +162,40 @@ class Docker:
         found = _api_get(path, f"/volumes?{query}")
         return sorted(str(v["Name"]) for v in found.get("Volumes") or [])
 
+    def image_config(self, image: str) -> dict[str, Any] | None:
+        """The image's runtime config (Env, Volumes, User...) as `docker image inspect` gives
+        it; None when the image is not on this machine."""
+        path = _socket_path()
+        if path is not None:
+            found = _api_get(path, f"/images/{urllib.parse.quote(image, safe='')}/json",
+                             missing_ok=True)
+            return dict(found.get("Config") or {}) if found else None
+        done = subprocess.run(["docker", "image", "inspect", "--format", "{{json .Config}}",
+                               image], capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            return None
+        return dict(json.loads(done.stdout or "{}") or {})
+
+    def pg_version_in(self, volume: str, image: str) -> int | None:
+        """The PostgreSQL major whose data a volume holds (its PG_VERSION file), read by a
+        throwaway container of `image`; None for a volume without PostgreSQL data.
+
+        Looks where the official images keep it: the volume's root (17 and older mount the
+        volume at PGDATA) and <major>/docker (18 mounts it one level up)."""
+        script = ("for f in /v/PG_VERSION /v/data/PG_VERSION /v/*/docker/PG_VERSION; do "
+                  '[ -f "$f" ] && { cat "$f"; exit 0; }; done; exit 0')
+        done = subprocess.run(["docker", "run", "--rm", "--network", "none", "--user", "0",
+                               "-v", f"{volume}:/v:ro", "--entrypoint", "sh", image, "-c",
+                               script], capture_output=True, text=True, check=False, timeout=120)
+        text = done.stdout.strip()
+        if done.returncode != 0:
+            raise DevenvError(f"cannot read the PostgreSQL version in volume {volume}: "
+                              f"{done.stderr.strip()[-200:]}")
+        return int(text.split(".")[0]) if text[:2].isdigit() else None
+
+    def has_image(self, image: str) -> bool:
+        return image in self._image_tags() or f"docker.io/{image}" in self._image_tags()
+
     def psql_admin(self, server: str, script: str) -> None:
         """Run SQL as the superuser over the container's local socket (no password needed).
 
@@ -221,7 +258,7 @@ class Docker:
     def up(self, servers: list[str]) -> None:
         from python_on_whales.exceptions import DockerException  # noqa: PLC0415 - python-on-whales, ~0.5 s: the Engine API socket serves reads without it
 
-        self._check_images(servers)
+        self.ensure_images(servers)
         try:
             self.client.compose.up(services=servers, detach=True, quiet=True, pull="never")
         except DockerException as exc:
@@ -235,7 +272,16 @@ class Docker:
         except DockerException as exc:
             raise self._compose_error("stop", exc) from None
 
-    def _check_images(self, servers: list[str]) -> None:
+    def build(self, server: str, on_line: Callable[[str], None]) -> None:
+        """`docker compose build SERVER`, each output line handed to `on_line` (progress)."""
+        code = self.stream(self.compose_command("build", "--progress", "plain", server), on_line)
+        if code != 0:
+            raise DevenvError(f"building the image of server '{server}' failed (exit {code})",
+                              hint="the build output above says which package or step failed; "
+                              "remove the extension from devenv.yaml or set an `image:` that "
+                              "ships it")
+
+    def ensure_images(self, servers: list[str]) -> None:
         """A missing image with no registry reachable fails late and obscurely: say it first."""
         from python_on_whales.exceptions import DockerException  # noqa: PLC0415 - python-on-whales, ~0.5 s: the Engine API socket serves reads without it
 

@@ -17,6 +17,7 @@ from psycopg import sql
 
 from devenv.errors import DevenvError
 from devenv.model.credentials import Secrets
+from devenv.model.extensions import OWN_SCHEMA
 from devenv.model.scram import make_secret, matches
 from devenv.model.stack import ServerSpec, ServiceSpec, Stack
 
@@ -277,10 +278,25 @@ def _extensions(conn: Conn, svc: ServiceSpec) -> list[str]:
     have = {str(r[0]) for r in conn.execute("SELECT extname FROM pg_extension")}
     actions = []
     for ext in svc.extensions:
-        if ext not in have:
+        if ext in have:
+            continue
+        schema = OWN_SCHEMA.get(ext)
+        if schema is None:
             conn.execute(sql.SQL("CREATE EXTENSION IF NOT EXISTS {} CASCADE").format(
                 sql.Identifier(ext)))
-            actions.append(f"created extension {ext} in {svc.database}")
+        else:
+            assert svc.role is not None
+            s, r = sql.Identifier(schema), sql.Identifier(svc.role)
+            conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {} AUTHORIZATION {}").format(s, r))
+            conn.execute(sql.SQL("CREATE EXTENSION IF NOT EXISTS {} SCHEMA {} CASCADE").format(
+                sql.Identifier(ext), s))
+            for what in ("TABLES", "SEQUENCES"):
+                conn.execute(sql.SQL("GRANT ALL ON ALL {} IN SCHEMA {} TO {}").format(
+                    sql.SQL(what), s, r))
+            for what in ("FUNCTIONS", "PROCEDURES"):
+                conn.execute(sql.SQL("GRANT EXECUTE ON ALL {} IN SCHEMA {} TO {}").format(
+                    sql.SQL(what), s, r))
+        actions.append(f"created extension {ext} in {svc.database}")
     return actions
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from psycopg import sql
 
 from devenv.console import Console
-from devenv.engine import clonespace, ports, probes, provision
+from devenv.engine import clonespace, images, ports, probes, provision
 from devenv.engine import migrate as migrate_step
 from devenv.engine.context import Context, attach, needed_servers, parallel, prepare, select
 from devenv.engine.docker import ContainerState, Docker
@@ -46,7 +46,7 @@ def disk_fingerprint(stack: Stack, services: list[ServiceSpec]) -> str:
         paths += sorted(p for p in compose_dir.rglob("*") if p.is_file())
     secret_dir = root / stack.state_dir / "secrets"
     if secret_dir.is_dir():
-        paths += sorted(secret_dir.iterdir())
+        paths += sorted(p for p in secret_dir.rglob("*") if p.is_file())
     paths.append(root / stack.state_dir / COMPOSE_ENV)
     paths += [root / s.env_file for s in services]
     digest = hashlib.sha256(f"{code_fingerprint()}\0{[s.name for s in services]}\0".encode())
@@ -181,10 +181,13 @@ def _refuse_lost_state(stack: Stack) -> None:
 
 def _start(ctx: Context, servers: list[ServerSpec], containers: dict[str, ContainerState],
            deadline: float, *, resync: bool = False) -> None:
+    servers = [ctx.stack.servers[s.name] for s in servers]  # with the images' own facts
+    images.guard_majors(ctx.stack, ctx.docker, servers)
     others = [c for c in ctx.docker.containers(all_projects=True)
               if c.project != ctx.stack.project]
     ports.check_free(ctx.stack, servers, ctx.ports, containers, others,
                      relist=ctx.docker.by_server)
+    images.build_missing(ctx.stack, ctx.docker, servers, ctx.console)
     names = [s.name for s in servers]
     with ctx.console.step(f"Starting {', '.join(names)}"):
         ctx.docker.up(names)
@@ -195,6 +198,7 @@ def _start(ctx: Context, servers: list[ServerSpec], containers: dict[str, Contai
     with ctx.console.step("Waiting for the servers to answer"):
         parallel([lambda s=s: _wait_server(ctx, s, deadline)  # type: ignore[misc]
                    for s in servers if s.kind != "pgbouncer"])
+    images.record_majors(ctx.stack, servers)
 
 
 def _resync_admin(ctx: Context, server: ServerSpec, deadline: float) -> None:

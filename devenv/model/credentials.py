@@ -22,7 +22,7 @@ def needed(stack: Stack) -> list[str]:
         if server.is_database:
             keys.append(f"{server.name}/{ADMIN_USER}")
             keys += [f"{server.name}/{r}" for r in (stack.migration_role, stack.admin_role) if r]
-        elif server.kind == "redis":
+        elif server.is_redis:
             keys.append(f"{server.name}/default")
         elif server.kind == "pgbouncer":
             keys.append(f"{server.name}/pgbouncer")

@@ -129,6 +129,12 @@ class RedisServer(_ServerBase):
     )
 
 
+class ValkeyServer(RedisServer):
+    kind: Literal["valkey"] = Field(  # type: ignore[assignment]
+        description="A Valkey server (the BSD-licensed Redis fork): the same ACLs and keys."
+    )
+
+
 class PgBouncerServer(_ServerBase):
     kind: Literal["pgbouncer"] = Field(description="A PgBouncer pool in front of one server.")
     target: str | None = Field(
@@ -146,13 +152,14 @@ class PgBouncerServer(_ServerBase):
 
 
 Server = Annotated[
-    PostgresServer | TimescaleServer | RedisServer | PgBouncerServer,
+    PostgresServer | TimescaleServer | RedisServer | ValkeyServer | PgBouncerServer,
     Field(discriminator="kind"),
 ]
 SERVER_MODELS: dict[str, type[_ServerBase]] = {
     "postgres": PostgresServer,
     "timescaledb": TimescaleServer,
     "redis": RedisServer,
+    "valkey": ValkeyServer,
     "pgbouncer": PgBouncerServer,
 }
 
@@ -212,7 +219,8 @@ class Service(_Model):
     )
     redis: StrictBool | StrictStr = Field(
         False,
-        description="true, or a redis server name: an ACL user limited to keys '<service>:*'.",
+        description="true, or a redis or valkey server name: an ACL user limited to keys "
+        "'<service>:*'.",
     )
     migrations: Migrations | None = Field(
         None,

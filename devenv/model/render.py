@@ -1,12 +1,20 @@
 """Stack -> file contents. Pure and deterministic: the same manifest gives the same bytes.
 
 Two sets of files: the committed ones under the compose folder (no secrets, checked for
-staleness by `devenv generate --check`), and the private ones under `.devenv/` that carry
-passwords into the containers through `env_file`.
+staleness by `devenv generate --check`), and the private ones under `.devenv/`: the Compose
+secrets (files in .devenv/secrets/<server>/, mounted read-only under /run/secrets, so no
+password is in a container's config or `docker inspect`) and compose.env.
+
+The committed compose file needs nothing from .devenv/ to be read: `docker compose config` works
+on a fresh clone (a missing secret file only fails `up`). Compose does not recreate a container
+when a secret file's content changes, so each server carries a label with a hash of its secrets,
+`${DEVENV_SECRETS_<SERVER>:-}` from compose.env: a changed ACL or userlist changes the container's
+config, and compose recreates it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 from typing import Any
@@ -14,7 +22,7 @@ from typing import Any
 from devenv.model import yamlio
 from devenv.model.credentials import Secrets
 from devenv.model.kinds import registry
-from devenv.model.stack import COMPOSE_ENV, COMPOSE_FILE, LABEL, ServerSpec, Stack
+from devenv.model.stack import COMPOSE_ENV, COMPOSE_FILE, LABEL, ServerSpec, Stack, secret_name
 
 HEALTH_TIMING = {
     # Every check is a process exec'd in the container (~80 ms of CPU): at 1 s, six idle
@@ -35,12 +43,20 @@ def header(stack: Stack, comment: str = "#") -> str:
             f"Change {name} and run `devenv generate`.\n")
 
 
-def secret_env_path(stack: Stack, server: str) -> Path:
-    return stack.state_dir / "secrets" / f"{server}.env"
+def secret_path(stack: Stack, server: str, key: str) -> Path:
+    return stack.state_dir / "secrets" / server / key
+
+
+def _variable(prefix: str, server: ServerSpec) -> str:
+    return prefix + server.name.upper().replace("-", "_").replace(".", "_")
 
 
 def port_variable(server: ServerSpec) -> str:
-    return "DEVENV_PORT_" + server.name.upper().replace("-", "_").replace(".", "_")
+    return _variable("DEVENV_PORT_", server)
+
+
+def secrets_variable(server: ServerSpec) -> str:
+    return _variable("DEVENV_SECRETS_", server)
 
 
 def compose_files(stack: Stack) -> dict[Path, str]:
@@ -57,10 +73,16 @@ def compose_data(stack: Stack) -> dict[str, Any]:
     kinds = registry()
     services: dict[str, Any] = {}
     volumes: dict[str, Any] = {}
+    secrets: dict[str, Any] = {}
     to_state = Path(os.path.relpath(stack.state_dir, stack.compose_dir))
     for server in stack.servers.values():
-        service = kinds[server.kind].compose_service(server, stack)
-        service["env_file"] = [str(to_state / "secrets" / f"{server.name}.env")]
+        kind = kinds[server.kind]
+        service = kind.compose_service(server, stack)
+        keys = list(kind.secret_files(server, stack, _NAMES_ONLY))
+        service["secrets"] = [secret_name(server.name, k) for k in keys]
+        for key in keys:
+            secrets[secret_name(server.name, key)] = {
+                "file": str(to_state / "secrets" / server.name / key)}
         service["ports"] = [_port(server)]
         service["healthcheck"] = {**service["healthcheck"], **HEALTH_TIMING}
         service["restart"] = "unless-stopped"
@@ -68,6 +90,7 @@ def compose_data(stack: Stack) -> dict[str, Any]:
             f"{LABEL}.project": stack.project,
             f"{LABEL}.server": server.name,
             f"{LABEL}.kind": server.kind,
+            f"{LABEL}.secrets": f"${{{secrets_variable(server)}:-}}",
             **service.get("labels", {}),
         }
         services[server.name] = service
@@ -79,7 +102,19 @@ def compose_data(stack: Stack) -> dict[str, Any]:
     data: dict[str, Any] = {"name": stack.project, "services": services}
     if volumes:
         data["volumes"] = volumes
+    if secrets:
+        data["secrets"] = secrets
     return data
+
+
+class _AnyPassword:
+    """Secrets stand-in for listing a kind's secret keys without the passwords (pure render)."""
+
+    def get(self, server: str, user: str) -> str:
+        return ""
+
+
+_NAMES_ONLY: Any = _AnyPassword()
 
 
 def _port(server: ServerSpec) -> str:
@@ -95,11 +130,15 @@ def state_files(stack: Stack, secrets: Secrets, ports: dict[str, int]) -> dict[P
     """The private files under .devenv/ (mode 0600), by path relative to the project root."""
     kinds = registry()
     out: dict[Path, str] = {}
+    lines: list[str] = []
     for server in stack.servers.values():
-        env = kinds[server.kind].secret_env(server, stack, secrets)
-        body = header(stack) + "".join(f"{k}={v}\n" for k, v in env.items())
-        out[secret_env_path(stack, server.name)] = body
-    lines = [f"{port_variable(s)}={ports[s.name]}\n"
-             for s in stack.servers.values() if s.port is None and s.name in ports]
+        files = kinds[server.kind].secret_files(server, stack, secrets)
+        digest = hashlib.sha256()
+        for key, text in files.items():
+            out[secret_path(stack, server.name, key)] = text
+            digest.update(f"{key}\0{text}\0".encode())
+        lines.append(f"{secrets_variable(server)}={digest.hexdigest()[:16]}\n")
+    lines += [f"{port_variable(s)}={ports[s.name]}\n"
+              for s in stack.servers.values() if s.port is None and s.name in ports]
     out[stack.state_dir / COMPOSE_ENV] = header(stack) + "".join(lines)
     return out

@@ -5,11 +5,12 @@ Pure: computed from the manifest alone, no Docker, no sockets, no clock, no file
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from devenv.errors import DevenvError
 from devenv.model import manifest as m
+from devenv.model.extensions import IMPLIED_PRELOAD
+from devenv.model.images import data_mount, major_from_tag
 from devenv.model.stack import (
     ADMIN_USER,
     CONTAINER_PORTS,
@@ -19,6 +20,7 @@ from devenv.model.stack import (
     EXTENSION_NAME,
     LEDGER_SCHEMA,
     PRELOAD,
+    REDIS_KINDS,
     STATE_DIR,
     MigrationsSpec,
     Pool,
@@ -86,7 +88,8 @@ class _Resolver:
         wants_pg = any(s.postgres is True for s in self.mf.services.values())
         if wants_pg and not self._of_kind(*DATABASE_KINDS):
             self.kinds.setdefault("postgres", "postgres")
-        if any(s.redis is True for s in self.mf.services.values()) and not self._of_kind("redis"):
+        if any(s.redis is True for s in self.mf.services.values()) and \
+                not self._of_kind(*REDIS_KINDS):
             self.kinds.setdefault("redis", "redis")
 
     def _pgbouncer_targets(self) -> None:
@@ -170,16 +173,20 @@ class _Resolver:
             }
             if kind in DATABASE_KINDS:
                 assert declared is None or isinstance(declared, m.PostgresServer)
+                major = major_from_tag(image)
+                given = declared.data_dir if declared else None
                 out[name] = ServerSpec(
                     **common,  # type: ignore[arg-type]
                     settings=tuple(sorted((k, _setting(v)) for k, v in
                                           (declared.settings if declared else {}).items())),
-                    data_dir=(declared.data_dir if declared else None) or _data_dir(image),
+                    data_dir=given or data_mount(major),
+                    data_dir_given=given is not None,
                     storage=declared.storage if declared else "volume",
                     clone_memory=declared.clone_memory if declared else "512m",
                     preload=self._preload(name, kind, services),
+                    pg_major=major,
                 )
-            elif kind == "redis":
+            elif kind in REDIS_KINDS:
                 persistence = declared.persistence if isinstance(declared, m.RedisServer) else "aof"
                 out[name] = ServerSpec(**common, persistence=persistence)  # type: ignore[arg-type]
             else:
@@ -198,6 +205,8 @@ class _Resolver:
         for svc in services.values():
             if svc.server == server:
                 wanted.update(e for e in svc.extensions if e in PRELOAD)
+                for ext in svc.extensions:
+                    wanted.update(IMPLIED_PRELOAD.get(ext, ()))
         return tuple(lib for lib in PRELOAD if lib in wanted)
 
     # -- services ------------------------------------------------------------------------
@@ -220,7 +229,7 @@ class _Resolver:
                 self.fail((*base, "extensions", index), f"timescaledb needs a timescaledb server; "
                           f"'{server}' is a plain postgres server ({self._listing('timescaledb')})")
         pool = self._pool(name, svc, server) if has_db and svc.pgbouncer is not False else None
-        redis = self._pick((*base, "redis"), svc.redis, ("redis",), "redis")
+        redis = self._pick((*base, "redis"), svc.redis, REDIS_KINDS, "redis/valkey")
         self._check_reads(name, svc)
         self._check_templates(name, svc)
         mig = svc.migrations or m.Migrations()
@@ -441,16 +450,3 @@ def _setting(value: object) -> str:
     if isinstance(value, bool):
         return "on" if value else "off"
     return str(value)
-
-
-def _data_dir(image: str) -> str:
-    """PostgreSQL 18 images keep data under /var/lib/postgresql (docker-library/postgres#1370)."""
-    tag = image.rsplit(":", 1)[1] if ":" in image.rsplit("/", 1)[-1] else "latest"
-    major = re.search(r"(?:^|pg|-)(\d{2})(?:\D|$)", tag)
-    if major is None:
-        # 'latest', 'alpine', a digest...: the official image's latest is 18 or newer.
-        return "/var/lib/postgresql" if image.startswith(("postgres:", "postgres@")) or \
-            image == "postgres" or tag in ("latest", "alpine") else "/var/lib/postgresql/data"
-    return "/var/lib/postgresql" if int(major.group(1)) >= 18 else "/var/lib/postgresql/data"
-
-

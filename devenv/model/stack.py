@@ -11,18 +11,26 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+# The current majors (README "Servers" says why): a default never moves an existing volume to
+# another PostgreSQL major, `up` refuses that (devenv.engine.majors).
 DEFAULT_IMAGES = {
-    "postgres": "postgres:17",
-    "timescaledb": "timescale/timescaledb:latest-pg17",
-    "redis": "redis:7",
+    "postgres": "postgres:18",
+    "timescaledb": "timescale/timescaledb:latest-pg18",
+    # Redis 8: the current major; it loads a Redis 7 volume (RDB/AOF are forward compatible).
+    # Teams that want the BSD-licensed fork say `kind: valkey`.
+    "redis": "redis:8",
+    "valkey": "valkey/valkey:8",
     "pgbouncer": "edoburu/pgbouncer:latest",
 }
-DEFAULT_PORTS = {"postgres": 5432, "timescaledb": 5432, "redis": 6379, "pgbouncer": 6432}
+DEFAULT_PORTS = {"postgres": 5432, "timescaledb": 5432, "redis": 6379, "valkey": 6379,
+                 "pgbouncer": 6432}
 CONTAINER_PORTS = DEFAULT_PORTS
 DATABASE_KINDS = ("postgres", "timescaledb")
-# Extensions whose library must be in shared_preload_libraries before CREATE EXTENSION works
-# (or before they do anything useful).
-PRELOAD = ("timescaledb", "pg_stat_statements", "pg_cron", "pgaudit", "auto_explain")
+REDIS_KINDS = ("redis", "valkey")  # one protocol, one ACL model: a service's `redis:` picks either
+# Libraries that must be in shared_preload_libraries before CREATE EXTENSION works (or before
+# they do anything useful), in load order; pg_partman_bgw is pg_partman's maintenance worker.
+PRELOAD = ("timescaledb", "pg_stat_statements", "pg_cron", "pgaudit", "auto_explain",
+           "pg_partman_bgw")
 EXTENSION_NAME = re.compile(r"^[a-z0-9_][a-z0-9_-]*$")
 ADMIN_USER = "postgres"
 # The schema of the migration ledgers in every service database (devenv.migrations.ledger).
@@ -48,6 +56,17 @@ def clones_in_memory(server: ServerSpec) -> bool:
     return server.is_database and server.storage == "volume"
 
 
+def secret_name(server: str, key: str) -> str:
+    """A server's Compose secret: a 0600 file in .devenv/secrets/<server>/<key>."""
+    return f"{server}-{key}"
+
+
+def secret_target(server: str, key: str) -> str:
+    """Where Compose mounts that secret in the container (read-only, the host file's owner and
+    mode: non-swarm Compose ignores a secret's uid/gid/mode, so the image's root reads it)."""
+    return f"/run/secrets/{secret_name(server, key)}"
+
+
 @dataclass(frozen=True)
 class Pool:
     mode: str
@@ -66,17 +85,23 @@ class ServerSpec:
     bind: str
     container_port: int
     settings: tuple[tuple[str, str], ...] = ()
-    data_dir: str = ""
+    data_dir: str = ""  # where the data volume (or tmpfs) is mounted
+    data_dir_given: bool = False  # set in the manifest: kept even when the image says otherwise
     storage: str = "volume"  # or "tmpfs" (database servers)
     clone_memory: str = "512m"  # the size of the clones' tmpfs (storage: volume only)
     preload: tuple[str, ...] = ()
     persistence: str = ""
     target: str | None = None
     pool: Pool | None = None
+    pg_major: int | None = None  # the image's PostgreSQL major, None when it cannot be told
 
     @property
     def is_database(self) -> bool:
         return self.kind in DATABASE_KINDS
+
+    @property
+    def is_redis(self) -> bool:
+        return self.kind in REDIS_KINDS
 
 
 @dataclass(frozen=True)
@@ -143,7 +168,7 @@ def as_manifest(stack: Stack) -> dict[str, object]:
             entry["data_dir"] = s.data_dir
             entry["storage"] = s.storage
             entry["clone_memory"] = s.clone_memory
-        elif s.kind == "redis":
+        elif s.is_redis:
             entry["persistence"] = s.persistence
         elif s.pool is not None:
             if s.target is not None:  # no target = pool every server: not a value to print

@@ -39,7 +39,11 @@ def write_private(path: Path, content: str) -> bool:
 
 
 def ensure_private_dir(path: Path) -> None:
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    """A 0700 folder, and 0700 for each missing parent too (mkdir(parents=True) would give
+    those the umask's mode: .devenv/secrets/ made for .devenv/secrets/<server>/)."""
+    if not path.parent.exists():
+        ensure_private_dir(path.parent)
+    path.mkdir(exist_ok=True, mode=0o700)
     require_private_dir(path)
 
 

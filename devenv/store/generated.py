@@ -36,4 +36,7 @@ def write(stack: Stack, ports: dict[str, int], creds: Secrets | None = None) -> 
     for rel, text in render.state_files(stack, creds, ports).items():
         if write_private(stack.root / rel, text):
             changed.append(rel)
+    # Before Compose secrets, each server's passwords were in .devenv/secrets/<server>.env.
+    for legacy in (stack.root / stack.state_dir / "secrets").glob("*.env"):
+        legacy.unlink(missing_ok=True)
     return changed

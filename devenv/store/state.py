@@ -32,6 +32,8 @@ class State:
     ports: dict[str, int] = field(default_factory=dict)
     fingerprint: str = ""
     verified: dict[str, Verified] = field(default_factory=dict)
+    # The PostgreSQL major each server's data volume was created with (devenv.engine.images).
+    majors: dict[str, int] = field(default_factory=dict)
 
 
 def load(stack: Stack) -> State:
@@ -41,8 +43,9 @@ def load(stack: Stack) -> State:
         ports = {str(k): int(v) for k, v in data.get("ports", {}).items()}
         verified = {str(k): Verified(str(v["container"]), float(v["at"]))
                     for k, v in data.get("verified", {}).items()}
+        majors = {str(k): int(v) for k, v in data.get("majors", {}).items()}
         return State(ports=ports, fingerprint=str(data.get("fingerprint", "")),
-                     verified=verified)
+                     verified=verified, majors=majors)
     except FileNotFoundError:
         return State()
     except (OSError, ValueError, AttributeError, TypeError, KeyError) as exc:
@@ -54,7 +57,8 @@ def load(stack: Stack) -> State:
 def save(stack: Stack, state: State) -> None:
     body = json.dumps({"ports": state.ports, "fingerprint": state.fingerprint,
                        "verified": {k: {"container": v.container, "at": v.at}
-                                    for k, v in state.verified.items()}}, indent=2)
+                                    for k, v in state.verified.items()},
+                       "majors": state.majors}, indent=2)
     write_private(stack.root / stack.state_dir / STATE_FILE, body + "\n")
 
 

@@ -200,11 +200,11 @@ def test_config_prints_the_resolved_defaults(project: Path) -> None:
     assert resolved["naming"] == {"database": "{service}", "role": "{service}"}
     assert resolved["roles"] == {}
     assert resolved["servers"] == {
-        "postgres": {"kind": "postgres", "image": "postgres:17", "port": 5432,
+        "postgres": {"kind": "postgres", "image": "postgres:18", "port": 5432,
                      "bind": "127.0.0.1", "settings": {},
-                     "data_dir": "/var/lib/postgresql/data", "storage": "volume",
+                     "data_dir": "/var/lib/postgresql", "storage": "volume",
                      "clone_memory": "512m"},
-        "redis": {"kind": "redis", "image": "redis:7", "port": 6379, "bind": "127.0.0.1",
+        "redis": {"kind": "redis", "image": "redis:8", "port": 6379, "bind": "127.0.0.1",
                   "persistence": "aof"},
     }
     assert resolved["services"]["auth"] == {

@@ -15,11 +15,13 @@ def test_tmpfs_server_works_loses_its_data_on_down_and_comes_back_migrated(
         stack.ok("up")
         url = stack.env("app")["DATABASE_URL"]
         assert query(url, "SELECT count(*) FROM items") == [(2,)]  # migrated and seeded
-        assert query(admin_url(stack), "SHOW data_directory") == [("/var/lib/postgresql/data",)]
+        # PostgreSQL 18's layout: the tmpfs where the image's VOLUME is, PGDATA inside it.
+        assert query(admin_url(stack), "SHOW data_directory") == [
+            ("/var/lib/postgresql/18/docker",)]
         tmpfs = subprocess.run(["docker", "inspect", "--format", "{{json .HostConfig.Tmpfs}}",
                                 stack.containers()["pg"]], capture_output=True, text=True,
                                check=True).stdout
-        assert json.loads(tmpfs) == {"/var/lib/postgresql/data": ""}
+        assert json.loads(tmpfs) == {"/var/lib/postgresql": ""}
         assert [v for v in stack.volumes() if v.endswith("pg-data")] == [], stack.volumes()
 
         query(url, "INSERT INTO items (name) VALUES ('mine')")

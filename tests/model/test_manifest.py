@@ -348,7 +348,7 @@ def test_unknown_server_kind() -> None:
     """)
     assert message == (
         "devenv.yaml:4: servers.db.kind: unknown kind 'mysql'; "
-        "kinds: postgres, timescaledb, redis, pgbouncer"
+        "kinds: postgres, timescaledb, redis, valkey, pgbouncer"
     )
 
 
@@ -364,7 +364,7 @@ def test_server_without_kind() -> None:
     """)
     assert message == (
         "devenv.yaml:3: servers.db: 'kind' is missing; kinds: postgres, timescaledb, redis, "
-        "pgbouncer"
+        "valkey, pgbouncer"
     )
 
 

@@ -121,17 +121,22 @@ def test_no_secret_reaches_the_committed_files(name: str) -> None:
     committed = "\n".join(compose_files(stack).values())
     for password in creds.all():
         assert password not in committed
-    # Nor any value that carries them (base64 userlists and ACLs).
+    # Nor any line of the private files (ACLs with password hashes, userlists).
     for text in private.values():
         for line in text.splitlines():
-            if "=" in line and not line.startswith("#"):
-                value = line.split("=", 1)[1]
-                assert len(value) < 8 or value not in committed, line
-    # And the private files do carry every password the servers need.
-    secret_text = "".join(private.values())
+            if not line.startswith("#"):
+                assert len(line) < 8 or line not in committed, line
+    # The private files carry every password the servers need, one Compose secret each, and
+    # the committed file hands them over as files only: no environment value is a secret.
     for server in stack.servers.values():
         if server.is_database:
-            assert f"POSTGRES_PASSWORD={creds.get(server.name, 'postgres')}\n" in secret_text
+            path = Path(f".devenv/secrets/{server.name}/admin-password")
+            assert private[path] == creds.get(server.name, "postgres")
+            env = compose_of(stack)["services"][server.name]["environment"]
+            assert env["POSTGRES_PASSWORD_FILE"] == f"/run/secrets/{server.name}-admin-password"
+        if server.is_redis:
+            acl = private[Path(f".devenv/secrets/{server.name}/users-acl")]
+            assert acl.startswith("user default on #")
 
 
 def test_state_files_hold_the_auto_port() -> None:
@@ -161,7 +166,12 @@ def test_every_server_is_local_healthchecked_restarted_and_labelled(name: str) -
         assert labels["dev.devenv.project"] == stack.project
         assert labels["dev.devenv.server"] == server_name
         assert labels["dev.devenv.kind"] == server.kind
-        assert service["env_file"] == [f"../.devenv/secrets/{server_name}.env"]
+        assert "env_file" not in service  # `docker compose config` on a fresh clone
+        assert labels["dev.devenv.secrets"].startswith("${DEVENV_SECRETS_")
+        for secret in service["secrets"]:
+            key = secret.removeprefix(f"{server_name}-")
+            assert data["secrets"][secret] == {
+                "file": f"../.devenv/secrets/{server_name}/{key}"}
         if server.is_database:
             test = service["healthcheck"]["test"]
             assert test[:4] == ["CMD", "pg_isready", "-h", "127.0.0.1"], test
@@ -183,10 +193,13 @@ def test_all_kinds_render_what_the_manifest_says() -> None:
     assert services["db"]["command"] == [
         "postgres", "-c", "shared_preload_libraries=pg_stat_statements",
         "-c", "full_page_writes=off", "-c", "fsync=off", "-c", "max_connections=50"]
+    # TimescaleDB: sized like PostgreSQL whatever the host's memory, no telemetry.
     assert services["ts"]["command"] == [
         "postgres", "-c", "shared_preload_libraries=timescaledb",
-        "-c", "fsync=off", "-c", "full_page_writes=off",
+        "-c", "fsync=off", "-c", "full_page_writes=off", "-c", "max_connections=100",
         "-c", "timescaledb.telemetry_level=off"]
+    assert services["ts"]["environment"]["NO_TS_TUNE"] == "true"
+    assert services["ts"]["environment"]["TIMESCALEDB_TELEMETRY"] == "off"
     assert "--appendonly no --save ''" in services["cache"]["command"][2]
     # PgBouncer connects lazily; depends_on would make `devenv up one-service` start them all.
     assert "depends_on" not in services["pool"]
@@ -200,6 +213,9 @@ def test_all_kinds_render_what_the_manifest_says() -> None:
     ("postgres:18.1-bookworm", "/var/lib/postgresql"),
     ("timescale/timescaledb:latest-pg18", "/var/lib/postgresql"),
     ("registry.local:5000/postgres:18", "/var/lib/postgresql"),
+    # A digest pin: the tag before it still names the major (the image, when present, decides).
+    ("postgres:17@sha256:" + "a" * 64, "/var/lib/postgresql/data"),
+    ("timescale/timescaledb:2.19.3-pg17", "/var/lib/postgresql/data"),
 ])
 def test_data_dir_follows_the_image_major(image: str, data_dir: str) -> None:
     stack = stack_of(f"project: demo\nservers: {{db: {{kind: postgres, image: '{image}'}}}}\n"
@@ -208,8 +224,9 @@ def test_data_dir_follows_the_image_major(image: str, data_dir: str) -> None:
 
 
 def test_tmpfs_storage_mounts_the_data_dir_in_memory_and_makes_no_volume() -> None:
-    stack = stack_of("project: demo\nservers: {db: {kind: postgres, storage: tmpfs}, "
-                     "keep: {kind: postgres}}\nservices: {auth: {postgres: db}, "
+    stack = stack_of("project: demo\nservers: {db: {kind: postgres, storage: tmpfs, "
+                     "image: 'postgres:17'}, keep: {kind: postgres, image: 'postgres:17'}}\n"
+                     "services: {auth: {postgres: db}, "
                      "billing: {postgres: keep}}\n")
     compose = compose_of(stack)
     assert compose["services"]["db"]["tmpfs"] == ["/var/lib/postgresql/data"]
@@ -263,10 +280,13 @@ def test_state_files_are_private_after_write_generated(tmp_path: Path) -> None:
     private = [p for p in (tmp_path / ".devenv").rglob("*") if p.is_file()]
     assert {p.relative_to(tmp_path).as_posix() for p in private} == {
         ".devenv/secrets.json", ".devenv/compose.env",
-        *(f".devenv/secrets/{name}.env" for name in stack.servers)}
+        *(f".devenv/secrets/{name}/admin-password" for name in ("db", "ts", "spare")),
+        ".devenv/secrets/cache/users-acl", ".devenv/secrets/cache/default-password",
+        ".devenv/secrets/pool/userlist"}
     for path in private:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
-    for folder in [tmp_path / ".devenv", tmp_path / ".devenv" / "secrets"]:
+    for folder in [tmp_path / ".devenv", tmp_path / ".devenv" / "secrets",
+                   tmp_path / ".devenv" / "secrets" / "db"]:
         assert stat.S_IMODE(folder.stat().st_mode) & 0o077 == 0, folder
     assert stat.S_IMODE((tmp_path / "compose" / "compose.yaml").stat().st_mode) == 0o644
     # A second run changes nothing and keeps the passwords.

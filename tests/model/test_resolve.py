@@ -59,7 +59,8 @@ def test_reference_to_a_missing_redis_server() -> None:
             redis: sessions
     """)
     assert message == (
-        f"devenv.yaml:7: services.auth.redis: no server named 'sessions' (redis servers: cache)\n"
+        "devenv.yaml:7: services.auth.redis: no server named 'sessions' "
+        "(redis/valkey servers: cache)\n"
         f"{HINT}"
     )
 
@@ -302,7 +303,7 @@ def test_redis_true_with_several_redis_servers() -> None:
             redis: true
     """)
     assert message == (
-        "devenv.yaml:9: services.auth.redis: several redis servers (r1, r2): name one, "
+        "devenv.yaml:9: services.auth.redis: several redis/valkey servers (r1, r2): name one, "
         f"e.g. 'redis: r1'\n{HINT}"
     )
 
@@ -335,8 +336,8 @@ def test_redis_true_when_the_name_redis_is_a_postgres_server() -> None:
             redis: true
     """)
     assert message == (
-        "devenv.yaml:8: services.auth.redis: no redis server, and 'redis' names a postgres "
-        f"server; declare a redis server under 'servers' and name it here\n{HINT}"
+        "devenv.yaml:8: services.auth.redis: no redis/valkey server, and 'redis' names a "
+        f"postgres server; declare a redis/valkey server under 'servers' and name it here\n{HINT}"
     )
 
 
@@ -525,7 +526,7 @@ def test_several_problems_are_reported_together() -> None:
     assert message == (
         "devenv.yaml:4: services.auth.postgres: no server named 'nope' "
         "(postgres/timescaledb servers: none)\n"
-        "devenv.yaml:5: services.auth.redis: no server named 'nope' (redis servers: none)\n"
+        "devenv.yaml:5: services.auth.redis: no server named 'nope' (redis/valkey servers: none)\n"
         f"{HINT}"
     )
 
@@ -541,11 +542,11 @@ def test_tiny_manifest_gets_one_postgres_and_one_redis_with_defaults() -> None:
     assert list(stack.servers) == ["postgres", "redis"]
     pg, redis = stack.servers["postgres"], stack.servers["redis"]
     assert (pg.kind, pg.image, pg.port, pg.bind, pg.container_port) == (
-        "postgres", "postgres:17", 5432, "127.0.0.1", 5432)
-    assert pg.data_dir == "/var/lib/postgresql/data"
+        "postgres", "postgres:18", 5432, "127.0.0.1", 5432)
+    assert (pg.data_dir, pg.pg_major) == ("/var/lib/postgresql", 18)
     assert pg.preload == ()
     assert (redis.kind, redis.image, redis.port, redis.bind, redis.persistence) == (
-        "redis", "redis:7", 6379, "127.0.0.1", "aof")
+        "redis", "redis:8", 6379, "127.0.0.1", "aof")
     auth = stack.services["auth"]
     assert auth.server == "postgres"
     assert auth.redis == "redis"

@@ -16,8 +16,9 @@ class Kind(Protocol):
     def config_files(self, server: ServerSpec, stack: Stack) -> dict[str, str]:
         """Committed text files (no secrets), by path relative to the compose folder."""
 
-    def secret_env(self, server: ServerSpec, stack: Stack, secrets: Secrets) -> dict[str, str]:
-        """Variables for the container's env_file in .devenv/ (passwords live only there)."""
+    def secret_files(self, server: ServerSpec, stack: Stack, secrets: Secrets) -> dict[str, str]:
+        """Compose secrets by key: files in .devenv/secrets/<server>/ (0600), mounted read-only
+        at /run/secrets/<server>-<key>. Nothing secret goes into the container's config."""
 
 
 def registry() -> dict[str, Kind]:
@@ -25,5 +26,6 @@ def registry() -> dict[str, Kind]:
         "postgres": postgres.Postgres(),
         "timescaledb": postgres.Postgres(),
         "redis": redis.Redis(),
+        "valkey": redis.VALKEY,
         "pgbouncer": pgbouncer.PgBouncer(),
     }

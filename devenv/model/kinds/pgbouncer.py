@@ -1,16 +1,23 @@
-"""PgBouncer in front of the databases of the services that ask for it, SCRAM end to end."""
+"""PgBouncer in front of the databases of the services that ask for it, SCRAM end to end.
+
+The image (edoburu/docker-pgbouncer) runs as `postgres` (uid 70), which cannot read a Compose
+file secret (bind-mounted with the host file's owner and mode 0600). So the container starts as
+root, copies the userlist to a file of postgres's, and PgBouncer drops to postgres itself
+(`user = postgres` in pgbouncer.ini: https://www.pgbouncer.org/config.html#user).
+"""
 
 from __future__ import annotations
 
-import base64
 import hashlib
 from typing import Any
 
 from devenv.model.credentials import Secrets
-from devenv.model.stack import ServerSpec, ServiceSpec, Stack
+from devenv.model.stack import ServerSpec, ServiceSpec, Stack, secret_target
 from devenv.model.templates import render_template
 
 USERLIST = "/tmp/devenv-userlist.txt"
+USERLIST_SECRET = "userlist"
+RUN_AS = "postgres"
 CONSOLE_USER = "pgbouncer"  # the admin console user (SHOW POOLS, PAUSE, RELOAD)
 
 
@@ -38,13 +45,15 @@ def config_text(server: ServerSpec, stack: Stack) -> str:
 class PgBouncer:
     def compose_service(self, server: ServerSpec, stack: Stack) -> dict[str, Any]:
         port = str(server.container_port)
-        script = (f'echo "$$DEVENV_USERLIST" | base64 -d > {USERLIST} '
+        source = secret_target(server.name, USERLIST_SECRET)
+        script = (f"cp {source} {USERLIST} && chown {RUN_AS} {USERLIST} && chmod 0400 {USERLIST} "
                   "&& exec /usr/bin/pgbouncer /etc/pgbouncer/pgbouncer.ini")
         # A bind-mounted file does not change the container's config: this label does, so
         # compose restarts PgBouncer when its databases change.
         digest = hashlib.sha256(config_text(server, stack).encode()).hexdigest()[:16]
         service: dict[str, Any] = {
             "image": server.image,
+            "user": "0",
             "command": ["sh", "-c", script],
             "volumes": [f"./{server.name}/pgbouncer.ini:/etc/pgbouncer/pgbouncer.ini:ro"],
             "labels": {"dev.devenv.config-hash": digest},
@@ -58,10 +67,9 @@ class PgBouncer:
     def config_files(self, server: ServerSpec, stack: Stack) -> dict[str, str]:
         return {f"{server.name}/pgbouncer.ini": config_text(server, stack)}
 
-    def secret_env(self, server: ServerSpec, stack: Stack, secrets: Secrets) -> dict[str, str]:
+    def secret_files(self, server: ServerSpec, stack: Stack, secrets: Secrets) -> dict[str, str]:
         lines = [f'"{CONSOLE_USER}" "{secrets.get(server.name, CONSOLE_USER)}"']
         for svc in pooled(server, stack):
             if svc.server and svc.role:
                 lines.append(f'"{svc.role}" "{secrets.get(svc.server, svc.role)}"')
-        body = "\n".join(dict.fromkeys(lines)) + "\n"
-        return {"DEVENV_USERLIST": base64.b64encode(body.encode()).decode()}
+        return {USERLIST_SECRET: "\n".join(dict.fromkeys(lines)) + "\n"}

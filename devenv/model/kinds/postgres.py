@@ -1,11 +1,16 @@
-"""PostgreSQL and TimescaleDB servers (the official images' runtime contract)."""
+"""PostgreSQL and TimescaleDB servers (the official images' runtime contract).
+
+Read from docker-library/postgres (docker-entrypoint.sh) and timescale/timescaledb-docker
+(docker-entrypoint-initdb.d/000_install_timescaledb.sh, 001_timescaledb_tune.sh).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from devenv.model import extensions
 from devenv.model.credentials import Secrets
-from devenv.model.stack import ADMIN_USER, CLONE_DIR, ServerSpec, Stack
+from devenv.model.stack import ADMIN_USER, CLONE_DIR, ServerSpec, Stack, secret_target
 
 # A local, reproducible database trades host-crash durability for speed, as test setups do: no
 # fsync makes CREATE/DROP DATABASE (reset, per-test clones) several times faster. Commits still
@@ -13,25 +18,61 @@ from devenv.model.stack import ADMIN_USER, CLONE_DIR, ServerSpec, Stack
 # the host's page cache survives it. A host crash may not. `settings` in the manifest overrides
 # these (e.g. `fsync: on`).
 DEV_SETTINGS = (("fsync", "off"), ("full_page_writes", "off"))
+# The TimescaleDB image runs timescaledb-tune on first start, which sizes max_connections by the
+# host's memory (25 on a <= 2 GB Docker Desktop VM: fewer than PgBouncer's pools and the pytest
+# plugin's clones need). NO_TS_TUNE skips it on new volumes; the explicit setting also overrides
+# what it wrote into an older volume's postgresql.conf. PostgreSQL's own default, like postgres.
+TIMESCALE_SETTINGS = (("max_connections", "100"),)
+PASSWORD_SECRET = "admin-password"
+
+
+def settings_of(server: ServerSpec, stack: Stack) -> list[tuple[str, str]]:
+    """The `-c` settings of a server: devenv's, the extensions', then the manifest's."""
+    mine = {key for key, _ in server.settings}
+    ours = list(DEV_SETTINGS)
+    if server.kind == "timescaledb":
+        ours += TIMESCALE_SETTINGS
+    dbs = {ext: [s.database for s in stack.services.values()
+                 if s.server == server.name and ext in s.extensions and s.database]
+           for ext in ("pg_cron", "pg_partman")}
+    if dbs["pg_cron"]:
+        # pg_cron's catalog lives in one database per server (cron.database_name); the first
+        # service listing it gets it. https://github.com/citusdata/pg_cron#setting-up-pg_cron
+        ours.append(("cron.database_name", dbs["pg_cron"][0]))
+    if dbs["pg_partman"]:
+        # The maintenance worker creates future partitions in these databases every hour.
+        ours.append(("pg_partman_bgw.dbname", ",".join(dbs["pg_partman"])))
+    settings = [s for s in ours if s[0] not in mine] + list(server.settings)
+    if server.preload:
+        settings.insert(0, ("shared_preload_libraries", ",".join(server.preload)))
+    if server.kind == "timescaledb":
+        # No phoning home from a developer's laptop or CI.
+        settings.append(("timescaledb.telemetry_level", "off"))
+    return settings
 
 
 class Postgres:
     def compose_service(self, server: ServerSpec, stack: Stack) -> dict[str, Any]:
-        mine = {key for key, _ in server.settings}
-        settings = [s for s in DEV_SETTINGS if s[0] not in mine] + list(server.settings)
-        if server.preload:
-            settings.insert(0, ("shared_preload_libraries", ",".join(server.preload)))
-        if server.kind == "timescaledb":
-            # No phoning home from a developer's laptop or CI.
-            settings.append(("timescaledb.telemetry_level", "off"))
-        service: dict[str, Any] = {
-            "image": server.image,
-            # POSTGRES_* are read on first init only; devenv re-syncs passwords itself on `up`.
-            "environment": {"POSTGRES_USER": ADMIN_USER, "POSTGRES_DB": ADMIN_USER},
+        environment = {
+            # Read by the entrypoint as root before it drops to postgres, on first init only;
+            # devenv re-syncs passwords itself on `up`. A *_FILE, so no secret is in the
+            # container's config (`docker inspect`).
+            "POSTGRES_USER": ADMIN_USER,
+            "POSTGRES_DB": ADMIN_USER,
+            "POSTGRES_PASSWORD_FILE": secret_target(server.name, PASSWORD_SECRET),
         }
-        if settings:
-            service["command"] = ["postgres"] + [a for k, v in settings for a in ("-c", f"{k}={v}")]
-        if server.storage == "tmpfs":  # the entrypoint makes it postgres's, mode 0700
+        if server.kind == "timescaledb":
+            environment.update(NO_TS_TUNE="true", TIMESCALEDB_TELEMETRY="off")
+        service: dict[str, Any] = {"image": server.image}
+        built = extensions.built_image(stack, server)
+        if built is not None:
+            # Built once by `devenv up` (docker compose build), tagged by the recipe's hash.
+            # Plain `docker compose up` builds it when the tag is missing, as devenv does.
+            service.update(image=built, build=extensions.build_section(server))
+        service["environment"] = environment
+        settings = settings_of(server, stack)
+        service["command"] = ["postgres"] + [a for k, v in settings for a in ("-c", f"{k}={v}")]
+        if server.storage == "tmpfs":  # the entrypoint makes PGDATA postgres's, mode 0700
             service["tmpfs"] = [server.data_dir]
         else:
             service["volumes"] = [f"{server.name}-data:{server.data_dir}"]
@@ -46,10 +87,12 @@ class Postgres:
         return service
 
     def config_files(self, server: ServerSpec, stack: Stack) -> dict[str, str]:
-        return {}
+        if extensions.built_image(stack, server) is None:
+            return {}
+        return {f"images/{server.name}/Dockerfile": extensions.recipe(stack, server)}
 
-    def secret_env(self, server: ServerSpec, stack: Stack, secrets: Secrets) -> dict[str, str]:
-        return {"POSTGRES_PASSWORD": secrets.get(server.name, ADMIN_USER)}
+    def secret_files(self, server: ServerSpec, stack: Stack, secrets: Secrets) -> dict[str, str]:
+        return {PASSWORD_SECRET: secrets.get(server.name, ADMIN_USER)}
 
 
 def postgres_uid(image: str) -> int:

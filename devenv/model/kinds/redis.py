@@ -1,20 +1,41 @@
-"""Redis: one ACL user per service, limited to its key prefix (works on Redis Cluster too)."""
+"""Redis and Valkey: one ACL user per service, limited to its key prefix (works on a Cluster too).
+
+The server runs as the image's own user (uid 999), as a plain `redis:8` container does: the
+official entrypoints (docker-library/redis docker-entrypoint.sh, valkey-io/valkey-container
+docker-entrypoint.sh) drop root only when their first argument is the server binary. The ACL
+file is a Compose secret: bind-mounted read-only with the host file's owner and mode (0600),
+which only root in the container can read. So the command, still root, copies it to a file of
+the server's user and then hands over to the image's entrypoint with the server binary first.
+"""
 
 from __future__ import annotations
 
-import base64
 import hashlib
+from dataclasses import dataclass
 from typing import Any
 
 from devenv.model.credentials import Secrets
-from devenv.model.stack import ServerSpec, Stack
+from devenv.model.stack import ServerSpec, Stack, secret_target
 
 ACL_FILE = "/tmp/devenv-users.acl"
+ACL_SECRET = "users-acl"
+DEFAULT_SECRET = "default-password"  # for the healthcheck's AUTH only
 PERSISTENCE = {
     "aof": ["--appendonly", "yes"],
     "rdb": ["--appendonly", "no", "--save", "60 1"],
     "none": ["--appendonly", "no", "--save", "''"],
 }
+# What a service's ACL user may run (README "Security"): everything on its own keys and
+# channels, minus admin and dangerous commands, minus whatever changes code that another
+# service runs. Functions are one namespace per server: FUNCTION LOAD REPLACE of another
+# service's library would make its next FCALL run foreign code with its rights, so FUNCTION
+# (load, delete, flush, restore, kill, list, dump) is the default user's alone; FCALL of what it
+# loaded stays allowed. EVAL/EVALSHA/SCRIPT LOAD stay: a script is named by its SHA-1, so no
+# one can replace another's, and every command inside runs under the caller's key patterns;
+# SCRIPT FLUSH (drops everyone's cache), SCRIPT KILL (another's running script) and SCRIPT
+# DEBUG (forks the server) go. Subcommand rules need Redis >= 7.0.
+SERVICE_RULES = ("+@all -@admin -@dangerous -function -script|flush -script|kill "
+                 "-script|debug")
 
 
 def acl_lines(server: ServerSpec, stack: Stack, secrets: Secrets) -> list[str]:
@@ -27,36 +48,43 @@ def acl_lines(server: ServerSpec, stack: Stack, secrets: Secrets) -> list[str]:
     for svc in stack.services.values():
         if svc.redis == server.name:
             prefix = svc.key_prefix
-            lines.append(
-                f"user {svc.name} on #{digest(svc.name)} resetchannels ~{prefix}* &{prefix}* "
-                "+@all -@admin -@dangerous"
-            )
+            lines.append(f"user {svc.name} on #{digest(svc.name)} resetchannels ~{prefix}* "
+                         f"&{prefix}* {SERVICE_RULES}")
     return lines
 
 
+@dataclass(frozen=True)
 class Redis:
+    binary: str = "redis-server"
+    cli: str = "redis-cli"
+    user: str = "redis"  # uid 999 in both images
+
     def compose_service(self, server: ServerSpec, stack: Stack) -> dict[str, Any]:
-        # The ACL file is written from the env_file at each start, so users follow the manifest
-        # and no secret is ever in a committed file. Plain image tools only: sh and base64.
         args = " ".join(["--aclfile", ACL_FILE, *PERSISTENCE[server.persistence]])
-        script = (f'echo "$$DEVENV_REDIS_ACL" | base64 -d > {ACL_FILE} '
-                  f"&& exec redis-server {args}")
+        source = secret_target(server.name, ACL_SECRET)
+        script = (f"cp {source} {ACL_FILE} && chown {self.user} {ACL_FILE} "
+                  f"&& chmod 0400 {ACL_FILE} && exec docker-entrypoint.sh {self.binary} {args}")
+        password = secret_target(server.name, DEFAULT_SECRET)
         return {
             "image": server.image,
             "command": ["sh", "-c", script],
             "volumes": [f"{server.name}-data:/data"],
             "healthcheck": {
-                # REDISCLI_AUTH comes from the env_file; a NOAUTH reply does not contain PONG.
-                "test": ["CMD-SHELL", f"redis-cli -p {server.container_port} ping | grep -q PONG"],
+                # AUTH through stdin: the password is in no process's arguments or config; a
+                # NOAUTH or LOADING reply holds no PONG.
+                "test": ["CMD-SHELL", f"printf 'AUTH %s\\nPING\\n' \"$$(cat {password})\" | "
+                         f"{self.cli} -p {server.container_port} | grep -q PONG"],
             },
         }
 
     def config_files(self, server: ServerSpec, stack: Stack) -> dict[str, str]:
         return {}
 
-    def secret_env(self, server: ServerSpec, stack: Stack, secrets: Secrets) -> dict[str, str]:
-        acl = "\n".join(acl_lines(server, stack, secrets)) + "\n"
+    def secret_files(self, server: ServerSpec, stack: Stack, secrets: Secrets) -> dict[str, str]:
         return {
-            "REDISCLI_AUTH": secrets.get(server.name, "default"),
-            "DEVENV_REDIS_ACL": base64.b64encode(acl.encode()).decode(),
+            ACL_SECRET: "\n".join(acl_lines(server, stack, secrets)) + "\n",
+            DEFAULT_SECRET: secrets.get(server.name, "default"),
         }
+
+
+VALKEY = Redis(binary="valkey-server", cli="valkey-cli", user="valkey")
