@@ -666,15 +666,6 @@ def test_up_no_migrate_after_the_volume_was_recreated_provisions_again(cap: Copi
         cap.devenv("up", "auth")  # provisions and migrates (the warm check fails with migrate)
 
 
-def test_down_stops_the_standby(cap: CopiedStack) -> None:
-    """Last in the module: the stack is down afterwards."""
-    cap.ok("reset", "auth")
-    wait_for("no standby", standby_socket(cap).exists, cap)
-    cap.ok("down")
-    assert not standby_socket(cap).exists()
-    assert "standby: exits (asked to stop)" in log_text(cap)
-
-
 def test_info_after_a_reset_labels_the_applied_column_for_what_it_is(cap: CopiedStack) -> None:
     """After a reset the ledger rows are the template's: the column says so, not APPLIED AT."""
     cap.ok("reset", "auth")
@@ -686,3 +677,12 @@ def test_info_after_a_reset_labels_the_applied_column_for_what_it_is(cap: Copied
     assert result.stderr == ("APPLIED TO DATA: when the file ran into the data now in this "
                              "database; after `devenv reset` that is when the service's "
                              "template was built\n")
+
+
+def test_down_stops_the_standby(cap: CopiedStack) -> None:
+    """Last in the module: the stack is down afterwards."""
+    cap.ok("reset", "auth")
+    wait_for("no standby", standby_socket(cap).exists, cap)
+    cap.ok("down")
+    assert not standby_socket(cap).exists()
+    assert "standby: exits (asked to stop)" in log_text(cap)
