@@ -39,6 +39,9 @@ app = typer.Typer(
 db_app = typer.Typer(help="Throwaway databases cloned from a service's golden template.",
                      no_args_is_help=True)
 app.add_typer(db_app, name="db")
+export_app = typer.Typer(help="The stack for somewhere other than this machine.",
+                         no_args_is_help=True)
+app.add_typer(export_app, name="export")
 
 
 MANIFEST = "devenv.yaml"
@@ -265,10 +268,18 @@ def migrate(
     ctx: typer.Context,
     services: Services = None,
     to: Annotated[Optional[str], typer.Option("--to", help="Stop at this version.")] = None,  # noqa: UP045
+    in_cluster: Annotated[bool, typer.Option(
+        "--in-cluster", help="In a Kubernetes Job of `devenv export kubernetes`: connect with "
+        "the service's DATABASE_DIRECT_URL, wait for it, grant as its owner.")] = False,
 ) -> None:
     """Apply pending migrations (and new seeds) of running services."""
     from devenv.cli import migrate as verbs
 
+    if in_cluster:
+        if to is not None or len(services or []) != 1:
+            ctx.fail("--in-cluster migrates exactly one service, to its latest version")
+        verbs.migrate_in_cluster(_stack(ctx), _console(ctx), name=(services or [""])[0])
+        return
     verbs.migrate(_stack(ctx), _console(ctx), names=services or [], target=to)
 
 
@@ -445,6 +456,28 @@ def doctor(ctx: typer.Context, json_: Json = False) -> None:
     from devenv.cli import doctor as run
 
     run.doctor(_stack(ctx), _console(ctx), as_json=json_)
+
+
+@export_app.command("kubernetes")
+def export_kubernetes(
+    ctx: typer.Context,
+    output: Annotated[Optional[Path], typer.Option(  # noqa: UP045
+        "-o", "--output", help="The folder (default: k8s/ beside the manifest).",
+        show_default=False)] = None,
+    namespace: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--namespace", help="The namespace (default: the project's name).",
+        show_default=False)] = None,
+    secrets: Annotated[str, typer.Option(
+        "--secrets", help="generate: write them, git-ignored; external: name them only.")
+    ] = "generate",
+    check: Annotated[bool, typer.Option("--check", help="Exit 1 if committed files are stale; "
+                                        "write nothing.")] = False,
+) -> None:
+    """Render the stack as Kubernetes manifests on CloudNativePG (kubectl apply -k)."""
+    from devenv.cli import export
+
+    export.kubernetes_(_stack(ctx), _console(ctx), output=output, namespace=namespace,
+                       secrets=secrets, check=check)
 
 
 def _global_quiet(args: list[str]) -> list[str]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import time
 from datetime import datetime
 
 from devenv import migrations
@@ -51,6 +53,62 @@ def migrate(stack: Stack, console: Console, *, names: list[str], target: str | N
         migrate_service(ctx, svc, target=target, seed=target is None, verbose=True)
         console.say(f"{svc.name}: up to date" if target is None else
                     f"{svc.name}: at {target}")
+
+
+IN_CLUSTER_WAIT = 300.0  # seconds: CNPG makes the cluster, the role, then the database
+
+
+def migrate_in_cluster(stack: Stack, console: Console, *, name: str,
+                       wait: float = IN_CLUSTER_WAIT) -> None:
+    """The Job of `devenv export kubernetes`: no .devenv/, no Docker. It connects as the
+    service's own role (DATABASE_DIRECT_URL from its env Secret), waits until CNPG has made the
+    role and the database, does the grants CNPG does not model (as the owner, the same
+    idempotent statements as `devenv up`), then migrates and seeds with the same ledger."""
+    import psycopg  # noqa: PLC0415 - ~0.2 s; only the in-cluster Job pays it
+
+    from devenv.engine.provision import database_access, grant_reads  # noqa: PLC0415 - same
+
+    svc = _with_db(stack, [name])[0]
+    assert svc.database is not None and svc.role is not None
+    url = os.environ.get("DATABASE_DIRECT_URL", "")
+    if not url:
+        raise DevenvError("--in-cluster: DATABASE_DIRECT_URL is not set",
+                          hint="run it in the Job that `devenv export kubernetes` writes: its "
+                          f"Secret {svc.name}-env sets it")
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            conn = psycopg.connect(url, autocommit=True, connect_timeout=5)
+            break
+        except psycopg.OperationalError as exc:
+            if time.monotonic() > deadline:
+                raise DevenvError(f"database of service '{svc.name}' did not answer in "
+                                  f"{wait:.0f} s ({str(exc).strip().splitlines()[-1:]})",
+                                  hint="`kubectl get cluster,database` shows what CNPG is "
+                                  "doing; the Job retries") from None
+            console.say(f"  {svc.name}: waiting for its database")
+            time.sleep(2)
+    peers = [s for s in stack.services.values() if s.server == svc.server and s.role]
+    readers = sorted({o.role for o in peers if svc.name in o.reads and o.role})
+    with conn:
+        actions = database_access(conn, svc.database, readers, {s.role for s in peers if s.role})
+        actions += grant_reads(conn, svc.role, readers, database=svc.database)
+    for action in actions:
+        console.say(f"  {svc.name}: {action}")
+    spec = svc.migrations
+    if spec is not None and spec.command is not None:
+        console.say(f"  {svc.name}: running `{spec.command}`")
+        migrations.run_command(spec.command, cwd=stack.root / spec.cwd, env=dict(os.environ),
+                               on_output=lambda line: console.say(f"  {svc.name} | {line}"))
+    else:
+        found = migration_set(stack, svc)
+        if found is not None and (found.versioned or found.repeatable):
+            migrations.migrate(url, found, out_of_order=spec.out_of_order if spec else False,
+                               on_event=lambda e: console.say(f"  {svc.name}: {e}"))
+    seeds = seed_set(stack, svc)
+    if seeds is not None and seeds.files:
+        migrations.seed(url, seeds, on_event=lambda e: console.say(f"  {svc.name}: {e}"))
+    console.say(f"{svc.name}: up to date")
 
 
 def rollback(stack: Stack, console: Console, *, name: str, steps: int) -> None:

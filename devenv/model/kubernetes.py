@@ -244,9 +244,9 @@ def _roles(stack: Stack, server: ServerSpec) -> list[dict[str, Any]]:
     service, the migration and admin roles members of every owner."""
     owners = [s.role for s in _services_on(stack, server) if s.role]
     out: list[dict[str, Any]] = []
-    for role in dict.fromkeys(owners):
-        out.append({"name": role, "ensure": "present", "login": True, "inherit": True,
-                    "passwordSecret": {"name": role_secret(server, role)}})
+    for owner in dict.fromkeys(owners):
+        out.append({"name": owner, "ensure": "present", "login": True, "inherit": True,
+                    "passwordSecret": {"name": role_secret(server, owner)}})
     for role, admin in ((stack.migration_role, False), (stack.admin_role, True)):
         if role is None:
             continue
