@@ -115,8 +115,10 @@ def operand(stack: Stack, server: ServerSpec, lines: dict[KeyPath, int]) -> Oper
     repo, _, _ = split_reference(server.image)
     repo = repo.removeprefix("docker.io/").removeprefix("library/")
     where = _where(stack, lines, ("servers", server.name, "image"))
-    if repo.startswith("ghcr.io/cloudnative-pg/"):
-        return Operand(server.image, "cnpg" if repo.endswith("/postgresql") else "custom")
+    if repo == "ghcr.io/cloudnative-pg/postgresql":
+        return Operand(server.image, "cnpg")
+    if "cnpg" in repo or "cloudnative-pg" in repo:  # the team's own operand image
+        return Operand(server.image, "custom")
     major = server.pg_major or major_from_tag(server.image)
     if server.kind == "timescaledb":
         if repo not in ("timescale/timescaledb", "timescale/timescaledb-ha"):
@@ -137,8 +139,8 @@ def operand(stack: Stack, server: ServerSpec, lines: dict[KeyPath, int]) -> Oper
         raise DevenvError(
             f"{where}: no CloudNativePG image for {server.image}",
             hint="CNPG runs its own operand images: use the official postgres image (exported "
-            f"as {CNPG_IMAGE.format(major='NN')}) or an image built FROM "
-            "ghcr.io/cloudnative-pg/postgresql (used as is)")
+            f"as {CNPG_IMAGE.format(major='NN')}) or one built FROM "
+            "ghcr.io/cloudnative-pg/postgresql with 'cnpg' in its name (exported as is)")
     if major not in CNPG_MAJORS:
         raise DevenvError(
             f"{where}: cannot tell the PostgreSQL major of {server.image} for CloudNativePG",
@@ -162,8 +164,9 @@ def check_extensions(stack: Stack, server: ServerSpec, image: Operand,
     if problems:
         raise DevenvError(
             "\n".join(problems),
-            hint="build an operand image FROM ghcr.io/cloudnative-pg/postgresql with it, set "
-            f"servers.{server.name}.image to that image (used as is), or drop the extension")
+            hint="build an image FROM ghcr.io/cloudnative-pg/postgresql with it, with 'cnpg' "
+            f"in its name, and set servers.{server.name}.image to it (exported as is; locally "
+            "devenv runs it too), or drop the extension")
 
 
 # -- the in-cluster view of the stack ---------------------------------------------------------

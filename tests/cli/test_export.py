@@ -1,0 +1,123 @@
+"""`devenv export kubernetes` as a user runs it: files, --check, kept passwords, external."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.devenv_cli import devenv_command
+
+TINY = "project: demo\nservices: {auth: {postgres: true, redis: true}}\n"
+
+
+def run(cwd: Path, *args: str, env: dict[str, str] | None = None
+        ) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items()
+               if k not in ("DEVENV_FILE", "DATABASE_DIRECT_URL")}
+    environ.update(env or {})
+    return subprocess.run([*devenv_command(), *args], cwd=cwd, env=environ, capture_output=True,
+                          text=True, timeout=60, check=False)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "devenv.yaml").write_text(TINY)
+    (tmp_path / "migrations" / "auth").mkdir(parents=True)
+    return tmp_path
+
+
+def test_export_writes_the_folder_with_git_ignored_private_secrets(project: Path) -> None:
+    done = run(project, "export", "kubernetes")
+    assert done.returncode == 0, done.stderr
+    folder = project / "k8s"
+    assert "wrote k8s/kustomization.yaml" in done.stdout.splitlines()
+    assert (folder / ".gitignore").read_text().splitlines()[-2:] == ["/secrets.yaml",
+                                                                     "/passwords.json"]
+    for private in ("secrets.yaml", "passwords.json"):
+        assert stat.S_IMODE((folder / private).stat().st_mode) == 0o600
+    kustom = yaml.safe_load((folder / "kustomization.yaml").read_text())
+    assert kustom["namespace"] == "demo"
+    assert "COPY --chown=10001:10001 migrations/auth/" in (
+        folder / "images/migrate/Dockerfile").read_text()
+    assert not (project / ".devenv" / "secrets.json").exists()  # local passwords untouched
+
+
+def test_a_second_export_keeps_the_passwords_and_changes_nothing(project: Path) -> None:
+    assert run(project, "export", "kubernetes").returncode == 0
+    before = (project / "k8s" / "secrets.yaml").read_text()
+    again = run(project, "export", "kubernetes")
+    assert again.returncode == 0, again.stderr
+    assert "nothing to do: k8s/ is up to date" in again.stdout
+    assert (project / "k8s" / "secrets.yaml").read_text() == before
+
+
+def test_check_fails_on_stale_files_and_writes_nothing(project: Path) -> None:
+    fresh = run(project, "export", "kubernetes", "--check")
+    assert fresh.returncode == 1
+    assert fresh.stderr.startswith("error: exported files are stale: k8s/.gitignore")
+    assert not (project / "k8s").exists()
+    assert run(project, "export", "kubernetes", "-o", "out", "--namespace", "pr-7").returncode == 0
+    ok = run(project, "export", "kubernetes", "-o", "out", "--namespace", "pr-7", "--check")
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout == "out/ is up to date with devenv.yaml\n"
+    other = run(project, "export", "kubernetes", "-o", "out", "--check")
+    assert other.returncode == 1 and "out/kustomization.yaml" in other.stderr
+
+
+def test_external_secrets_are_named_not_written(project: Path) -> None:
+    assert run(project, "export", "kubernetes").returncode == 0
+    done = run(project, "export", "kubernetes", "--secrets", "external")
+    assert done.returncode == 0, done.stderr
+    assert not (project / "k8s" / "secrets.yaml").exists()
+    assert ("Secrets to provide in the namespace: auth-env, postgres-role-auth, "
+            "postgres-superuser, redis-acl") in done.stdout
+
+
+def test_a_bad_namespace_is_refused(project: Path) -> None:
+    done = run(project, "export", "kubernetes", "--namespace", "Not_OK")
+    assert done.returncode == 1
+    assert done.stderr.startswith("error: --namespace 'Not_OK' is not a Kubernetes namespace")
+
+
+def test_an_extension_cnpg_cannot_declare_fails_before_any_file(tmp_path: Path) -> None:
+    (tmp_path / "devenv.yaml").write_text(
+        "project: demo\nservices:\n  auth:\n    postgres: true\n    extensions: [pg_cron]\n")
+    done = run(tmp_path, "export", "kubernetes")
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[0] == (
+        "error: devenv.yaml:5: services.auth.extensions.0: extension 'pg_cron' is not in "
+        "ghcr.io/cloudnative-pg/postgresql:18-standard-trixie, so a CloudNativePG Database "
+        "cannot declare it")
+    assert not (tmp_path / "k8s").exists()
+
+
+def test_migrate_in_cluster_needs_the_job_s_environment(project: Path) -> None:
+    done = run(project, "migrate", "auth", "--in-cluster")
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[0] == "error: --in-cluster: DATABASE_DIRECT_URL is not set"
+    usage = run(project, "migrate", "--in-cluster")
+    assert usage.returncode == 2
+    assert "--in-cluster migrates exactly one service" in usage.stderr
+
+
+def test_migrate_in_cluster_waits_for_its_database_then_says_so(
+        project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from devenv.cli.migrate import migrate_in_cluster
+    from devenv.console import Console
+    from devenv.errors import DevenvError
+    from devenv.model.resolve import load_stack
+
+    monkeypatch.setenv("DATABASE_DIRECT_URL", "postgresql://auth:pw@127.0.0.1:1/auth")
+    out = io.StringIO()
+    with pytest.raises(DevenvError) as err:
+        migrate_in_cluster(load_stack(project / "devenv.yaml"), Console(out=out), name="auth",
+                           wait=0)
+    assert err.value.message.startswith("database of service 'auth' did not answer in 0 s")
+    assert err.value.hint is not None and "kubectl get cluster,database" in err.value.hint
