@@ -71,8 +71,6 @@ def up(stack: Stack, console: Console, *, names: list[str], deadline_s: float = 
                                                        migrate=migrate)
         ctx, todo = warm_ctx if warm_ctx is not None else (None, None)
         warm = ctx is not None
-        if ctx is not None:
-            _keep_isolation(ctx, servers)
         if ctx is None:
             if migrate:  # a bad folder fails before any password, file or container is made
                 migrate_step.check_folders(stack, services)
@@ -119,10 +117,14 @@ def _warm_context(stack: Stack, console: Console, services: list[ServiceSpec],
         return None
     if not _probe_services(ctx, services, quick=True, direct=not migrate):
         return None
+    # The isolation re-check runs beside the migration survey: both are a query per server.
     if not migrate:
+        _keep_isolation(ctx, servers)
         return ctx, None
     try:
-        return ctx, migrate_step.outstanding_services(ctx, services)
+        todo, _ = parallel([lambda: migrate_step.outstanding_services(ctx, services),
+                            lambda: _keep_isolation(ctx, servers)])
+        return ctx, todo
     except DriftError:
         raise  # the stack is fine, the files are not: a cold `up` would refuse the same way
     except DevenvError:
@@ -370,10 +372,12 @@ def _write_env_files(ctx: Context, services: list[ServiceSpec]) -> None:
 
 def _summary(ctx: Context, services: list[ServiceSpec], seconds: float, *, warm: bool) -> None:
     console = ctx.console
+    if console.quiet:
+        return
     what = "up to date" if warm else "up"
     console.say(f"{ctx.stack.project} is {what} ({seconds:.2f}s)")
     for svc in services:
-        variables = facts.env_vars(ctx.stack, svc, ctx.secrets, ctx.ports)
+        variables = facts.env_vars(ctx.stack, svc, ctx.secrets, ctx.ports, templates=False)
         parts = [svc.name]
         if "DATABASE_URL" in variables:
             parts.append(f"database {svc.database}")
