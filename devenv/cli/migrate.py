@@ -17,7 +17,7 @@ from devenv.engine.migrate import (
     outstanding_services,
     seed_set,
 )
-from devenv.errors import DevenvError
+from devenv.errors import DevenvError, last_line
 from devenv.migrations.formats import MigrationSet
 from devenv.migrations.state import drift_hint
 from devenv.model.stack import ServiceSpec, Stack
@@ -83,7 +83,7 @@ def migrate_in_cluster(stack: Stack, console: Console, *, name: str,
         except psycopg.OperationalError as exc:
             if time.monotonic() > deadline:
                 raise DevenvError(f"database of service '{svc.name}' did not answer in "
-                                  f"{wait:.0f} s ({str(exc).strip().splitlines()[-1:]})",
+                                  f"{wait:.0f} s ({last_line(exc)})",
                                   hint="`kubectl get cluster,database` shows what CNPG is "
                                   "doing; the Job retries") from None
             console.say(f"  {svc.name}: waiting for its database")
