@@ -42,6 +42,10 @@ app.add_typer(db_app, name="db")
 export_app = typer.Typer(help="The stack for somewhere other than this machine.",
                          no_args_is_help=True)
 app.add_typer(export_app, name="export")
+replica_app = typer.Typer(help="Read replicas: stop and restart their WAL replay (lag on demand).",
+                          no_args_is_help=True)
+app.add_typer(replica_app, name="replica")
+ReplicaServer = Annotated[str, typer.Argument(help="A server with `replicas:`.")]
 
 
 MANIFEST = "devenv.yaml"
@@ -358,6 +362,22 @@ def reset(
     from devenv.cli import data
 
     data.reset(_stack(ctx), _console(ctx), names=services or [], all_=all_, hard=hard)
+
+
+@replica_app.command("pause")
+def replica_pause(ctx: typer.Context, server: ReplicaServer) -> None:
+    """Pause WAL replay on SERVER's replicas: their reads stay as of now (pg_wal_replay_pause)."""
+    from devenv.cli import lifecycle
+
+    lifecycle.replica(_stack(ctx), _console(ctx), server=server, pause=True)
+
+
+@replica_app.command("resume")
+def replica_resume(ctx: typer.Context, server: ReplicaServer) -> None:
+    """Resume WAL replay on SERVER's replicas (pg_wal_replay_resume)."""
+    from devenv.cli import lifecycle
+
+    lifecycle.replica(_stack(ctx), _console(ctx), server=server, pause=False)
 
 
 @db_app.command("clone")

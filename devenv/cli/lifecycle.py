@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from typing import TYPE_CHECKING
 
 from devenv.console import Console, table
 from devenv.data import standby
@@ -13,6 +14,9 @@ from devenv.engine.docker import Docker, ServerStatus, server_status
 from devenv.errors import DevenvError
 from devenv.model.stack import Stack
 from devenv.store import state
+
+if TYPE_CHECKING:
+    from devenv.engine.replication import ReplicaState
 
 
 def up(stack: Stack, console: Console, *, names: list[str], timeout: float, migrate: bool,
@@ -42,10 +46,12 @@ def status(stack: Stack, console: Console, *, as_json: bool) -> None:
          **_migration_state(stack, s.name, console, running)}
         for s in stack.services.values()
     ]
+    replicas = _replica_states(stack, console, running)
     if as_json:
         console.result(json.dumps({
             "project": stack.project,
             "servers": [vars(s) for s in servers],
+            "replicas": [vars(r) for r in replicas],
             "services": services,
         }, indent=2))
         return
@@ -54,6 +60,10 @@ def status(stack: Stack, console: Console, *, as_json: bool) -> None:
         [s.name, s.kind, s.state, s.health or "-", ready(s.verified_at),
          "-" if s.port is None else str(s.port)] for s in servers]))
     _explain_health(console, servers)
+    if replicas:
+        console.result(table(["REPLICA", "OF", "STATE", "LAG BYTES", "LAG SECONDS"], [
+            [r.name, r.primary, r.state, "-" if r.lag_bytes is None else str(r.lag_bytes),
+             "-" if r.lag_seconds is None else f"{r.lag_seconds:g}"] for r in replicas]))
     rows = []
     for v in services:
         mark = "" if v["env_file_exists"] else " (not written yet)"
@@ -67,6 +77,36 @@ def status(stack: Stack, console: Console, *, as_json: bool) -> None:
                           "ENV FILE"], rows))
     if any(v["drift"] for v in services):
         console.result("drift: `devenv validate` names each file and the command that fixes it")
+
+
+def _replica_states(stack: Stack, console: Console,
+                    running: set[str]) -> list[ReplicaState]:
+    """Each replica of a running primary, with its lag; none when no server has replicas."""
+    primaries = [s for s in stack.servers.values() if s.replicas and s.name in running]
+    if not primaries:
+        return []
+    from devenv.engine import replication  # noqa: PLC0415 - psycopg, ~0.2 s: only a stack with replicas running pays it
+
+    ctx = attach(stack, console)
+    out: list[ReplicaState] = []
+    for server in primaries:
+        try:
+            out += replication.states(ctx, server)
+        except DevenvError:
+            continue  # the primary is starting or gone: the servers table already says so
+    return out
+
+
+def replica(stack: Stack, console: Console, *, server: str, pause: bool) -> None:
+    """`devenv replica pause|resume SERVER`: WAL replay on every replica of SERVER."""
+    if server not in stack.servers:
+        raise DevenvError(f"no server named '{server}' in {stack.manifest_name} "
+                          f"(servers: {', '.join(stack.servers)})")
+    from devenv.engine import replication  # noqa: PLC0415 - psycopg, ~0.2 s: only this verb pays it
+
+    names = replication.set_paused(attach(stack, console), stack.servers[server], pause)
+    verb = "paused: reads there see the data as of now" if pause else "resumed"
+    console.say(f"replay {verb} on {', '.join(names)}")
 
 
 def _drift_cell(drift: object) -> str:

@@ -22,11 +22,13 @@ from psycopg import sql
 
 from devenv.console import Console
 from devenv.data import golden, keys, spares
-from devenv.engine import provision
+from devenv.engine import provision, replication
 from devenv.engine.context import Context, attach, select
 from devenv.engine.migrate import migrate_service
 from devenv.errors import STACK_DOWN_HINT, DevenvError, last_line
 from devenv.model.stack import ServiceSpec, Stack
+
+REPLAY_TIMEOUT = 30.0  # seconds a reset waits for the replicas to replay it
 
 
 def reset(stack: Stack, console: Console, *, names: list[str], all_: bool, hard: bool,
@@ -54,6 +56,10 @@ def reset(stack: Stack, console: Console, *, names: list[str], all_: bool, hard:
                 reset_database(ctx, svc, closed=closed)
         removed = _unlink_keys(ctx, svc) if svc.redis else 0  # after its database part only
         what = "rebuilt from migrations and seeds" if hard else "restored from its template"
+        if svc.server is not None and stack.servers[svc.server].replicas:
+            # back only when the replicas read the same: a test after a reset sees it there too
+            replication.wait_replayed(ctx, stack.servers[svc.server], REPLAY_TIMEOUT)
+            what += f", replayed by {svc.server}'s replicas"
         redis = f", {removed} Redis key(s) removed" if svc.redis else ""
         console.say(f"{svc.name}: {what}{redis} "
                     f"({(time.perf_counter() - started) * 1000:.0f} ms)")

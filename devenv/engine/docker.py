@@ -213,6 +213,17 @@ class Docker:
                               f"{done.stderr.strip().splitlines()[-1:] or ['']}",
                               hint=f"`devenv logs {server}` shows the server's log")
 
+    def exec_as_postgres(self, server: str, command: list[str]) -> None:
+        """Run a command as the image's postgres user in a server's container (pg_hba.conf
+        lives in its data directory, which only postgres may write)."""
+        done = subprocess.run(self.compose_command("exec", "-T", "-u", "postgres", server,
+                                                   *command),
+                              capture_output=True, text=True, check=False, timeout=60)
+        if done.returncode != 0:
+            raise DevenvError(f"a command in server '{server}' failed: "
+                              f"{(done.stderr.strip().splitlines() or [''])[-1]}",
+                              hint=f"`devenv logs {server}` shows the server's log")
+
     def compose_command(self, *args: str) -> list[str]:
         """A plain `docker compose` command line for this stack (what users can type too)."""
         return ["docker", "compose", "-f", str(self.compose_file), "--env-file",
@@ -285,7 +296,8 @@ class Docker:
         """A missing image with no registry reachable fails late and obscurely: say it first."""
         from python_on_whales.exceptions import DockerException  # noqa: PLC0415 - python-on-whales, ~0.5 s: the Engine API socket serves reads without it
 
-        wanted = sorted({self.stack.servers[s].image for s in servers})
+        wanted = sorted({self.stack.servers[s].image for s in servers
+                         if s in self.stack.servers})  # a replica runs its primary's image
         present = self._image_tags()
         missing = [i for i in wanted if i not in present and f"docker.io/{i}" not in present]
         if not missing:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from devenv.engine.docker import ContainerState
 from devenv.errors import DevenvError
+from devenv.model.replicas import replicas_of
 from devenv.model.stack import ServerSpec, Stack
 
 
@@ -32,11 +33,15 @@ def pick_free(bind: str) -> int:
 
 def assign_auto(stack: Stack, known: dict[str, int]) -> dict[str, int]:
     """Keep every port chosen before (stable across restarts); choose the missing ones."""
+    replicas = {r.name: s for s in stack.servers.values() for r in replicas_of(s)}
     out = {name: port for name, port in known.items()
-           if name in stack.servers and stack.servers[name].port is None}
+           if (name in stack.servers and stack.servers[name].port is None) or name in replicas}
     for server in stack.servers.values():
         if server.port is None and server.name not in out:
             out[server.name] = pick_free(server.bind)
+    for name, server in replicas.items():  # a replica's port is always chosen here, kept
+        if name not in out:
+            out[name] = pick_free(server.bind)
     return out
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from psycopg import sql
 
 from devenv.console import Console
-from devenv.engine import clonespace, images, ports, probes, provision
+from devenv.engine import clonespace, images, ports, probes, provision, replication
 from devenv.engine import migrate as migrate_step
 from devenv.engine.context import Context, attach, needed_servers, parallel, prepare, select
 from devenv.engine.docker import ContainerState, Docker
@@ -23,6 +23,7 @@ from devenv.errors import DevenvError
 from devenv.masking import mask, mask_url
 from devenv.migrations.state import DriftError
 from devenv.model import facts
+from devenv.model.replicas import all_replicas
 from devenv.model.scram import make_secret
 from devenv.model.stack import ADMIN_USER, COMPOSE_ENV, ServerSpec, ServiceSpec, Stack
 from devenv.store import passwords, state
@@ -115,6 +116,8 @@ def _warm_context(stack: Stack, console: Console, services: list[ServiceSpec],
     containers = ctx.docker.by_server()
     if not all(_healthy(containers.get(s.name)) for s in servers):
         return None
+    if not all(_healthy(containers.get(r.name)) for r in all_replicas(servers)):
+        return None
     if not _probe_services(ctx, services, quick=True, direct=not migrate):
         return None
     # The isolation re-check runs beside the migration survey: both are a query per server.
@@ -190,7 +193,7 @@ def _start(ctx: Context, servers: list[ServerSpec], containers: dict[str, Contai
     ports.check_free(ctx.stack, servers, ctx.ports, containers, others,
                      relist=ctx.docker.by_server)
     images.build_missing(ctx.stack, ctx.docker, servers, ctx.console)
-    names = [s.name for s in servers]
+    names = [s.name for s in servers] + [r.name for r in all_replicas(servers)]
     with ctx.console.step(f"Starting {', '.join(names)}"):
         ctx.docker.up(names)
     if resync:
@@ -290,6 +293,18 @@ def _provision(ctx: Context, servers: list[ServerSpec], deadline: float) -> None
                              for s in databases]):
         for action in actions:
             ctx.console.say(f"  {action}")
+    primaries = [s for s in databases if s.replicas]
+    if not primaries:
+        return
+    for actions in parallel([lambda s=s: replication.prepare_primary(ctx, s)  # type: ignore[misc]
+                             for s in primaries]):
+        for action in actions:
+            ctx.console.say(f"  {action}")
+    with ctx.console.step("Waiting for the replicas to catch up"):
+        notes = parallel([lambda s=s: replication.wait_all(  # type: ignore[misc]
+            ctx, s, deadline, _with_diagnosis) for s in primaries])
+    for note in (n for group in notes for n in group):
+        ctx.console.warn(note)
 
 
 def _clone_space(ctx: Context, server: ServerSpec) -> list[str]:

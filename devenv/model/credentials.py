@@ -10,6 +10,7 @@ import secrets
 import string
 from dataclasses import dataclass
 
+from devenv.model.replicas import REPLICATION_ROLE
 from devenv.model.stack import ADMIN_USER, Stack
 
 _ALPHABET = string.ascii_letters + string.digits  # safe unquoted in URLs, dotenv and userlists
@@ -22,6 +23,8 @@ def needed(stack: Stack) -> list[str]:
         if server.is_database:
             keys.append(f"{server.name}/{ADMIN_USER}")
             keys += [f"{server.name}/{r}" for r in (stack.migration_role, stack.admin_role) if r]
+            if server.replicas:
+                keys.append(f"{server.name}/{REPLICATION_ROLE}")
         elif server.is_redis:
             keys.append(f"{server.name}/default")
         elif server.kind == "pgbouncer":

@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 from devenv.errors import DevenvError
 from devenv.model.credentials import Secrets
+from devenv.model.replicas import replicas_of
 from devenv.model.stack import ServerSpec, ServiceSpec, Stack
 from devenv.model.templates import TemplateProblem, render_user
 
@@ -75,6 +76,42 @@ def db_facts(stack: Stack, svc: ServiceSpec, secrets: Secrets, ports: dict[str, 
         pool = stack.servers[svc.pgbouncer]
         url = pg_url(svc.role, password, host_of(pool), port_of(pool, ports), name)
     return DbFacts(host, port, name, svc.role, password, url, direct, url != direct)
+
+
+def replica_endpoints(server: ServerSpec, ports: dict[str, int]) -> list[tuple[str, int]]:
+    """(host, port) of each read replica of a server: their ports are chosen by `up`."""
+    out = []
+    for replica in replicas_of(server):
+        if replica.name not in ports:
+            raise DevenvError(f"replica '{replica.name}' has no port yet", hint="run `devenv up`")
+        out.append((host_of(server), ports[replica.name]))
+    return out
+
+
+def readonly_vars(stack: Stack, svc: ServiceSpec, secrets: Secrets, ports: dict[str, int],
+                  *, database: str | None = None) -> dict[str, str]:
+    """DATABASE_READONLY_URL, PGHOST_READONLY, PGPORT_READONLY: the service's role and database
+    on its server's replicas; several replicas make a libpq multi-host URL that prefers a
+    standby (target_session_attrs=prefer-standby, libpq 14+)."""
+    if svc.server is None or svc.role is None or svc.database is None:
+        return {}
+    server = stack.servers[svc.server]
+    if not server.replicas:
+        return {}
+    hosts = replica_endpoints(server, ports)
+    password = secrets.get(server.name, svc.role)
+    name = database or svc.database
+    if len(hosts) == 1:
+        url = pg_url(svc.role, password, hosts[0][0], hosts[0][1], name)
+    else:
+        first = pg_url(svc.role, password, hosts[0][0], hosts[0][1], name)
+        prefix, _, rest = first.partition("@")
+        others = "".join(f",{h}:{p}" for h, p in hosts[1:])
+        host_part, _, path = rest.partition("/")
+        url = f"{prefix}@{host_part}{others}/{path}?target_session_attrs=prefer-standby"
+    return {"DATABASE_READONLY_URL": url,
+            "PGHOST_READONLY": ",".join(h for h, _ in hosts),
+            "PGPORT_READONLY": ",".join(str(p) for _, p in hosts)}
 
 
 PEOPLE_ROLES = ("admin", "migration")
@@ -156,6 +193,7 @@ def env_vars(stack: Stack, svc: ServiceSpec, secrets: Secrets, ports: dict[str, 
             read = db_facts(stack, svc, secrets, ports, database=target.database)
             assert read is not None
             out[f"{other.upper()}_DATABASE_URL"] = read.direct_url
+        out.update(readonly_vars(stack, svc, secrets, ports, database=database))
     redis = redis_facts(stack, svc, secrets, ports)
     if redis is not None:
         out.update(REDIS_URL=redis.url, REDIS_KEY_PREFIX=redis.prefix)

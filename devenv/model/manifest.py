@@ -114,6 +114,18 @@ class PostgresServer(_ServerBase):
         "`devenv db clone`) on a `storage: volume` server, e.g. 256m, 2g. Memory is used only by "
         "the clones that exist; the pytest plugin checks at start that its clones made ahead fit.",
     )
+    replicas: int = Field(
+        0, ge=0, le=8,
+        description="Read replicas: streaming physical standbys of this server, one container "
+        "and volume each (host port chosen once, like 'auto'). Every service on the server gets "
+        "DATABASE_READONLY_URL, PGHOST_READONLY and PGPORT_READONLY.",
+    )
+    replica_delay: str | None = Field(
+        None,
+        pattern=r"^[0-9]+(ms|s|min)$",
+        description="recovery_min_apply_delay of the replicas (e.g. 500ms, 2s): lag on purpose, "
+        "so tests see what a read-after-write on a replica sees in production.",
+    )
 
 
 class TimescaleServer(PostgresServer):

@@ -19,9 +19,11 @@ import os
 from pathlib import Path
 from typing import Any
 
-from devenv.model import yamlio
+from devenv.model import replicas, yamlio
 from devenv.model.credentials import Secrets
 from devenv.model.kinds import registry
+from devenv.model.kinds.postgres import PASSWORD_SECRET
+from devenv.model.replicas import replicas_of
 from devenv.model.stack import COMPOSE_ENV, COMPOSE_FILE, LABEL, ServerSpec, Stack, secret_name
 
 HEALTH_TIMING = {
@@ -53,6 +55,10 @@ def _variable(prefix: str, server: ServerSpec) -> str:
 
 def port_variable(server: ServerSpec) -> str:
     return _variable("DEVENV_PORT_", server)
+
+
+def replica_port_variable(name: str) -> str:
+    return "DEVENV_PORT_" + name.upper().replace("-", "_").replace(".", "_")
 
 
 def secrets_variable(server: ServerSpec) -> str:
@@ -94,11 +100,23 @@ def compose_data(stack: Stack) -> dict[str, Any]:
             **service.get("labels", {}),
         }
         services[server.name] = service
-        for mount in service.get("volumes", []):
-            name = mount.split(":", 1)[0]
-            if not name.startswith((".", "/")):
-                volumes[name] = {"labels": {f"{LABEL}.project": stack.project,
-                                            f"{LABEL}.server": server.name}}
+        made = {server.name: service}
+        for replica in replicas_of(server):
+            copy = replicas.compose_service(service, server, replica)
+            keys = [k for k in keys if k in (PASSWORD_SECRET, replicas.REPLICATION_SECRET)]
+            copy["secrets"] = [secret_name(server.name, k) for k in keys]
+            copy["ports"] = [_port(server, replica.name)]
+            copy["healthcheck"] = {**copy["healthcheck"], **HEALTH_TIMING}
+            copy["restart"] = "unless-stopped"
+            copy["labels"] = {**service["labels"], f"{LABEL}.server": replica.name,
+                              f"{LABEL}.replica-of": server.name}
+            services[replica.name] = made[replica.name] = copy
+        for name_of, made_service in made.items():
+            for mount in made_service.get("volumes", []):
+                name = mount.split(":", 1)[0]
+                if not name.startswith((".", "/")):
+                    volumes[name] = {"labels": {f"{LABEL}.project": stack.project,
+                                                f"{LABEL}.server": name_of}}
     data: dict[str, Any] = {"name": stack.project, "services": services}
     if volumes:
         data["volumes"] = volumes
@@ -117,9 +135,12 @@ class _AnyPassword:
 _NAMES_ONLY: Any = _AnyPassword()
 
 
-def _port(server: ServerSpec) -> str:
+def _port(server: ServerSpec, replica: str | None = None) -> str:
+    """A server's port mapping; a replica's host port is always chosen at `up`, like `auto`."""
     bind = f"[{server.bind}]" if ":" in server.bind else server.bind
-    if server.port is None:
+    if replica is not None:
+        host = f"${{{replica_port_variable(replica)}:?run devenv up to choose this port}}"
+    elif server.port is None:
         host = f"${{{port_variable(server)}:?run devenv up to choose this port}}"
     else:
         host = str(server.port)
@@ -140,5 +161,7 @@ def state_files(stack: Stack, secrets: Secrets, ports: dict[str, int]) -> dict[P
         lines.append(f"{secrets_variable(server)}={digest.hexdigest()[:16]}\n")
     lines += [f"{port_variable(s)}={ports[s.name]}\n"
               for s in stack.servers.values() if s.port is None and s.name in ports]
+    lines += [f"{replica_port_variable(r.name)}={ports[r.name]}\n"
+              for s in stack.servers.values() for r in replicas_of(s) if r.name in ports]
     out[stack.state_dir / COMPOSE_ENV] = header(stack) + "".join(lines)
     return out

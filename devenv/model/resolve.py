@@ -11,6 +11,7 @@ from devenv.errors import DevenvError
 from devenv.model import manifest as m
 from devenv.model.extensions import IMPLIED_PRELOAD
 from devenv.model.images import data_mount, major_from_tag
+from devenv.model.replicas import REPLICATION_ROLE, replicas_of
 from devenv.model.stack import (
     ADMIN_USER,
     CONTAINER_PORTS,
@@ -61,6 +62,7 @@ class _Resolver:
         self._reserved(services)
         self._paths(services)
         servers = self._servers(services)
+        self._replica_names(servers)
         if self.problems:
             raise DevenvError(
                 "\n".join(self.problems), hint=f"fix {self.at.source}; no file was changed"
@@ -185,6 +187,8 @@ class _Resolver:
                     clone_memory=declared.clone_memory if declared else "512m",
                     preload=self._preload(name, kind, services),
                     pg_major=major,
+                    replicas=declared.replicas if declared else 0,
+                    replica_delay=declared.replica_delay if declared else None,
                 )
             elif kind in REDIS_KINDS:
                 persistence = declared.persistence if isinstance(declared, m.RedisServer) else "aof"
@@ -199,6 +203,14 @@ class _Resolver:
                               pool.reserve_pool_size, pool.max_client_conn),
                 )
         return out
+
+    def _replica_names(self, servers: dict[str, ServerSpec]) -> None:
+        for server in servers.values():
+            for replica in replicas_of(server):
+                if replica.name in servers:
+                    self.fail(("servers", server.name, "replicas"), f"replica "
+                              f"'{replica.name}' would have the name of server '{replica.name}'; "
+                              "rename that server")
 
     def _preload(self, server: str, kind: str, services: dict[str, ServiceSpec]) -> tuple[str, ...]:
         wanted = {"timescaledb"} if kind == "timescaledb" else set()
@@ -440,6 +452,8 @@ STATE_FILES = ("secrets.json", "state.json", "stack.cache", "compose.env", "lock
 def reserved_role(name: str) -> str | None:
     if name == ADMIN_USER:
         return f"'{name}' is the admin role"
+    if name == REPLICATION_ROLE:
+        return f"'{name}' is the role devenv's read replicas stream as"
     if name in RESERVED_ROLES or name.startswith("pg_"):
         return (f"'{name}' is reserved by PostgreSQL (predefined roles start with 'pg_'); "
                 "choose another name")

@@ -94,6 +94,8 @@ class ServerSpec:
     target: str | None = None
     pool: Pool | None = None
     pg_major: int | None = None  # the image's PostgreSQL major, None when it cannot be told
+    replicas: int = 0  # streaming standbys (devenv.model.replicas)
+    replica_delay: str | None = None  # their recovery_min_apply_delay
 
     @property
     def is_database(self) -> bool:
@@ -168,6 +170,9 @@ def as_manifest(stack: Stack) -> dict[str, object]:
             entry["data_dir"] = s.data_dir
             entry["storage"] = s.storage
             entry["clone_memory"] = s.clone_memory
+            entry["replicas"] = s.replicas
+            if s.replica_delay is not None:
+                entry["replica_delay"] = s.replica_delay
         elif s.is_redis:
             entry["persistence"] = s.persistence
         elif s.pool is not None:

@@ -10,6 +10,7 @@ from typing import Any
 
 from devenv.model import extensions
 from devenv.model.credentials import Secrets
+from devenv.model.replicas import REPLICATION_ROLE, REPLICATION_SECRET
 from devenv.model.stack import ADMIN_USER, CLONE_DIR, ServerSpec, Stack, secret_target
 
 # A local, reproducible database trades host-crash durability for speed, as test setups do: no
@@ -92,7 +93,10 @@ class Postgres:
         return {f"images/{server.name}/Dockerfile": extensions.recipe(stack, server)}
 
     def secret_files(self, server: ServerSpec, stack: Stack, secrets: Secrets) -> dict[str, str]:
-        return {PASSWORD_SECRET: secrets.get(server.name, ADMIN_USER)}
+        files = {PASSWORD_SECRET: secrets.get(server.name, ADMIN_USER)}
+        if server.replicas:  # read by the replicas' pg_basebackup (devenv.model.replicas)
+            files[REPLICATION_SECRET] = secrets.get(server.name, REPLICATION_ROLE)
+        return files
 
 
 def postgres_uid(image: str) -> int:

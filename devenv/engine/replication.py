@@ -1,0 +1,213 @@
+"""Read replicas at run time: the primary's side (role, slots, pg_hba), readiness, lag, pause.
+
+The replicas clone themselves (devenv.model.replicas.WRAPPER); this module gives them what they
+clone through and decides when they are ready: answering a query as a service role *and*
+having received (with `replica_delay`) or replayed the primary's WAL up to the LSN read when
+`up` checked, so a test that starts right after `up` reads on the replica what is committed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from psycopg import sql
+
+from devenv.engine import probes, provision
+from devenv.engine.context import Context
+from devenv.errors import DevenvError
+from devenv.model import facts
+from devenv.model.replicas import REPLICATION_ROLE, Replica, replicas_of
+from devenv.model.scram import make_secret
+from devenv.model.stack import ADMIN_USER, ServerSpec
+
+HBA_LINE = f"host replication {REPLICATION_ROLE} all scram-sha-256"
+# Appended once to the primary's pg_hba.conf (in its data volume). The official image's
+# initdb allows replication connections only from localhost; its own appended
+# `host all all all ...` line does not match the replication pseudo-database.
+_HBA_SCRIPT = ('grep -qxF "$2" "$1" || printf "%s\\n" "$2" >> "$1"')
+
+
+def prepare_primary(ctx: Context, server: ServerSpec) -> list[str]:
+    """The replication role (its own password), one physical slot per replica, pg_hba."""
+    actions: list[str] = []
+    hashed = make_secret(ctx.secrets.get(server.name, REPLICATION_ROLE))
+    with ctx.admin_session(server) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s",
+                              (REPLICATION_ROLE,)).fetchone()
+        verb = "ALTER" if exists else "CREATE"
+        conn.execute(sql.SQL("{} ROLE {} LOGIN REPLICATION PASSWORD {}").format(
+            sql.SQL(verb), sql.Identifier(REPLICATION_ROLE), sql.Literal(hashed)))
+        if not exists:
+            actions.append(f"created replication role {REPLICATION_ROLE} on {server.name}")
+        slots = {str(r[0]) for r in conn.execute(
+            "SELECT slot_name FROM pg_replication_slots WHERE slot_type = 'physical'")}
+        for replica in replicas_of(server):
+            if replica.slot not in slots:
+                # reserve now: the WAL from here on is kept until the replica streams it
+                conn.execute("SELECT pg_create_physical_replication_slot(%s, true)",
+                             (replica.slot,))
+                actions.append(f"created replication slot {replica.slot} on {server.name}")
+        allowed = conn.execute(
+            "SELECT 1 FROM pg_hba_file_rules WHERE %s = ANY(user_name) "
+            "AND 'replication' = ANY(database) AND error IS NULL", (REPLICATION_ROLE,)).fetchone()
+        if not allowed:
+            row = conn.execute("SELECT setting FROM pg_settings WHERE name = 'hba_file'")
+            hba = str(row.fetchone()[0])  # type: ignore[index]
+            ctx.docker.exec_as_postgres(server.name, ["sh", "-c", _HBA_SCRIPT, "sh", hba,
+                                                      HBA_LINE])
+            conn.execute("SELECT pg_reload_conf()")
+            actions.append(f"allowed replication connections in {server.name}'s pg_hba.conf")
+    return actions
+
+
+def as_server(server: ServerSpec, replica: Replica) -> ServerSpec:
+    """The replica seen as a server (its compose service name), for logs and diagnosis."""
+    return dataclasses.replace(server, name=replica.name, port=None, replicas=0)
+
+
+def replica_url(ctx: Context, server: ServerSpec, replica: Replica) -> str:
+    """A service role's direct URL to the replica (the first service on the server), else the
+    admin's: readiness proves what users will do."""
+    port = ctx.ports[replica.name]
+    host = facts.host_of(server)
+    for svc in provision.services_on(ctx.stack, server):
+        assert svc.role is not None and svc.database is not None
+        return facts.pg_url(svc.role, ctx.secrets.get(server.name, svc.role), host, port,
+                            svc.database)
+    return facts.pg_url(ADMIN_USER, ctx.secrets.get(server.name, ADMIN_USER), host, port,
+                        ADMIN_USER)
+
+
+def admin_replica_url(ctx: Context, server: ServerSpec, replica: Replica) -> str:
+    return facts.pg_url(ADMIN_USER, ctx.secrets.get(server.name, ADMIN_USER),
+                        facts.host_of(server), ctx.ports[replica.name], ADMIN_USER)
+
+
+def primary_lsn(ctx: Context, server: ServerSpec) -> str:
+    with ctx.admin_session(server) as conn:
+        return str(conn.execute("SELECT pg_current_wal_lsn()").fetchone()[0])  # type: ignore[index]
+
+
+def caught_up(url: str, lsn: str, *, delayed: bool) -> bool:
+    """Raise until the replica answers as a hot standby and has the WAL up to `lsn`: replayed,
+    or (with replica_delay, which holds commits back on purpose) received. A paused replica
+    is ready as it is (False: `up` says so)."""
+    import psycopg  # noqa: PLC0415 - psycopg, ~0.2 s: loaded only when a server has replicas
+
+    with psycopg.connect(url, connect_timeout=3, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT pg_is_in_recovery(), pg_is_wal_replay_paused(), "
+            "pg_last_wal_replay_lsn() >= %s::pg_lsn, pg_last_wal_receive_lsn() >= %s::pg_lsn",
+            (lsn, lsn)).fetchone()
+    assert row is not None
+    recovering, paused, replayed, received = row
+    if not recovering:
+        raise DevenvError("it is not in recovery: it was promoted and is no replica any more",
+                          hint="`devenv down` and remove its volume to clone it again")
+    if paused:
+        return False
+    if not (received if delayed else replayed):
+        raise ConnectionError(f"not caught up to the primary's {lsn} yet")
+    return True
+
+
+@dataclass(frozen=True)
+class ReplicaState:
+    name: str
+    primary: str
+    state: str  # streaming, catchup, paused, missing, ...
+    lag_bytes: int | None
+    lag_seconds: float | None
+
+
+def states(ctx: Context, server: ServerSpec) -> list[ReplicaState]:
+    """What `devenv status` shows per replica: the primary's pg_stat_replication by slot, and
+    the replica's own replay age (0 when it has replayed everything the primary wrote)."""
+    import psycopg  # noqa: PLC0415 - psycopg, ~0.2 s: loaded only when a server has replicas
+
+    with ctx.admin_session(server) as conn:
+        rows = conn.execute(
+            "SELECT s.slot_name, r.state, "
+            "pg_wal_lsn_diff(pg_current_wal_lsn(), r.replay_lsn)::bigint "
+            "FROM pg_replication_slots s LEFT JOIN pg_stat_replication r "
+            "ON r.pid = s.active_pid").fetchall()
+    by_slot: dict[str, tuple[Any, Any]] = {str(r[0]): (r[1], r[2]) for r in rows}
+    out = []
+    for replica in replicas_of(server):
+        state, lag = by_slot.get(replica.slot, ("no slot", None))
+        seconds = None
+        try:
+            with psycopg.connect(admin_replica_url(ctx, server, replica), connect_timeout=3,
+                                 autocommit=True) as conn:
+                row = conn.execute(
+                    "SELECT pg_is_wal_replay_paused(), CASE WHEN pg_last_wal_receive_lsn() = "
+                    "pg_last_wal_replay_lsn() THEN 0 ELSE extract(epoch FROM now() - "
+                    "pg_last_xact_replay_timestamp()) END").fetchone()
+            assert row is not None
+            if row[0]:
+                state = "paused"
+            seconds = None if row[1] is None else round(float(row[1]), 3)
+        except (psycopg.OperationalError, KeyError):
+            state = state or "down"
+        out.append(ReplicaState(replica.name, server.name, state or "not streaming",
+                                None if lag is None else int(lag), seconds))
+    return out
+
+
+def wait_all(ctx: Context, server: ServerSpec, deadline: float,
+             check: Any) -> list[str]:
+    """Wait for each replica of `server` (check: up._with_diagnosis). Returns notes to print."""
+    lsn = primary_lsn(ctx, server)
+    notes = []
+    for replica in replicas_of(server):
+        url = replica_url(ctx, server, replica)
+        result: list[bool] = []
+        check(ctx, as_server(server, replica), deadline,
+              lambda u=url, r=result: r.append(caught_up(u, lsn,
+                                                         delayed=bool(server.replica_delay))),
+              "as a hot standby caught up with its primary")
+        if result and not result[-1]:
+            notes.append(f"replica '{replica.name}' is paused (`devenv replica resume "
+                         f"{server.name}` resumes it)")
+    return notes
+
+
+def set_paused(ctx: Context, server: ServerSpec, paused: bool) -> list[str]:
+    """pg_wal_replay_pause()/resume() on every replica of the server; their names."""
+    import psycopg  # noqa: PLC0415 - psycopg, ~0.2 s: loaded only when a server has replicas
+
+    if not server.replicas:
+        raise DevenvError(f"server '{server.name}' has no replicas",
+                          hint=f"add `replicas: 1` to servers.{server.name} and `devenv up`")
+    done = []
+    for replica in replicas_of(server):
+        try:
+            with psycopg.connect(admin_replica_url(ctx, server, replica), connect_timeout=5,
+                                 autocommit=True) as conn:
+                call = "pg_wal_replay_pause" if paused else "pg_wal_replay_resume"
+                conn.execute(f"SELECT {call}()")
+        except (psycopg.OperationalError, KeyError) as exc:
+            raise DevenvError(f"cannot reach replica '{replica.name}' ({exc})",
+                              hint="`devenv up` starts it") from None
+        done.append(replica.name)
+    return done
+
+
+def wait_replayed(ctx: Context, server: ServerSpec, timeout: float = 30.0) -> None:
+    """Return once every replica has replayed the primary's current WAL (reset, tests)."""
+    if not server.replicas:
+        return
+    lsn = primary_lsn(ctx, server)
+    deadline = time.monotonic() + timeout
+    for replica in replicas_of(server):
+        url = admin_replica_url(ctx, server, replica)
+        try:
+            probes.retry_until(deadline, lambda u=url: caught_up(u, lsn, delayed=False))  # type: ignore[misc]
+        except Exception as exc:
+            raise DevenvError(f"replica '{replica.name}' did not replay the primary's WAL up to "
+                              f"{lsn} within {timeout:.0f}s ({exc})",
+                              hint=f"`devenv replica resume {server.name}` if it is paused; "
+                              f"`devenv logs {replica.name}` shows its log") from None

@@ -1,0 +1,105 @@
+"""Read replicas of a postgres/timescaledb server: names, slots, ports and their compose services.
+
+Pure. A replica is a container of the primary's image that clones the primary once with
+`pg_basebackup -R` (physical, streaming, through a replication slot of its own) and then runs
+as a hot standby. The official images' entrypoint runs initdb on an empty PGDATA, so the
+replica's entrypoint is a small wrapper that fills PGDATA first and then hands over to the
+image's own `docker-entrypoint.sh`, which then only fixes ownership and starts postgres.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from devenv.model.stack import CLONE_DIR, ServerSpec, secret_target
+
+REPLICATION_ROLE = "devenv_replicator"  # LOGIN REPLICATION, a password of its own per server
+REPLICATION_SECRET = "replication-password"
+SLOT_PREFIX = "devenv_replica_"
+
+# POSIX sh (the Alpine-based images have busybox sh, no bash). Runs as the image's default user,
+# root, so it can read the Compose secret (mounted with the host file's owner and mode 0600);
+# the image's entrypoint then chowns PGDATA to postgres and steps down with gosu as usual. The
+# clones' tablespace (CLONE_DIR) is copied by pg_basebackup too and chowned here. Until the
+# primary accepts the replication role (devenv provisions it after the primary answers), the
+# backup is retried; pg_basebackup cleans up what a failed attempt wrote.
+WRAPPER = """set -eu
+if [ ! -s "$PGDATA/PG_VERSION" ]; then
+  mkdir -p "$PGDATA"
+  PGPASSWORD="$(cat "$DEVENV_REPLICATION_PASSWORD_FILE")"
+  export PGPASSWORD
+  tries=0
+  until pg_basebackup -h "$DEVENV_PRIMARY_HOST" -p "$DEVENV_PRIMARY_PORT" \\
+      -U "$DEVENV_REPLICATION_USER" -D "$PGDATA" -X stream -S "$DEVENV_SLOT" -R -c fast; do
+    tries=$((tries + 1))
+    if [ "$tries" -ge 300 ]; then echo "devenv: no base backup after $tries tries" >&2; exit 1; fi
+    find "$PGDATA" -mindepth 1 -delete 2>/dev/null || true
+    sleep 1
+  done
+  unset PGPASSWORD
+  chown -R postgres:postgres "$PGDATA"
+  if [ -d "$DEVENV_CLONE_DIR" ]; then chown -R postgres:postgres "$DEVENV_CLONE_DIR"; fi
+  chmod 0700 "$PGDATA"
+  echo "devenv: $PGDATA cloned from $DEVENV_PRIMARY_HOST (slot $DEVENV_SLOT)"
+fi
+exec docker-entrypoint.sh "$@"
+"""
+
+
+@dataclass(frozen=True)
+class Replica:
+    name: str  # compose service, container label, key in .devenv/ ports
+    primary: str
+    index: int  # 1-based
+    slot: str
+
+
+def replicas_of(server: ServerSpec) -> list[Replica]:
+    if not server.is_database:
+        return []
+    return [Replica(f"{server.name}-replica-{i}", server.name, i, f"{SLOT_PREFIX}{i}")
+            for i in range(1, server.replicas + 1)]
+
+
+def all_replicas(servers: list[ServerSpec]) -> list[Replica]:
+    return [r for s in servers for r in replicas_of(s)]
+
+
+def replica_settings(server: ServerSpec) -> list[tuple[str, str]]:
+    """What a standby adds to its primary's settings (which it must match or exceed:
+    max_connections, max_worker_processes, ... are checked at standby start)."""
+    extra = [("hot_standby", "on"), ("hot_standby_feedback", "on")]
+    if server.replica_delay:
+        extra.append(("recovery_min_apply_delay", server.replica_delay))
+    return extra
+
+
+def compose_service(primary: dict[str, Any], server: ServerSpec,
+                    replica: Replica) -> dict[str, Any]:
+    """The replica's service, made from the primary's (same image, settings and clone tmpfs)."""
+    environment = {
+        **primary["environment"],
+        "DEVENV_PRIMARY_HOST": server.name,
+        "DEVENV_PRIMARY_PORT": str(server.container_port),
+        "DEVENV_REPLICATION_USER": REPLICATION_ROLE,
+        "DEVENV_REPLICATION_PASSWORD_FILE": secret_target(server.name, REPLICATION_SECRET),
+        "DEVENV_SLOT": replica.slot,
+        "DEVENV_CLONE_DIR": CLONE_DIR,
+    }
+    service: dict[str, Any] = {"image": primary["image"], "environment": environment,
+                               # $$: Compose interpolates $ in the file
+                               "entrypoint": ["sh", "-c", WRAPPER.replace("$", "$$"),
+                                              "devenv-replica"]}
+    settings = replica_settings(server)
+    service["command"] = primary["command"] + [a for k, v in settings
+                                               for a in ("-c", f"{k}={v}")]
+    if server.storage == "tmpfs":
+        service["tmpfs"] = [server.data_dir, *primary.get("tmpfs", [])[1:]]
+    else:
+        service["volumes"] = [f"{replica.name}-data:{server.data_dir}"]
+        service["tmpfs"] = list(primary["tmpfs"])
+    service["depends_on"] = {server.name: {"condition": "service_started"}}
+    service["healthcheck"] = primary["healthcheck"]
+    service["shm_size"] = primary["shm_size"]
+    return service

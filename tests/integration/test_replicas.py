@@ -1,0 +1,90 @@
+"""Read replicas end to end on the real engine: what a service sees through its read-only URL.
+
+A copy of pcc (seven services on one server) with `replicas: 1`, on PostgreSQL 18 (the
+default image) and 17: the replica streams, reads what the primary committed, refuses writes,
+pauses and resumes on demand, and a `reset` of one service reaches it and leaves the others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+
+from tests.integration.stacks import PCC, CopiedStack, copied
+
+pytestmark = pytest.mark.xdist_group("test_replicas")
+
+
+def _with_replica(image: str) -> Any:
+    def edit(manifest: dict[str, Any]) -> None:
+        manifest["servers"]["alloydb"].update(replicas=1, image=image)
+    return edit
+
+
+@pytest.fixture(scope="module", params=["postgres:18", "postgres:17"])
+def pcc(request: pytest.FixtureRequest,
+        tmp_path_factory: pytest.TempPathFactory) -> Iterator[CopiedStack]:
+    with copied(PCC, tmp_path_factory.mktemp("pcc"), prefix="t-replica",
+                edit=_with_replica(request.param)) as stack:
+        stack.ok("up")
+        yield stack
+
+
+def one(url: str, query: str) -> Any:
+    with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
+        row = conn.execute(query).fetchone()
+    assert row is not None
+    return row[0]
+
+
+def test_the_replica_streams_and_reads_what_the_primary_committed(pcc: CopiedStack) -> None:
+    client = pcc.env("client")
+    assert client["PGPORT_READONLY"] != client["PGPORT"]
+    with psycopg.connect(client["DATABASE_DIRECT_URL"], autocommit=True) as conn:
+        conn.execute("CREATE TABLE report (n int)")
+        conn.execute("INSERT INTO report VALUES (7)")
+    pcc.ok("reset", "auth")  # returns once the replica replayed it, so no sleep is needed
+    assert one(client["DATABASE_READONLY_URL"], "SELECT n FROM report") == 7
+    assert one(client["DATABASE_READONLY_URL"], "SELECT pg_is_in_recovery()") is True
+    status = pcc.status()
+    assert [(r["name"], r["state"]) for r in status["replicas"]] == [
+        ("alloydb-replica-1", "streaming")]
+
+
+def test_the_readonly_url_refuses_writes(pcc: CopiedStack) -> None:
+    client = pcc.env("client")
+    with psycopg.connect(client["DATABASE_READONLY_URL"], autocommit=True) as conn, \
+            pytest.raises(psycopg.errors.ReadOnlySqlTransaction,
+                          match="cannot execute CREATE TABLE in a read-only transaction"):
+        conn.execute("CREATE TABLE nope (n int)")
+
+
+def test_pause_hides_new_writes_until_resume(pcc: CopiedStack) -> None:
+    user = pcc.env("user")
+    with psycopg.connect(user["DATABASE_DIRECT_URL"], autocommit=True) as conn:
+        conn.execute("CREATE TABLE seen (n int)")
+    pcc.ok("reset", "client")  # a replayed point
+    pcc.ok("replica", "pause", "alloydb")
+    with psycopg.connect(user["DATABASE_DIRECT_URL"], autocommit=True) as conn:
+        conn.execute("INSERT INTO seen VALUES (1)")
+    assert one(user["DATABASE_READONLY_URL"], "SELECT count(*) FROM seen") == 0
+    assert pcc.status()["replicas"][0]["state"] == "paused"
+    pcc.ok("replica", "resume", "alloydb")
+    pcc.ok("reset", "client")
+    assert one(user["DATABASE_READONLY_URL"], "SELECT count(*) FROM seen") == 1
+
+
+def test_reset_of_one_service_reaches_the_replica_and_leaves_the_others(
+        pcc: CopiedStack) -> None:
+    task, metric = pcc.env("task_builder"), pcc.env("metric_builder")
+    for env in (task, metric):
+        with psycopg.connect(env["DATABASE_DIRECT_URL"], autocommit=True) as conn:
+            conn.execute("CREATE TABLE scratch (n int)")
+    result = pcc.ok("reset", "task_builder")
+    assert "replayed by alloydb's replicas" in result.stdout + result.stderr
+    gone = "SELECT to_regclass('scratch') IS NULL"
+    assert one(task["DATABASE_READONLY_URL"], gone) is True
+    assert one(metric["DATABASE_READONLY_URL"], gone) is False

@@ -1,0 +1,124 @@
+"""Read replicas in the pure model: compose services, passwords, env variables, name checks."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from devenv.errors import DevenvError
+from devenv.model import facts
+from devenv.model.credentials import Secrets, needed
+from devenv.model.manifest import parse
+from devenv.model.render import compose_data, state_files
+from devenv.model.resolve import resolve
+from devenv.model.stack import Stack
+
+
+def stack_of(text: str, *, replicas: int = 1, image: str = "postgres:17") -> Stack:
+    body = textwrap.dedent(text or f"""
+        project: rep
+        servers:
+          db: {{kind: postgres, image: "{image}", port: 7000, replicas: {replicas},
+               replica_delay: 500ms}}
+        services:
+          app: {{postgres: true}}
+          other: {{postgres: true, reads: [app]}}
+    """)
+    manifest, located = parse(body)
+    return resolve(manifest, located, root=Path("/project"))
+
+
+def secrets_for(stack: Stack) -> Secrets:
+    return Secrets({key: f"pw-{key.replace('/', '-')}" for key in needed(stack)})
+
+
+@pytest.mark.parametrize(("image", "mount"), [("postgres:17", "/var/lib/postgresql/data"),
+                                              ("postgres:18", "/var/lib/postgresql")])
+def test_each_replica_is_a_service_of_the_same_image_with_its_own_volume(
+        image: str, mount: str) -> None:
+    stack = stack_of("", replicas=2, image=image)
+    data = compose_data(stack)
+    primary, replica = data["services"]["db"], data["services"]["db-replica-2"]
+    assert replica["image"] == primary["image"] == image
+    assert replica["volumes"] == [f"db-replica-2-data:{mount}"]
+    assert "db-replica-2-data" in data["volumes"]
+    assert replica["entrypoint"][:2] == ["sh", "-c"]
+    script = replica["entrypoint"][2]
+    # the image's own entrypoint runs after PGDATA holds the clone; $ escaped for Compose
+    assert "pg_basebackup" in script and "exec docker-entrypoint.sh" in script
+    assert "$$PGDATA" in script and "${" not in script.replace("$$", "")
+    assert replica["environment"]["DEVENV_SLOT"] == "devenv_replica_2"
+    assert replica["command"][: len(primary["command"])] == primary["command"]
+    assert "hot_standby=on" in replica["command"]
+    assert "recovery_min_apply_delay=500ms" in replica["command"]
+    assert replica["ports"] == ["127.0.0.1:${DEVENV_PORT_DB_REPLICA_2:?run devenv up to "
+                                "choose this port}:5432"]
+    assert replica["secrets"] == ["db-admin-password", "db-replication-password"]
+    assert replica["labels"]["dev.devenv.server"] == "db-replica-2"
+    assert replica["labels"]["dev.devenv.replica-of"] == "db"
+
+
+def test_the_replication_role_has_its_own_password_in_a_secret_file() -> None:
+    stack = stack_of("")
+    assert "db/devenv_replicator" in needed(stack)
+    files = state_files(stack, secrets_for(stack), {"db-replica-1": 7001})
+    secret = Path(".devenv/secrets/db/replication-password")
+    assert files[secret] == "pw-db-devenv_replicator"
+    assert "DEVENV_PORT_DB_REPLICA_1=7001\n" in files[Path(".devenv/compose.env")]
+
+
+def test_no_replicas_no_readonly_variables() -> None:
+    stack = stack_of("", replicas=0)
+    variables = facts.env_vars(stack, stack.services["app"], secrets_for(stack), {})
+    assert not any("READONLY" in k for k in variables)
+    assert "db-replica-1" not in compose_data(stack)["services"]
+
+
+def test_one_replica_gives_a_plain_url_several_a_multi_host_one() -> None:
+    stack = stack_of("")
+    one = facts.env_vars(stack, stack.services["app"], secrets_for(stack), {"db-replica-1": 7001})
+    assert one["DATABASE_READONLY_URL"] == "postgresql://app:pw-db-app@127.0.0.1:7001/app"
+    assert (one["PGHOST_READONLY"], one["PGPORT_READONLY"]) == ("127.0.0.1", "7001")
+    stack = stack_of("", replicas=2)
+    two = facts.env_vars(stack, stack.services["other"], secrets_for(stack),
+                         {"db-replica-1": 7001, "db-replica-2": 7002})
+    assert two["DATABASE_READONLY_URL"] == (
+        "postgresql://other:pw-db-other@127.0.0.1:7001,127.0.0.1:7002/other"
+        "?target_session_attrs=prefer-standby")
+    assert two["PGPORT_READONLY"] == "7001,7002"
+
+
+def test_a_server_named_like_a_replica_is_refused() -> None:
+    with pytest.raises(DevenvError, match="replica 'db-replica-1' would have the name"):
+        stack_of("""
+            project: rep
+            servers:
+              db: {kind: postgres, replicas: 1}
+              db-replica-1: {kind: postgres}
+            services:
+              app: {postgres: db}
+        """)
+
+
+def test_the_replication_role_is_reserved() -> None:
+    with pytest.raises(DevenvError, match="read replicas stream as"):
+        stack_of("""
+            project: rep
+            servers:
+              db: {kind: postgres, replicas: 1}
+            services:
+              app: {postgres: db, role: devenv_replicator}
+        """)
+
+
+def test_replica_delay_must_be_a_duration() -> None:
+    with pytest.raises(DevenvError, match="replica_delay"):
+        stack_of("""
+            project: rep
+            servers:
+              db: {kind: postgres, replicas: 1, replica_delay: soon}
+            services:
+              app: {postgres: db}
+        """)
