@@ -27,6 +27,7 @@ from devenv.model import facts, yamlio
 from devenv.model.credentials import Secrets
 from devenv.model.images import major_from_tag, split_reference
 from devenv.model.kinds.redis import PERSISTENCE, acl_lines
+from devenv.model.replicas import replicas_of
 from devenv.model.stack import ADMIN_USER, ServerSpec, ServiceSpec, Stack
 from devenv.model.yamlio import KeyPath
 
@@ -177,6 +178,16 @@ def cluster_host(server: ServerSpec) -> str:
     return f"{k8s_name(server.name)}-rw"
 
 
+def _readonly(stack: Stack, svc: ServiceSpec, creds: Secrets) -> dict[str, str]:
+    """The read-only variables in the namespace: CNPG's `<cluster>-ro` Service spreads reads
+    over the standbys (the local multi-host URL's job)."""
+    assert svc.server is not None and svc.role is not None and svc.database is not None
+    host = f"{k8s_name(svc.server)}-ro"
+    return {"DATABASE_READONLY_URL": facts.pg_url(
+                svc.role, creds.get(svc.server, svc.role), host, PG_PORT, svc.database),
+            "PGHOST_READONLY": host, "PGPORT_READONLY": str(PG_PORT)}
+
+
 def pooler_name(pool: ServerSpec, cluster: str) -> str:
     return k8s_name(pool.name, cluster)
 
@@ -279,7 +290,7 @@ def _parameters(stack: Stack, server: ServerSpec) -> dict[str, str]:
 
 
 def cluster(stack: Stack, server: ServerSpec, image: Operand) -> dict[str, Any]:
-    spec: dict[str, Any] = {"instances": 1}  # 1 + replicas, once the manifest has them
+    spec: dict[str, Any] = {"instances": 1 + server.replicas}  # the primary and its standbys
     if image.catalog:
         spec["imageCatalogRef"] = {"apiGroup": "postgresql.cnpg.io", "kind": "ImageCatalog",
                                    "name": k8s_name(server.name, "images"),
@@ -455,8 +466,11 @@ def _secrets(stack: Stack, secrets: Secrets | None) -> list[dict[str, Any]]:
             acl = "\n".join(acl_lines(server, stack, creds)) + "\n"
             out.append(_secret(stack, acl_secret(server), {
                 "users.acl": acl, "default-password": creds.get(server.name, "default")}))
+    standbys = {r.name: PG_PORT for s in stack.servers.values() for r in replicas_of(s)}
     for svc in stack.services.values():
-        variables = facts.env_vars(in_cluster(stack, svc), svc, creds, {})
+        variables = facts.env_vars(in_cluster(stack, svc), svc, creds, standbys)
+        if "DATABASE_READONLY_URL" in variables:
+            variables.update(_readonly(stack, svc, creds))
         if variables:
             out.append(_secret(stack, env_secret(svc), variables))
     return out

@@ -22,6 +22,7 @@ from devenv.model import facts, kubernetes
 from devenv.model.credentials import Secrets, needed
 from devenv.model.kinds.redis import acl_lines
 from devenv.model.manifest import parse
+from devenv.model.replicas import REPLICATION_ROLE
 from devenv.model.resolve import load_stack, resolve
 from devenv.model.stack import Stack
 
@@ -140,8 +141,9 @@ def test_no_password_reaches_the_committed_files(name: str) -> None:
     committed = "\n".join(rendered(stack).values())
     assert not any(p in committed for p in creds.all())
     secrets = "\n".join(kubernetes.secret_files(stack, creds).values())
+    # CNPG's Pooler authenticates on its own, and its standbys replicate with certificates.
     assert all(creds.get(*k.split("/", 1)) in secrets for k in needed(stack)
-               if not k.endswith("/pgbouncer"))  # CNPG's Pooler authenticates on its own
+               if not k.endswith(("/pgbouncer", f"/{REPLICATION_ROLE}")))
 
 
 # -- proof without a cluster: CRD schemas and the official client's models ------------------

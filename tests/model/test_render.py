@@ -20,6 +20,7 @@ from devenv.errors import DevenvError
 from devenv.model.credentials import Secrets, needed
 from devenv.model.manifest import parse
 from devenv.model.render import compose_files, state_files
+from devenv.model.replicas import all_replicas
 from devenv.model.resolve import load_stack, resolve
 from devenv.model.stack import Stack
 from devenv.store import generated
@@ -155,15 +156,18 @@ def test_every_server_is_local_healthchecked_restarted_and_labelled(name: str) -
     stack = all_stacks()[name]
     data = compose_of(stack)
     assert data["name"] == stack.project
-    assert list(data["services"]) == list(stack.servers)
+    replicas = [r.name for r in all_replicas(list(stack.servers.values()))]
+    assert sorted(data["services"]) == sorted([*stack.servers, *replicas])
     for server_name, service in data["services"].items():
-        server = stack.servers[server_name]
         for port in service["ports"]:
             assert port.startswith("127.0.0.1:"), port
         assert service["healthcheck"]["test"], server_name
         assert service["restart"] == "unless-stopped"
         labels = service["labels"]
         assert labels["dev.devenv.project"] == stack.project
+        if server_name in replicas:
+            continue  # a standby of its primary: checked in tests/model/test_replicas.py
+        server = stack.servers[server_name]
         assert labels["dev.devenv.server"] == server_name
         assert labels["dev.devenv.kind"] == server.kind
         assert "env_file" not in service  # `docker compose config` on a fresh clone
