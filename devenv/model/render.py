@@ -136,10 +136,13 @@ _NAMES_ONLY: Any = _AnyPassword()
 
 
 def _port(server: ServerSpec, replica: str | None = None) -> str:
-    """A server's port mapping; a replica's host port is always chosen at `up`, like `auto`."""
+    """A server's port mapping; a replica's host port is always chosen at `up`, like `auto`.
+
+    Unset (plain `docker compose` on a fresh clone, before any `up`), a replica's host port is
+    empty, so Docker picks a free one: the committed file works on its own (`127.0.0.1::5432`)."""
     bind = f"[{server.bind}]" if ":" in server.bind else server.bind
     if replica is not None:
-        host = f"${{{replica_port_variable(replica)}:?run devenv up to choose this port}}"
+        host = f"${{{replica_port_variable(replica)}:-}}"
     elif server.port is None:
         host = f"${{{port_variable(server)}:?run devenv up to choose this port}}"
     else:

@@ -87,7 +87,10 @@ def test_example_comes_up_healthy(example: tuple[Path, dict[str, Any]]) -> None:
     assert config.returncode == 0, config.stderr
     assert config.stderr == "", config.stderr  # no warnings (e.g. obsolete or unknown keys)
 
-    up = compose(folder, "up", "-d", "--wait", "--wait-timeout", str(UP_TIMEOUT),
+    # The servers the manifest declares; a read replica is devenv's to start (it needs the
+    # replication role, slot and pg_hba line that `devenv up` provisions on its primary).
+    declared = manifest.get("servers", {})
+    up = compose(folder, "up", "-d", "--wait", "--wait-timeout", str(UP_TIMEOUT), *declared,
                  timeout=UP_TIMEOUT + 60)
     if up.returncode != 0:
         logs = compose(folder, "logs", "--no-color", "--tail", "40")
@@ -96,7 +99,6 @@ def test_example_comes_up_healthy(example: tuple[Path, dict[str, Any]]) -> None:
     ps = compose(folder, "ps", "--all", "--format", "json")
     assert ps.returncode == 0, ps.stderr
     entries = ps_entries(ps.stdout)
-    declared = manifest.get("servers", {})
     assert sorted(e["Service"] for e in entries) == sorted(declared)
     for entry in entries:
         assert entry["State"] == "running", entry
