@@ -24,6 +24,7 @@ from devenv.engine.context import Context, no_database
 from devenv.engine.migrate import migrate_service
 from devenv.engine.provision import database_access, grant_reads
 from devenv.errors import DevenvError
+from devenv.migrations import lock
 from devenv.model.stack import ServiceSpec
 
 TEMPLATE_MARK = "devenv:template:"
@@ -114,41 +115,16 @@ RESET_WAIT_S = 120.0
 
 @contextmanager
 def advisory_lock(conn: Conn, key: str, *, wait_s: float, what: str) -> Iterator[None]:
-    """An advisory lock on `hashtext(key)` held for the block, waited for at most `wait_s`.
-
-    Every lock devenv waits on has a deadline (issue 14): a session that holds it for ever (a
-    hung tool, a hostile one) makes devenv fail with who holds it, never hang.
-    """
-    conn.execute(sql.SQL("SET lock_timeout = {}").format(sql.Literal(f"{int(wait_s * 1000)}ms")))
-    try:
-        conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (key,))
-    except psycopg.errors.LockNotAvailable:
-        raise DevenvError(f"waited {wait_s:.0f} s for {what}: {holder(conn, key)}",
-                          hint="let it finish, or end that session "
-                          "(`SELECT pg_terminate_backend(PID)` as the admin)") from None
-    finally:
-        conn.execute("RESET lock_timeout")
+    """An advisory lock on `hashtext(key)` held for the block, waited for at most `wait_s`
+    (the one deadline-and-holder mechanism of devenv.migrations.lock)."""
+    row = conn.execute("SELECT hashtext(%s)", (key,)).fetchone()
+    assert row is not None
+    number = int(str(row[0]))
+    lock.wait_for(conn, number, wait_s=wait_s, what=what)
     try:
         yield
     finally:
-        conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (key,))
-
-
-def holder(conn: Conn, key: str) -> str:
-    """Who holds the advisory lock on `hashtext(key)`: pid, role, application, since when."""
-    row = conn.execute(
-        "SELECT a.pid, a.usename, a.application_name, a.datname, "
-        "to_char(coalesce(a.xact_start, a.backend_start), 'YYYY-MM-DD HH24:MI:SS') "
-        "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
-        "WHERE l.locktype = 'advisory' AND l.granted "
-        "AND l.classid = ((hashtext(%s)::bigint >> 32) & 4294967295)::oid "
-        "AND l.objid = (hashtext(%s)::bigint & 4294967295)::oid AND l.objsubid = 1 LIMIT 1",
-        (key, key)).fetchone()
-    if row is None:
-        return "held by a session that has since let go"
-    pid, role, app, database, since = row
-    return (f"held by pid {pid} (role {role}, {f'application {app!r}, ' if app else ''}"
-            f"database {database}, since {since})")
+        conn.execute("SELECT pg_advisory_unlock(%s)", (number,))
 
 
 @contextmanager

@@ -28,26 +28,17 @@ SEED_LOCK = lock_key("devenv_seed_history")
 WAIT_S = 300.0
 
 
+Conn = psycopg.Connection[tuple[object, ...]]
+
+
 @contextmanager
-def advisory_lock(conn: psycopg.Connection[tuple[object, ...]], key: int, *,
-                  on_wait: Callable[[], None]) -> Iterator[None]:
+def advisory_lock(conn: Conn, key: int, *, on_wait: Callable[[], None]) -> Iterator[None]:
     """Hold pg_advisory_lock(key) for the block; `on_wait` runs once if another session holds
     it, and after WAIT_S the error names that session."""
     row = conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
     if not (row and row[0]):
         on_wait()
-        wait = sql.Literal(f"{int(WAIT_S * 1000)}ms")
-        conn.execute(sql.SQL("SET lock_timeout = {}").format(wait))
-        try:
-            conn.execute("SELECT pg_advisory_lock(%s)", (key,))
-        except psycopg.errors.LockNotAvailable:
-            raise DevenvError(
-                f"waited {WAIT_S:.0f} s for the migration lock of this database: "
-                f"{_holder(conn, key)}",
-                hint="let that run finish, or end its session "
-                "(`SELECT pg_terminate_backend(PID)` as the admin)") from None
-        finally:
-            conn.execute("RESET lock_timeout")
+        wait_for(conn, key, wait_s=WAIT_S, what="the migration lock of this database")
     try:
         yield
     finally:
@@ -57,10 +48,27 @@ def advisory_lock(conn: psycopg.Connection[tuple[object, ...]], key: int, *,
                 conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
 
 
-def _holder(conn: psycopg.Connection[tuple[object, ...]], key: int) -> str:
+def wait_for(conn: Conn, key: int, *, wait_s: float, what: str) -> None:
+    """Take pg_advisory_lock(key), waiting at most `wait_s`: every lock devenv waits on has a
+    deadline (issue 14), and the error names the session holding it, never a hang."""
+    conn.execute(sql.SQL("SET lock_timeout = {}").format(sql.Literal(f"{int(wait_s * 1000)}ms")))
+    try:
+        conn.execute("SELECT pg_advisory_lock(%s)", (key,))
+    except psycopg.errors.LockNotAvailable:
+        raise DevenvError(f"waited {wait_s:.0f} s for {what}: {holder(conn, key)}",
+                          hint="let it finish, or end that session "
+                          "(`SELECT pg_terminate_backend(PID)` as the admin)") from None
+    finally:
+        conn.execute("RESET lock_timeout")
+
+
+def holder(conn: Conn, key: int) -> str:
+    """Who holds pg_advisory_lock(key) in this database: pid, role, application, since when.
+
+    A bigint key is pg_locks' classid (high 32 bits) and objid (low 32 bits), objsubid 1."""
     unsigned = key & 0xFFFFFFFFFFFFFFFF
     row = conn.execute(
-        "SELECT a.pid, a.usename, a.application_name, "
+        "SELECT a.pid, a.usename, a.application_name, a.datname, "
         "to_char(coalesce(a.xact_start, a.backend_start), 'YYYY-MM-DD HH24:MI:SS') "
         "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
         "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = %s::bigint::oid "
@@ -69,6 +77,6 @@ def _holder(conn: psycopg.Connection[tuple[object, ...]], key: int) -> str:
         (unsigned >> 32, unsigned & 0xFFFFFFFF)).fetchone()
     if row is None:
         return "held by a session that has since let go"
-    pid, role, app, since = row
+    pid, role, app, database, since = row
     return (f"held by pid {pid} (role {role}, {f'application {app!r}, ' if app else ''}"
-            f"since {since})")
+            f"database {database}, since {since})")
