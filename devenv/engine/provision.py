@@ -185,24 +185,11 @@ def _database(conn: Conn, svc: ServiceSpec, readers: list[str],
 def admin_database_access(conn: Conn, stack: Stack) -> list[str]:
     """Services have no business in the `postgres` database, where devenv takes its template
     and reset locks (issue 14: a service holding one there made `reset` of another hang).
-    Only the admin, and the stack's migration and admin roles, may connect to it."""
-    actions = []
-    public = conn.execute("SELECT has_database_privilege('public', 'postgres', 'CONNECT') "
-                          "OR has_database_privilege('public', 'postgres', 'TEMPORARY')"
-                          ).fetchone()
-    if public and public[0]:
-        conn.execute("REVOKE ALL ON DATABASE postgres FROM PUBLIC")
-        actions.append("revoked PUBLIC access to database postgres")
-    for role in (stack.migration_role, stack.admin_role):
-        if role is None:
-            continue
-        row = conn.execute("SELECT has_database_privilege(%s, 'postgres', 'CONNECT')",
-                           (role,)).fetchone()
-        if row is not None and not row[0]:
-            conn.execute(sql.SQL("GRANT CONNECT ON DATABASE postgres TO {}").format(
-                sql.Identifier(role)))
-            actions.append(f"granted CONNECT on postgres to {role}")
-    return actions
+    Only the admin, and the stack's migration and admin roles, may connect to it: the same
+    rule as a service database, with those two roles as its readers."""
+    shared = [r for r in (stack.migration_role, stack.admin_role) if r is not None]
+    services = {s.role for s in stack.services.values() if s.role}
+    return database_access(conn, "postgres", shared, services)
 
 
 def isolation_drift(conn: Conn, stack: Stack, server: ServerSpec) -> list[str]:
