@@ -10,6 +10,7 @@ from typing import Any
 
 from devenv.model import extensions
 from devenv.model.credentials import Secrets
+from devenv.model.images import split_reference
 from devenv.model.replicas import REPLICATION_ROLE, REPLICATION_SECRET
 from devenv.model.stack import ADMIN_USER, CLONE_DIR, ServerSpec, Stack, secret_target
 
@@ -103,7 +104,7 @@ def postgres_uid(image: str) -> int:
     """The uid of the image's postgres user, who must own the clones' tmpfs (CREATE TABLESPACE
     chmods its directory). docker-library/postgres: Debian images `useradd --uid=999`, Alpine
     ones `adduser -u 70`; timescale/timescaledb is built FROM postgres:*-alpine."""
-    name, _, tag = image.rpartition(":") if ":" in image.rsplit("/", 1)[-1] else (image, "", "")
+    name, tag, _ = split_reference(image)
     return 70 if "alpine" in tag or name.endswith("timescale/timescaledb") else 999
 
 
