@@ -137,7 +137,7 @@ def _migration_state(stack: Stack, name: str, console: Console,
     try:
         ctx = attach(stack, console)
         url = direct_url(ctx, svc)
-        migrations = migration_set(ctx, svc)
+        migrations = migration_set(ctx.stack, svc)
         if migrations is not None:
             spec = svc.migrations
             rows, problems = migrations_api.inspect(
@@ -146,7 +146,7 @@ def _migration_state(stack: Stack, name: str, console: Console,
             applied = [r.version for r in rows if r.state == "applied" and r.version]
             out["version"] = applied[-1] if applied else None
             out["pending"] = sum(1 for r in rows if r.state == "pending")
-        seeds = seed_set(ctx, svc)
+        seeds = seed_set(ctx.stack, svc)
         if seeds is not None:
             out["seeds_changed"] = sum(1 for r in migrations_api.seed_status(url, seeds)
                                        if r.state == "changed")

@@ -36,7 +36,7 @@ def _folder_set(ctx: Context, svc: ServiceSpec) -> MigrationSet:
     if svc.migrations is not None and svc.migrations.command is not None:
         raise DevenvError(f"service '{svc.name}' migrates with `{svc.migrations.command}`",
                           hint="use that tool's own commands for history and rollback")
-    found = migration_set(ctx, svc)
+    found = migration_set(ctx.stack, svc)
     if found is None:
         raise DevenvError(f"service '{svc.name}' has no migrations folder "
                           f"({svc.migrations.path if svc.migrations else '-'})")
@@ -136,7 +136,7 @@ def info(stack: Stack, console: Console, *, name: str, as_json: bool) -> None:
     svc = _with_db(stack, [name])[0]
     url = direct_url(ctx, svc)
     rows = migrations.info(url, _folder_set(ctx, svc))
-    seeds = seed_set(ctx, svc)
+    seeds = seed_set(ctx.stack, svc)
     seed_rows = migrations.seed_status(url, seeds) if seeds is not None else []
     if as_json:
         console.result(json.dumps({
@@ -175,7 +175,7 @@ def validate(stack: Stack, console: Console, *, names: list[str]) -> None:
     for svc in _with_db(stack, names):
         if svc.migrations is not None and svc.migrations.command is not None:
             continue
-        found = migration_set(ctx, svc)
+        found = migration_set(ctx.stack, svc)
         if found is None:
             continue
         out_of_order = svc.migrations.out_of_order if svc.migrations else False
@@ -191,7 +191,7 @@ def validate(stack: Stack, console: Console, *, names: list[str]) -> None:
 def seed(stack: Stack, console: Console, *, name: str, force: bool) -> None:
     ctx = attach(stack, console)
     svc = _with_db(stack, [name])[0]
-    seeds = seed_set(ctx, svc)
+    seeds = seed_set(ctx.stack, svc)
     if seeds is None:
         raise DevenvError(f"service '{svc.name}' has no seeds folder ({svc.seeds})")
     done = migrations.seed(direct_url(ctx, svc), seeds, force=force,

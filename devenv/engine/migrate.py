@@ -16,8 +16,7 @@ from devenv.model import facts
 from devenv.model.stack import ServiceSpec, Stack
 
 
-def migration_set(ctx: Context | Stack, svc: ServiceSpec) -> MigrationSet | None:
-    stack = ctx if isinstance(ctx, Stack) else ctx.stack
+def migration_set(stack: Stack, svc: ServiceSpec) -> MigrationSet | None:
     spec = svc.migrations
     if spec is None or spec.path is None:
         return None
@@ -27,8 +26,7 @@ def migration_set(ctx: Context | Stack, svc: ServiceSpec) -> MigrationSet | None
     return migrations.load_migrations(folder, root=stack.root, service=svc.name)
 
 
-def seed_set(ctx: Context | Stack, svc: ServiceSpec) -> SeedSet | None:
-    stack = ctx if isinstance(ctx, Stack) else ctx.stack
+def seed_set(stack: Stack, svc: ServiceSpec) -> SeedSet | None:
     if svc.seeds is None:
         return None
     folder = stack.root / svc.seeds
@@ -68,7 +66,7 @@ def migrate_service(ctx: Context, svc: ServiceSpec, *, database: str | None = No
         migrations.run_command(spec.command, cwd=ctx.stack.root / spec.cwd, env=env,
                     on_output=lambda line: say(f"  {svc.name} | {line}"))  # masked by Console
     else:
-        found = migration_set(ctx, svc)
+        found = migration_set(ctx.stack, svc)
         if found is not None and (found.versioned or found.repeatable):
             result = migrations.migrate(url, found, target=target,
                              out_of_order=spec.out_of_order if spec else False,
@@ -76,7 +74,7 @@ def migrate_service(ctx: Context, svc: ServiceSpec, *, database: str | None = No
             if result.applied:
                 say(f"  {svc.name}: applied {len(result.applied)} migration(s), now at "
                     f"{result.current_version} ({result.elapsed_ms} ms)")
-    seeds = seed_set(ctx, svc) if seed else None
+    seeds = seed_set(ctx.stack, svc) if seed else None
     if seeds is not None and seeds.files:
         done = migrations.seed(url, seeds, on_event=event)
         if done.applied:
@@ -110,9 +108,9 @@ def survey(ctx: Context, svc: ServiceSpec) -> Survey:
     spec = svc.migrations
     if spec is not None and spec.command is not None:
         return None, None
-    found = migration_set(ctx, svc)
+    found = migration_set(ctx.stack, svc)
     # An edited seed counts: migrate_service warns about it, never silently skipped.
-    return found, check.outstanding(direct_url(ctx, svc), found, seed_set(ctx, svc),
+    return found, check.outstanding(direct_url(ctx, svc), found, seed_set(ctx.stack, svc),
                                     out_of_order=spec.out_of_order if spec else False)
 
 
