@@ -3,12 +3,13 @@
 A small project whose server has `replicas: 1` and `replica_delay: 1s`: each test's clone is
 readable on the replica from its first line, a fresh commit is not (the delay), and
 `devenv_db.wait_for_replica()` returns once it is; a paused replica fails the wait at once with
-the command that resumes it.
+the command that resumes it. docs/pytest.md's replica example runs here verbatim.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,7 +17,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.integration.fault_stack import small_stack
-from tests.integration.stacks import CopiedStack
+from tests.integration.stacks import REPO, CopiedStack
 
 pytestmark = pytest.mark.xdist_group("test_replica_fixture")
 
@@ -50,9 +51,17 @@ def test_wait_for_replica_waits_out_the_delay(devenv_db):
 '''
 
 
+def doc_example() -> str:
+    """docs/pytest.md's replica example (its ```py block), run here verbatim."""
+    (block,) = re.findall(r"```py\n(# tests/test_replica_reads.py\n.*?)```",
+                          (REPO / "docs" / "pytest.md").read_text(), flags=re.S)
+    return str(block)
+
+
 def run_pytest(stack: CopiedStack, *args: str) -> subprocess.CompletedProcess[str]:
     (stack.root / "tests").mkdir(exist_ok=True)
     (stack.root / "tests" / "test_user.py").write_text(USER_TEST)
+    (stack.root / "tests" / "test_replica_reads.py").write_text(doc_example())
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DEVENV_", "PYTEST_"))}
     return subprocess.run([sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider",
                            "-p", "no:xdist", *args, "tests"], cwd=stack.root, env=env,
@@ -71,7 +80,7 @@ def test_clones_reach_the_replica_and_wait_for_replica_waits_for_the_last_commit
         stack: CopiedStack) -> None:
     run = run_pytest(stack)
     assert run.returncode == 0, run.stdout + run.stderr
-    assert "2 passed" in run.stdout
+    assert "3 passed" in run.stdout  # the two above and the docs' example
     waited = float(run.stdout.split("WAITED ")[1].split()[0])
     assert waited < 10, "the wait should end soon after the delay"
 
