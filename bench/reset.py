@@ -64,7 +64,7 @@ def timed(fn: Callable[[], None], runs: int,
 
 
 def line(name: str, ms: list[float]) -> str:
-    return (f"{name:<28} n={len(ms):<3} min {min(ms):8.1f} ms   median "
+    return (f"{name:<40} n={len(ms):<3} min {min(ms):8.1f} ms   median "
             f"{statistics.median(ms):8.1f} ms   max {max(ms):8.1f} ms")
 
 
