@@ -17,6 +17,13 @@ from devenv.model.stack import CLONE_DIR, ServerSpec, secret_target
 REPLICATION_ROLE = "devenv_replicator"  # LOGIN REPLICATION, a password of its own per server
 REPLICATION_SECRET = "replication-password"
 SLOT_PREFIX = "devenv_replica_"
+READONLY_SUFFIX = "_readonly"
+
+
+def readonly_entry(database: str) -> str:
+    """The PgBouncer database that pools a service's reads on its server's replicas: its own
+    name in the pool's [databases], beside the read-write `<database>` entry."""
+    return f"{database}{READONLY_SUFFIX}"
 
 # POSIX sh (the Alpine-based images have busybox sh, no bash). Runs as the image's default user,
 # root, so it can read the Compose secret (mounted with the host file's owner and mode 0600);
