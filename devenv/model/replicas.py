@@ -73,6 +73,16 @@ def all_replicas(servers: list[ServerSpec]) -> list[Replica]:
     return [r for s in servers for r in replicas_of(s)]
 
 
+def primary_conninfo(server: ServerSpec, password: str) -> str:
+    """What a replica streams through: the primary by its compose name and container port, as
+    the replication role (libpq conninfo quoting, though devenv's passwords are alphanumeric)."""
+    def quoted(value: str) -> str:
+        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+    return (f"host={quoted(server.name)} port={server.container_port} "
+            f"user={quoted(REPLICATION_ROLE)} password={quoted(password)}")
+
+
 def replica_settings(server: ServerSpec) -> list[tuple[str, str]]:
     """What a standby adds to its primary's settings (which it must match or exceed:
     max_connections, max_worker_processes, ... are checked at standby start)."""

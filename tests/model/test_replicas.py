@@ -13,6 +13,7 @@ from devenv.model.credentials import Secrets, needed
 from devenv.model.kinds.pgbouncer import config_text
 from devenv.model.manifest import parse
 from devenv.model.render import compose_data, state_files
+from devenv.model.replicas import primary_conninfo
 from devenv.model.resolve import resolve
 from devenv.model.stack import Stack
 
@@ -179,3 +180,9 @@ def test_a_database_named_like_a_readonly_entry_is_refused() -> None:
                        "of service 'app' on the replicas of 'db'"):
         stack_of(POOLED.replace("solo: {postgres: true, pgbouncer: false}",
                                 "solo: {postgres: true, pgbouncer: true, database: app_readonly}"))
+
+
+def test_primary_conninfo_names_the_primary_and_quotes_its_values() -> None:
+    stack = stack_of("")
+    assert primary_conninfo(stack.servers["db"], "it's\\x") == (
+        "host='db' port=5432 user='devenv_replicator' password='it\\'s\\\\x'")
