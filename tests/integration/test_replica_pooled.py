@@ -43,8 +43,8 @@ def eventually(url: str, query: str, expected: Any, timeout: float = 15.0) -> No
         try:
             with psycopg.connect(url, autocommit=True, connect_timeout=5) as conn:
                 row = conn.execute(query).fetchone()
-        except psycopg.OperationalError as exc:
-            row = (f"no connection: {exc}",)
+        except psycopg.Error as exc:  # not connected again yet, or not replayed the table
+            row = (f"{type(exc).__name__}: {exc}",)
         if row is not None and row[0] == expected:
             return
         assert time.monotonic() < deadline, f"{query} gave {row}, not {expected!r}"
@@ -77,6 +77,19 @@ def test_the_pooled_readonly_url_refuses_writes(capsule: CopiedStack) -> None:
             pytest.raises(psycopg.errors.ReadOnlySqlTransaction,
                           match="cannot execute INSERT in a read-only transaction"):
         conn.execute("INSERT INTO read_probe VALUES ('nope')")
+
+
+def test_reset_ends_pooled_readonly_sessions_and_the_next_one_reads_the_reset_data(
+        capsule: CopiedStack) -> None:
+    url = capsule.env("auth")["DATABASE_READONLY_URL"]
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SELECT 1")
+        capsule.ok("reset", "auth")
+        with pytest.raises(psycopg.OperationalError):  # KILLed, like the read-write entry's
+            conn.execute("SELECT 1")
+    with psycopg.connect(url, autocommit=True) as conn:  # no retry, no sleep
+        row = conn.execute("SELECT to_regclass('read_probe') IS NULL, pg_is_in_recovery()")
+        assert row.fetchone() == (True, True)
 
 
 def test_a_kept_replica_port_held_by_another_process_stops_up(tmp_path: Path) -> None:
@@ -114,6 +127,7 @@ def test_resync_passwords_keeps_the_replica_streaming(capsule: CopiedStack) -> N
         conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_replication")
     auth = capsule.env("auth")
     with psycopg.connect(auth["DATABASE_URL"], autocommit=True) as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS read_probe (token text)")
         conn.execute("INSERT INTO read_probe VALUES ('after resync')")
     eventually(auth["DATABASE_READONLY_URL"],
                "SELECT count(*) FROM read_probe WHERE token = 'after resync'", 1)
