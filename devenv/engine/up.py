@@ -83,7 +83,7 @@ def up(stack: Stack, console: Console, *, names: list[str], deadline_s: float = 
             ctx = prepare(stack, console)
             deadline = time.monotonic() + deadline_s
             _start(ctx, servers, ctx.docker.by_server(), deadline, resync=resync)
-            _provision(ctx, servers, deadline)
+            _provision(ctx, servers, deadline, resync=resync)
             with console.step("Checking every service's credentials"):
                 _probe_services(ctx, services, deadline=deadline)
         if migrate:
@@ -277,7 +277,8 @@ def _first_line(exc: BaseException) -> str:
     return mask_url(lines[0] if lines else type(exc).__name__)
 
 
-def _provision(ctx: Context, servers: list[ServerSpec], deadline: float) -> None:
+def _provision(ctx: Context, servers: list[ServerSpec], deadline: float, *,
+               resync: bool = False) -> None:
     databases = [s for s in servers if s.is_database]
     if not databases:
         return
@@ -300,6 +301,13 @@ def _provision(ctx: Context, servers: list[ServerSpec], deadline: float) -> None
                              for s in primaries]):
         for action in actions:
             ctx.console.say(f"  {action}")
+    if resync:
+        with ctx.console.step("Pointing the replicas at their primaries with the new password"):
+            repointed = parallel([lambda s=s: replication.repoint_replicas(  # type: ignore[misc]
+                ctx, s, deadline) for s in primaries])
+        for actions in repointed:
+            for action in actions:
+                ctx.console.say(f"  {action}")
     with ctx.console.step("Waiting for the replicas to catch up"):
         notes = parallel([lambda s=s: replication.wait_all(  # type: ignore[misc]
             ctx, s, deadline, _with_diagnosis) for s in primaries])
@@ -335,6 +343,13 @@ def _probe_services(ctx: Context, services: list[ServiceSpec], *, quick: bool = 
             checks.append((ctx.stack.servers[svc.pgbouncer],
                            f"as {svc.role} on {svc.database} through PgBouncer",
                            lambda u=db.url: probes.postgres_ok(u)))  # type: ignore[misc]
+        readonly = facts.readonly_vars(ctx.stack, svc, ctx.secrets, ctx.ports)
+        if not quick and readonly.get("DATABASE_READONLY_URL", "") != readonly.get(
+                "DATABASE_READONLY_DIRECT_URL", ""):
+            assert svc.pgbouncer is not None  # a pooled read-only entry, on the replicas
+            checks.append((ctx.stack.servers[svc.pgbouncer],
+                           f"as {svc.role} on {svc.database}'s replicas through PgBouncer",
+                           lambda u=readonly["DATABASE_READONLY_URL"]: probes.postgres_ok(u)))  # type: ignore[misc]
         redis = facts.redis_facts(ctx.stack, svc, ctx.secrets, ctx.ports)
         if redis is not None and not quick:
             assert svc.redis is not None
