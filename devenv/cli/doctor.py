@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from devenv.console import Console
-from devenv.engine import ports
+from devenv.engine import ports, replicahealth
 from devenv.engine.context import attach
 from devenv.engine.docker import Docker
 from devenv.engine.provision import isolation_drift
@@ -85,6 +85,7 @@ def checks(stack: Stack) -> list[Check]:
     out += _images(stack)
     out += _ports(stack)
     out += _isolation(stack)
+    out += _replicas(stack)
     code, root = _run(["docker", "info", "--format", "{{.DockerRootDir}}"])
     out.append(_disk(Path(root) if code == 0 and Path(root).exists() else Path("/")))
     return out + _local_checks(stack)
@@ -161,6 +162,26 @@ def _isolation(stack: Stack) -> list[Check]:
                       "`devenv up` repairs it (a migration granted what it should not)")]
     return [Check("service isolation", "ok", "each service database reachable only by its "
                   "owner and readers; the postgres database by none")]
+
+
+def _replicas(stack: Stack) -> list[Check]:
+    """Each read replica of a running primary: streaming from *this* primary, or what broke
+    (slot missing, primary recreated under it, promoted, WAL gone, down) and the fix."""
+    running = {name for name, c in Docker(stack).by_server().items() if c.state == "running"}
+    primaries = [s for s in stack.servers.values() if s.replicas and s.name in running]
+    if not primaries:
+        return []
+    out = []
+    try:
+        ctx = attach(stack, Console(quiet=True))
+        for server in primaries:
+            for d in replicahealth.diagnose(ctx, server):
+                status = "ok" if d.kind == "streaming" else "warn" if d.kind in (
+                    "paused", "connecting") else "fail"
+                out.append(Check(f"replica {d.replica.name}", status, d.detail, d.fix))
+    except DevenvError as exc:
+        return [Check("replicas", "warn", f"not checked: {exc.message}")]
+    return out
 
 
 def _local_checks(stack: Stack) -> list[Check]:

@@ -162,6 +162,24 @@ class Docker:
         found = _api_get(path, f"/volumes?{query}")
         return sorted(str(v["Name"]) for v in found.get("Volumes") or [])
 
+    def volume_of(self, server: str) -> str | None:
+        """The data volume of one server or replica of this project (by its labels), if any."""
+        labels = [f"{LABEL}.project={self.stack.project}", f"{LABEL}.server={server}"]
+        path = _socket_path()
+        if path is None:
+            from python_on_whales.exceptions import DockerException  # noqa: PLC0415 - python-on-whales, ~0.5 s: the Engine API socket serves reads without it
+
+            try:
+                names = [v.name for v in self.client.volume.list(filters={"label": labels[1]})
+                         if (v.labels or {}).get(f"{LABEL}.project") == self.stack.project]
+            except DockerException as exc:
+                raise not_running_error((exc.stderr or "").strip()[-200:]) from None
+        else:
+            query = urllib.parse.urlencode({"filters": json.dumps({"label": labels})})
+            names = [str(v["Name"]) for v in _api_get(path, f"/volumes?{query}").get("Volumes")
+                     or []]
+        return names[0] if len(names) == 1 else None
+
     def image_config(self, image: str) -> dict[str, Any] | None:
         """The image's runtime config (Env, Volumes, User...) as `docker image inspect` gives
         it; None when the image is not on this machine."""
@@ -274,6 +292,18 @@ class Docker:
             self.client.compose.up(services=servers, detach=True, quiet=True, pull="never")
         except DockerException as exc:
             raise self._compose_error("start", exc) from None
+
+    def remove_service(self, server: str, volume: str | None) -> None:
+        """Stop and remove one service's container and then `volume` (its own data volume):
+        the only data devenv ever deletes without `down --volumes`."""
+        from python_on_whales.exceptions import DockerException  # noqa: PLC0415 - python-on-whales, ~0.5 s: the Engine API socket serves reads without it
+
+        try:
+            self.client.compose.rm(services=[server], stop=True)
+            if volume is not None:
+                self.client.volume.remove(volume)
+        except DockerException as exc:
+            raise self._compose_error("remove", exc, server=server) from None
 
     def down(self, *, volumes: bool) -> None:
         from python_on_whales.exceptions import DockerException  # noqa: PLC0415 - python-on-whales, ~0.5 s: the Engine API socket serves reads without it

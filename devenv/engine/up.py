@@ -15,7 +15,15 @@ from collections.abc import Callable
 from psycopg import sql
 
 from devenv.console import Console
-from devenv.engine import clonespace, images, ports, probes, provision, replication
+from devenv.engine import (
+    clonespace,
+    images,
+    ports,
+    probes,
+    provision,
+    replicahealth,
+    replication,
+)
 from devenv.engine import migrate as migrate_step
 from devenv.engine.context import Context, attach, needed_servers, parallel, prepare, select
 from devenv.engine.docker import ContainerState, Docker
@@ -119,6 +127,9 @@ def _warm_context(stack: Stack, console: Console, services: list[ServiceSpec],
     if not all(_healthy(containers.get(r.name)) for r in all_replicas(servers)):
         return None
     if not _probe_services(ctx, services, quick=True, direct=not migrate):
+        return None
+    # healthy is not enough for a replica: one that lost its slot or its primary still answers
+    if not all(replicahealth.streaming(ctx, s) for s in servers if s.replicas):
         return None
     # The isolation re-check runs beside the migration survey: both are a query per server.
     if not migrate:
@@ -297,6 +308,10 @@ def _provision(ctx: Context, servers: list[ServerSpec], deadline: float, *,
     primaries = [s for s in databases if s.replicas]
     if not primaries:
         return
+    # diagnosed before prepare_primary re-creates missing slots: a missing slot is only
+    # harmless while the primary still has the WAL the replica needs
+    found = parallel([lambda s=s: replicahealth.diagnose(ctx, s)  # type: ignore[misc]
+                      for s in primaries])
     for actions in parallel([lambda s=s: replication.prepare_primary(ctx, s)  # type: ignore[misc]
                              for s in primaries]):
         for action in actions:
@@ -308,11 +323,36 @@ def _provision(ctx: Context, servers: list[ServerSpec], deadline: float, *,
         for actions in repointed:
             for action in actions:
                 ctx.console.say(f"  {action}")
+    repaired = _repair_replicas(ctx, [d for group in found for d in group])
     with ctx.console.step("Waiting for the replicas to catch up"):
         notes = parallel([lambda s=s: replication.wait_all(  # type: ignore[misc]
             ctx, s, deadline, _with_diagnosis) for s in primaries])
+        for diagnosis in repaired:
+            replicahealth.wait_streaming(ctx, ctx.stack.servers[diagnosis.replica.primary],
+                                         diagnosis.replica, deadline)
     for note in (n for group in notes for n in group):
         ctx.console.warn(note)
+
+
+def _repair_replicas(ctx: Context, diagnoses: list[replicahealth.Diagnosis]
+                     ) -> list[replicahealth.Diagnosis]:
+    """Re-clone each replica only a new clone repairs: its container and its own volume go,
+    never its primary's. One whose slot was missing (re-created by prepare_primary since)
+    keeps its data. Returns the repaired ones: `up` waits until they stream."""
+    repaired = [d for d in diagnoses if d.reclone or d.kind == "slot missing"]
+    for diagnosis in repaired:
+        ctx.console.warn(diagnosis.detail)
+    broken = [d for d in repaired if d.reclone]
+    if not broken:
+        return repaired
+    with ctx.console.step(f"Re-cloning {', '.join(d.replica.name for d in broken)}"):
+        for diagnosis in broken:
+            server = ctx.stack.servers[diagnosis.replica.primary]
+            replicahealth.reclone(ctx, server, diagnosis.replica)
+    for diagnosis in broken:
+        ctx.console.say(f"  re-cloned replica '{diagnosis.replica.name}' "
+                        f"({replicahealth.reason(diagnosis)})")
+    return repaired
 
 
 def _clone_space(ctx: Context, server: ServerSpec) -> list[str]:
