@@ -1,0 +1,176 @@
+"""Broken read replicas on the real engine: `doctor` names what broke, `up` repairs it.
+
+A copy of pcc with `replicas: 1` on PostgreSQL 18 and 17. Each test breaks the replica the way
+it happens on a developer's machine (the primary's volume removed and made again, its slot
+dropped while the replica was stopped, that and the WAL recycled, a promotion), checks what
+`doctor` says, runs `devenv up` and checks what a service then reads on its read-only URL, and
+that the primary's data and volume came through untouched. Each test leaves the stack healthy.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+
+from tests.integration.stacks import PCC, CopiedStack, copied
+
+pytestmark = pytest.mark.xdist_group("test_replica_repair")
+
+REPLICA = "alloydb-replica-1"
+SLOT = "devenv_replica_1"
+
+
+@pytest.fixture(scope="module", params=["postgres:18", "postgres:17"])
+def pcc(request: pytest.FixtureRequest,
+        tmp_path_factory: pytest.TempPathFactory) -> Iterator[CopiedStack]:
+    def edit(manifest: dict[str, Any]) -> None:
+        manifest["servers"]["alloydb"].update(replicas=1, image=request.param)
+
+    with copied(PCC, tmp_path_factory.mktemp("pcc"), prefix="t-hb-repair", edit=edit) as stack:
+        stack.ok("up")
+        yield stack
+
+
+def one(url: str, query: str) -> Any:
+    with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
+        row = conn.execute(query).fetchone()
+    assert row is not None
+    return row[0]
+
+
+def admin(stack: CopiedStack, *statements: str) -> None:
+    """SQL as the superuser on the primary (what a developer types in `devenv psql`)."""
+    for statement in statements:
+        done = subprocess.run(["docker", "exec", stack.containers()["alloydb"], "psql", "-U",
+                               "postgres", "-v", "ON_ERROR_STOP=1", "-Atc", statement],
+                              capture_output=True, text=True, check=False)
+        assert done.returncode == 0, done.stderr
+
+
+def replica_check(stack: CopiedStack, *, present: bool = True) -> dict[str, str]:
+    """doctor's line on the replica ({} when it could not check, unless `present`)."""
+    result = stack.devenv("doctor", "--json")
+    checks = {c["name"]: c for c in json.loads(result.stdout)}
+    check = checks.get(f"replica {REPLICA}")
+    assert check is not None or not present, result.explain()
+    return dict(check or {})
+
+
+def primary_volume(stack: CopiedStack) -> str:
+    return next(v for v in stack.volumes() if v.endswith("_alloydb-data"))
+
+
+def drop_slot_while_stopped(stack: CopiedStack, *after: str) -> None:
+    """The slot dropped while the replica was down (an active slot cannot be dropped)."""
+    assert stack.compose("stop", REPLICA).code == 0
+    admin(stack, f"SELECT pg_drop_replication_slot('{SLOT}')", *after)
+    assert stack.compose("start", REPLICA).code == 0
+
+
+def streams(stack: CopiedStack) -> None:
+    """The replica streams, and reads what the primary committed just now."""
+    assert [(r["name"], r["state"]) for r in stack.status()["replicas"]] == [
+        (REPLICA, "streaming")]
+    user = stack.env("user")
+    stamp = time.time_ns()
+    with psycopg.connect(user["DATABASE_DIRECT_URL"], autocommit=True) as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS stamps (n bigint)")
+        conn.execute("INSERT INTO stamps VALUES (%s)", (stamp,))
+    stack.ok("reset", "client")  # returns once the replica replayed the primary's WAL
+    assert one(user["DATABASE_READONLY_URL"], f"SELECT count(*) FROM stamps WHERE n = {stamp}") \
+        == 1
+
+
+def test_a_primary_recreated_under_its_replica_is_named_and_the_replica_recloned(
+        pcc: CopiedStack) -> None:
+    user = pcc.env("user")
+    with psycopg.connect(user["DATABASE_DIRECT_URL"], autocommit=True) as conn:
+        conn.execute("CREATE TABLE old_cluster (n int)")
+    pcc.ok("reset", "client")
+    assert one(user["DATABASE_READONLY_URL"], "SELECT to_regclass('old_cluster') IS NULL") is False
+    old_volume = primary_volume(pcc)
+    # the primary's volume removed and made again by hand; the replica's container and volume
+    # are left as they were
+    assert pcc.compose("rm", "-sf", "alloydb").code == 0
+    subprocess.run(["docker", "volume", "rm", old_volume], check=True, capture_output=True)
+    assert pcc.compose("up", "-d", "--no-deps", "alloydb").code == 0
+    deadline = time.monotonic() + 60
+    while (check := replica_check(pcc, present=False)).get("status") != "fail" and \
+            time.monotonic() < deadline:
+        time.sleep(0.5)  # the fresh primary runs initdb first
+    assert check.get("status") == "fail", check
+    assert "its primary 'alloydb' was recreated under it" in check["detail"], check
+    assert "`devenv up` re-clones it" in check["fix"]
+
+    result = pcc.ok("up")
+    assert f"re-cloned replica '{REPLICA}' (its primary was recreated)" in result.stdout
+    # the replica now serves the fresh primary: the old cluster's table is gone there too
+    user = pcc.env("user")
+    assert one(user["DATABASE_READONLY_URL"], "SELECT to_regclass('old_cluster') IS NULL") is True
+    streams(pcc)
+    assert replica_check(pcc)["status"] == "ok"
+
+
+def test_a_dropped_slot_is_recreated_and_the_replica_keeps_its_data(pcc: CopiedStack) -> None:
+    before = pcc.containers()
+    drop_slot_while_stopped(pcc)
+    check = replica_check(pcc)
+    assert check["status"] == "fail", check
+    assert f"its replication slot {SLOT} does not exist on 'alloydb'" in check["detail"]
+    assert "re-creates the slot" in check["fix"] and "no re-clone" in check["fix"]
+
+    result = pcc.ok("up")
+    assert f"created replication slot {SLOT} on alloydb" in result.stdout
+    assert "re-cloned" not in result.stdout
+    assert pcc.containers() == before  # neither the replica nor the primary was replaced
+    streams(pcc)
+
+
+def test_a_slot_dropped_until_its_wal_was_recycled_recloned_primary_data_kept(
+        pcc: CopiedStack) -> None:
+    user = pcc.env("user")
+    with psycopg.connect(user["DATABASE_DIRECT_URL"], autocommit=True) as conn:
+        conn.execute("CREATE TABLE kept (n int)")
+        conn.execute("INSERT INTO kept VALUES (42)")
+    primary, volume = pcc.containers()["alloydb"], primary_volume(pcc)
+    # two segment switches and checkpoints: the WAL the replica stopped at is recycled
+    drop_slot_while_stopped(pcc, *["SELECT pg_switch_wal()", "CHECKPOINT"] * 2)
+    check = replica_check(pcc)
+    assert check["status"] == "fail", check
+    assert "the WAL it needs was removed from 'alloydb'" in check["detail"], check
+
+    result = pcc.ok("up")
+    assert f"re-cloned replica '{REPLICA}' (the WAL it needed was gone)" in result.stdout
+    # the primary was never touched: same container, same volume, its data there
+    assert pcc.containers()["alloydb"] == primary
+    assert primary_volume(pcc) == volume
+    assert one(user["DATABASE_DIRECT_URL"], "SELECT n FROM kept") == 42
+    assert one(user["DATABASE_READONLY_URL"], "SELECT n FROM kept") == 42
+    streams(pcc)
+
+
+def test_a_promoted_replica_is_recloned(pcc: CopiedStack) -> None:
+    replica = pcc.containers()[REPLICA]
+    subprocess.run(["docker", "exec", replica, "psql", "-U", "postgres", "-Atc",
+                    "SELECT pg_promote()"], check=True, capture_output=True)
+    check = replica_check(pcc)
+    assert check["status"] == "fail", check
+    assert "it was promoted" in check["detail"]
+
+    result = pcc.ok("up")
+    assert f"re-cloned replica '{REPLICA}' (it had been promoted)" in result.stdout
+    assert pcc.containers()[REPLICA] != replica
+    assert one(pcc.env("user")["DATABASE_READONLY_URL"], "SELECT pg_is_in_recovery()") is True
+    streams(pcc)
+
+
+def test_a_healthy_replica_keeps_up_warm(pcc: CopiedStack) -> None:
+    pcc.ok("up")
+    result = pcc.ok("up")
+    assert "is up to date" in result.stdout
