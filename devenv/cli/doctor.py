@@ -233,7 +233,7 @@ def doctor(stack: Stack, console: Console, *, as_json: bool) -> None:
                 console.result(f"      fix: {c.fix}")
     failed = [c.name for c in results if c.status == "fail"]
     if failed:
-        raise DevenvError(f"doctor: {len(failed)} problem(s) block `devenv up`: "
+        raise DevenvError(f"doctor: {len(failed)} problem(s), each with its fix above: "
                           f"{', '.join(failed)}")
 
 
