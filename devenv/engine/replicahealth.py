@@ -211,6 +211,9 @@ def reclone(ctx: Context, server: ServerSpec, replica: Replica) -> None:
                               hint=f"`devenv down` and `docker volume ls` to look; the "
                               f"primary '{server.name}' was left alone")
     ctx.docker.remove_service(replica.name, volume)
+    # not --no-deps: compose would hash the replica's config without its depends_on and
+    # recreate it at the next `up`; the primary, just started by `up` from the same file,
+    # is left as it runs
     ctx.docker.up([replica.name])
 
 

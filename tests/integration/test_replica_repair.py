@@ -117,8 +117,16 @@ def test_a_primary_recreated_under_its_replica_is_named_and_the_replica_recloned
     assert replica_check(pcc)["status"] == "ok"
 
 
+def volume_created(stack: CopiedStack, suffix: str) -> tuple[str, str]:
+    name = next(v for v in stack.volumes() if v.endswith(suffix))
+    done = subprocess.run(["docker", "volume", "inspect", "--format", "{{.CreatedAt}}", name],
+                          capture_output=True, text=True, check=True)
+    return name, done.stdout.strip()
+
+
 def test_a_dropped_slot_is_recreated_and_the_replica_keeps_its_data(pcc: CopiedStack) -> None:
-    before = pcc.containers()
+    primary = pcc.containers()["alloydb"]
+    replica_volume = volume_created(pcc, f"_{REPLICA}-data")
     drop_slot_while_stopped(pcc)
     check = replica_check(pcc)
     assert check["status"] == "fail", check
@@ -128,7 +136,9 @@ def test_a_dropped_slot_is_recreated_and_the_replica_keeps_its_data(pcc: CopiedS
     result = pcc.ok("up")
     assert f"created replication slot {SLOT} on alloydb" in result.stdout
     assert "re-cloned" not in result.stdout
-    assert pcc.containers() == before  # neither the replica nor the primary was replaced
+    # no re-clone: the replica's volume is the one it had; the primary was left alone
+    assert volume_created(pcc, f"_{REPLICA}-data") == replica_volume
+    assert pcc.containers()["alloydb"] == primary
     streams(pcc)
 
 
@@ -138,7 +148,8 @@ def test_a_slot_dropped_until_its_wal_was_recycled_recloned_primary_data_kept(
     with psycopg.connect(user["DATABASE_DIRECT_URL"], autocommit=True) as conn:
         conn.execute("CREATE TABLE kept (n int)")
         conn.execute("INSERT INTO kept VALUES (42)")
-    primary, volume = pcc.containers()["alloydb"], primary_volume(pcc)
+    primary, volume = pcc.containers()["alloydb"], volume_created(pcc, "_alloydb-data")
+    replica_volume = volume_created(pcc, f"_{REPLICA}-data")
     # two segment switches and checkpoints: the WAL the replica stopped at is recycled
     drop_slot_while_stopped(pcc, *["SELECT pg_switch_wal()", "CHECKPOINT"] * 2)
     check = replica_check(pcc)
@@ -149,7 +160,8 @@ def test_a_slot_dropped_until_its_wal_was_recycled_recloned_primary_data_kept(
     assert f"re-cloned replica '{REPLICA}' (the WAL it needed was gone)" in result.stdout
     # the primary was never touched: same container, same volume, its data there
     assert pcc.containers()["alloydb"] == primary
-    assert primary_volume(pcc) == volume
+    assert volume_created(pcc, "_alloydb-data") == volume
+    assert volume_created(pcc, f"_{REPLICA}-data") != replica_volume  # a new clone, new volume
     assert one(user["DATABASE_DIRECT_URL"], "SELECT n FROM kept") == 42
     assert one(user["DATABASE_READONLY_URL"], "SELECT n FROM kept") == 42
     streams(pcc)
