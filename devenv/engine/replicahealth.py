@@ -20,12 +20,12 @@ catch up, as after a promotion or a recreated primary.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import psycopg
 
 from devenv.engine import probes
 from devenv.engine.context import Context
+from devenv.engine.docker import ContainerState
 from devenv.engine.replication import admin_replica_url
 from devenv.errors import DevenvError, last_line
 from devenv.model.replicas import Replica, replicas_of
@@ -140,7 +140,7 @@ def diagnose(ctx: Context, server: ServerSpec) -> list[Diagnosis]:
 
 
 def _diagnose_one(ctx: Context, server: ServerSpec, replica: Replica, primary: _Primary,
-                  container: Any) -> Diagnosis:
+                  container: ContainerState | None) -> Diagnosis:
     name = replica.name
     if container is None or container.state != "running":
         state = container.state if container is not None else "no container"
@@ -148,7 +148,7 @@ def _diagnose_one(ctx: Context, server: ServerSpec, replica: Replica, primary: _
         if sign in RECLONE:
             return _broken(replica, sign or "", server)
         return Diagnosis(replica, "down", f"replica '{name}' is not running ({state})",
-                         "`devenv up` starts it; `devenv logs " + name + "` shows why it stopped")
+                         f"`devenv up` starts it; `devenv logs {name}` shows why it stopped")
     try:
         seen = _ask_replica(ctx, server, replica)
     except (psycopg.Error, KeyError) as exc:
