@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from typing import TYPE_CHECKING
@@ -85,13 +86,19 @@ def _replica_states(stack: Stack, console: Console,
     primaries = [s for s in stack.servers.values() if s.replicas and s.name in running]
     if not primaries:
         return []
-    from devenv.engine import replication  # noqa: PLC0415 - psycopg, ~0.2 s: only a stack with replicas running pays it
+    from devenv.engine import replicahealth, replication  # noqa: PLC0415 - psycopg, ~0.2 s: only a stack with replicas running pays it
 
     ctx = attach(stack, console)
     out: list[ReplicaState] = []
     for server in primaries:
         try:
-            out += replication.states(ctx, server)
+            states = replication.states(ctx, server)
+            if any(r.state not in ("streaming", "paused") for r in states):
+                # say what broke (the names `doctor` and `up` use), not just "no slot"
+                kinds = {d.replica.name: d.kind for d in replicahealth.diagnose(ctx, server)}
+                states = [dataclasses.replace(r, state=kinds.get(r.name, r.state))
+                          if r.state not in ("streaming", "paused") else r for r in states]
+            out += states
         except DevenvError:
             continue  # the primary is starting or gone: the servers table already says so
     return out

@@ -132,6 +132,8 @@ def test_a_dropped_slot_is_recreated_and_the_replica_keeps_its_data(pcc: CopiedS
     assert check["status"] == "fail", check
     assert f"its replication slot {SLOT} does not exist on 'alloydb'" in check["detail"]
     assert "re-creates the slot" in check["fix"] and "no re-clone" in check["fix"]
+    assert [(r["name"], r["state"]) for r in pcc.status()["replicas"]] == [
+        (REPLICA, "slot missing")]
 
     result = pcc.ok("up")
     assert f"created replication slot {SLOT} on alloydb" in result.stdout
@@ -174,6 +176,8 @@ def test_a_promoted_replica_is_recloned(pcc: CopiedStack) -> None:
     check = replica_check(pcc)
     assert check["status"] == "fail", check
     assert "it was promoted" in check["detail"]
+    # status names it the way doctor does (not pg_stat_replication's bare "not streaming")
+    assert [(r["name"], r["state"]) for r in pcc.status()["replicas"]] == [(REPLICA, "promoted")]
 
     result = pcc.ok("up")
     assert f"re-cloned replica '{REPLICA}' (it had been promoted)" in result.stdout
