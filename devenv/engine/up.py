@@ -452,7 +452,7 @@ def _summary(ctx: Context, services: list[ServiceSpec], seconds: float, *, warm:
         if "DATABASE_URL" in variables:
             parts.append(f"database {svc.database}")
         console.say("  " + ", ".join(parts))
-        for key in ("DATABASE_URL", "REDIS_URL"):
+        for key in ("DATABASE_URL", "DATABASE_READONLY_URL", "REDIS_URL"):
             if key in variables:
                 console.say(f"    {key}={mask_url(variables[key])}")
         console.say(f"    env file: {svc.env_file}")
