@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,7 @@ import psycopg
 import redis
 
 from devenv.console import Console
-from devenv.data import clones, golden, keys, standby
+from devenv.data import clones, golden, keys, lifetimes, standby
 from devenv.data.clonepool import ClonePool
 from devenv.engine.context import Context
 from devenv.engine.down import down
@@ -68,6 +68,7 @@ class DevenvStack:
     prefetch: int = 4
     templates: dict[str, str] = field(default_factory=dict)
     _admins: dict[str, psycopg.Connection[Any]] = field(default_factory=dict)
+    _lifetimes: dict[str, str] = field(default_factory=dict)  # server -> its lifetime seen last
     _pool: ClonePool | None = None
 
     @property
@@ -85,26 +86,41 @@ class DevenvStack:
         return self.services[name]
 
     def admin(self, svc: ServiceSpec) -> psycopg.Connection[Any]:
+        """The admin session to the service's server, checked against a restart: one query."""
         assert svc.server is not None
-        conn = self._admins.get(svc.server)
-        if conn is None or conn.closed:
-            conn = self.context.admin_session(svc.server)
-            self._admins[svc.server] = conn
+        server = self.context.stack.servers[svc.server]
+        conn = self._admins.get(server.name)
+        try:
+            if conn is None or conn.closed:
+                raise psycopg.OperationalError("no session yet")
+            lifetime = lifetimes.lifetime(conn)
+        except psycopg.OperationalError:  # first use, or the server restarted under it
+            if conn is not None:
+                conn.close()
+            conn, lifetime = lifetimes.connect(self.context, server)
+            self._admins[server.name] = conn
+        if self._lifetimes.get(server.name) != lifetime:
+            # `up` made the tablespace at start; a restart since then emptied it
+            lifetimes.repair(conn, server)
+            self._lifetimes[server.name] = lifetime
         return conn
 
     def clone(self, service: str) -> str:
         """A fresh clone of the service's template (made ahead on the pool when prefetching)."""
         svc = self._service(service)
+        admin = self.admin(svc)  # before any clone: a restart since the last test is repaired
         if service not in self.templates:
-            self.templates[service] = golden.ensure_template(self.context, svc, say=False)
+            self.templates[service] = golden.ensure_template(self.context, svc, say=False,
+                                                             conn=admin)
             # made ahead + the test's own + one being dropped, in every xdist worker
             workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
             clones.check_room(self.context, svc, self.templates[service],
-                              workers * (max(self.prefetch, 0) + 2), conn=self.admin(svc))
+                              workers * (max(self.prefetch, 0) + 2), conn=admin)
         if self.prefetch <= 0:
             return clones.clone(self.context, svc, tag=self.worker, owner=self.owner,
-                                conn=self.admin(svc), template=self.templates[service])
-        return self._clones().take(svc, self.templates[service])
+                                conn=admin, template=self.templates[service])
+        assert svc.server is not None
+        return self._clones().take(svc, self.templates[service], self._lifetimes[svc.server])
 
     def database(self, service: str) -> Database:
         """A fresh clone of the service's template, with the variables of its .env file."""
@@ -122,7 +138,9 @@ class DevenvStack:
         if self._pool is not None:
             self._pool.drop(svc, database)
         else:
-            clones.drop_clone(self.context, svc, database, conn=self.admin(svc))
+            # NoSuchClone: a restart emptied it and the repair dropped it
+            with suppress(clones.NoSuchClone):
+                clones.drop_clone(self.context, svc, database, conn=self.admin(svc))
 
     def _clones(self) -> ClonePool:
         if self._pool is None:
