@@ -146,7 +146,7 @@ class Bench:
     def __init__(self, ctx: Context, tests: int, work_ms: int) -> None:
         self.ctx, self.tests, self.work_ms = ctx, tests, work_ms
         self.svc = ctx.stack.services["auth"]
-        setup = DevenvStack(ctx, f"pytest-{os.getpid()}", "bench", prefetch=0)
+        setup = DevenvStack.running(ctx, f"pytest-{os.getpid()}", "bench", prefetch=0)
         setup.drop("auth", setup.clone("auth"))  # the template is built once per run
         self.template = setup.templates["auth"]
         settle(ctx)  # then warm up with a few clones
@@ -163,7 +163,7 @@ class Bench:
 
     def suite(self, prefetch: int) -> tuple[float, list[float]]:
         """(wall time of the tests, each test's setup in ms) with the plugin's fixture."""
-        handle = DevenvStack(self.ctx, f"pytest-{os.getpid()}", "bench", prefetch=prefetch)
+        handle = DevenvStack.running(self.ctx, f"pytest-{os.getpid()}", "bench", prefetch=prefetch)
         setup_ms = []
         started = time.perf_counter()
         for _ in range(self.tests):

@@ -27,14 +27,12 @@ from devenv.engine.up import up
 from devenv.errors import DevenvError
 from devenv.model import facts
 from devenv.model.resolve import load_stack
-from devenv.model.stack import ServiceSpec
+from devenv.model.stack import ServiceSpec, Stack
 
 
 def start(manifest: Path, *, owner: str, worker: str, prefetch: int) -> DevenvStack:
-    """Bring the stack up (or find it up), drop clones of killed runs, and hand it over."""
-    ctx = up(load_stack(manifest), Console(quiet=True), names=[])
-    clones.prune(ctx, keep=lambda tag: not abandoned(tag))
-    return DevenvStack(ctx, owner, worker, prefetch)
+    """The stack, loaded: its servers come up when a test first asks for a service on them."""
+    return DevenvStack(load_stack(manifest), owner, worker, prefetch)
 
 
 def stop(manifest: Path) -> None:
@@ -60,23 +58,51 @@ def abandoned(tag: str) -> bool:
 
 @dataclass
 class DevenvStack:
-    """The running stack: `.env("auth")` gives a service's variables, `.context` the rest."""
+    """The stack: `.env("auth")` gives a service's variables, `.context` the rest.
 
-    context: Context
+    Lazy, for the cold start: the first test that asks for a service brings up the servers
+    that service needs (`up` of that service, warm when the last `up` covered it), not the
+    whole stack; a test run of one service of a stack of several never starts the others.
+    Asking for `.context` brings up everything.
+    """
+
+    stack: Stack
     owner: str
     worker: str
     prefetch: int = 4
     templates: dict[str, str] = field(default_factory=dict)
+    _ctx: Context | None = None
+    _ready: set[str] | None = field(default_factory=set)  # services up; None: all of them
     _admins: dict[str, psycopg.Connection[Any]] = field(default_factory=dict)
     _lifetimes: dict[str, str] = field(default_factory=dict)  # server -> its lifetime seen last
     _pool: ClonePool | None = None
 
+    @classmethod
+    def running(cls, ctx: Context, owner: str, worker: str, prefetch: int = 4) -> DevenvStack:
+        """On a stack already up (all of it), e.g. for a benchmark."""
+        return cls(ctx.stack, owner, worker, prefetch, _ctx=ctx, _ready=None)
+
     @property
     def services(self) -> dict[str, ServiceSpec]:
-        return self.context.stack.services
+        return self.stack.services
+
+    @property
+    def context(self) -> Context:
+        return self._bring_up(None)
+
+    def _bring_up(self, service: str | None) -> Context:
+        """Up with the servers `service` needs (None: all), and drop clones of killed runs."""
+        if self._ctx is not None and (self._ready is None or service in self._ready):
+            return self._ctx
+        # with the services asked for before, so that the next run's `up` of any is warm
+        names = [] if service is None or self._ready is None else sorted({*self._ready, service})
+        ctx = up(self.stack, Console(quiet=True), names=names)
+        clones.prune(ctx, keep=lambda tag: not abandoned(tag))  # a server down has none
+        self._ctx, self._ready = ctx, (set(names) if names else None)
+        return ctx
 
     def env(self, service: str) -> dict[str, str]:
-        ctx = self.context
+        ctx = self._bring_up(self._service(service).name)
         return facts.env_vars(ctx.stack, self._service(service), ctx.secrets, ctx.ports)
 
     def _service(self, name: str) -> ServiceSpec:
@@ -88,7 +114,8 @@ class DevenvStack:
     def admin(self, svc: ServiceSpec) -> psycopg.Connection[Any]:
         """The admin session to the service's server, checked against a restart: one query."""
         assert svc.server is not None
-        server = self.context.stack.servers[svc.server]
+        ctx = self._bring_up(svc.name)
+        server = ctx.stack.servers[svc.server]
         conn = self._admins.get(server.name)
         try:
             if conn is None or conn.closed:
@@ -97,7 +124,7 @@ class DevenvStack:
         except psycopg.OperationalError:  # first use, or the server restarted under it
             if conn is not None:
                 conn.close()
-            conn, lifetime = lifetimes.connect(self.context, server)
+            conn, lifetime = lifetimes.connect(ctx, server)
             self._admins[server.name] = conn
         if self._lifetimes.get(server.name) != lifetime:
             # `up` made the tablespace at start; a restart since then emptied it
@@ -109,15 +136,15 @@ class DevenvStack:
         """A fresh clone of the service's template (made ahead on the pool when prefetching)."""
         svc = self._service(service)
         admin = self.admin(svc)  # before any clone: a restart since the last test is repaired
+        ctx = self._bring_up(service)
         if service not in self.templates:
-            self.templates[service] = golden.ensure_template(self.context, svc, say=False,
-                                                             conn=admin)
+            self.templates[service] = golden.ensure_template(ctx, svc, say=False, conn=admin)
             # made ahead + the test's own + one being dropped, in every xdist worker
             workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
-            clones.check_room(self.context, svc, self.templates[service],
+            clones.check_room(ctx, svc, self.templates[service],
                               workers * (max(self.prefetch, 0) + 2), conn=admin)
         if self.prefetch <= 0:
-            return clones.clone(self.context, svc, tag=self.worker, owner=self.owner,
+            return clones.clone(ctx, svc, tag=self.worker, owner=self.owner,
                                 conn=admin, template=self.templates[service])
         assert svc.server is not None
         return self._clones().take(svc, self.templates[service], self._lifetimes[svc.server])
@@ -125,7 +152,7 @@ class DevenvStack:
     def database(self, service: str) -> Database:
         """A fresh clone of the service's template, with the variables of its .env file."""
         name = self.clone(service)
-        ctx = self.context
+        ctx = self._bring_up(service)
         env = facts.env_vars(ctx.stack, self._service(service), ctx.secrets, ctx.ports,
                              database=name)
         return Database(service, name, env["DATABASE_URL"], env)
@@ -140,11 +167,12 @@ class DevenvStack:
         else:
             # NoSuchClone: a restart emptied it and the repair dropped it
             with suppress(clones.NoSuchClone):
-                clones.drop_clone(self.context, svc, database, conn=self.admin(svc))
+                clones.drop_clone(self._bring_up(service), svc, database, conn=self.admin(svc))
 
     def _clones(self) -> ClonePool:
         if self._pool is None:
-            self._pool = ClonePool(self.context, tag=self.worker, owner=self.owner,
+            assert self._ctx is not None  # a service was brought up to be cloned
+            self._pool = ClonePool(self._ctx, tag=self.worker, owner=self.owner,
                                    depth=self.prefetch)
         return self._pool
 

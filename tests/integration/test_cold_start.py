@@ -1,0 +1,77 @@
+"""The pytest plugin's cold start (issue 19): only the servers the tests ask for come up.
+
+A project of two services on two PostgreSQL servers; the user's tests ask for one of them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.integration.fault_stack import small_stack
+from tests.integration.stacks import CopiedStack, free_ports
+
+pytestmark = pytest.mark.xdist_group("test_cold_start")
+
+USER_TEST = '''
+import psycopg
+
+
+def test_app(devenv_database):
+    db = devenv_database("app")
+    with psycopg.connect(db.url) as conn:
+        assert conn.execute("SELECT count(*) FROM items").fetchone() == (2,)
+'''
+
+
+def running(stack: CopiedStack) -> set[str]:
+    out = subprocess.run(["docker", "ps", "--filter", f"label=dev.devenv.project={stack.project}",
+                          "--format", '{{.Label "dev.devenv.server"}}'],
+                         capture_output=True, text=True, check=True).stdout
+    return set(out.split())
+
+
+def run_pytest(stack: CopiedStack) -> subprocess.CompletedProcess[str]:
+    (stack.root / "tests").mkdir(exist_ok=True)
+    (stack.root / "tests" / "test_user.py").write_text(USER_TEST)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DEVENV_", "PYTEST_"))}
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           "-p", "no:xdist", "tests"], cwd=stack.root, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def covers(stack: CopiedStack) -> list[str]:
+    data = json.loads((stack.root / ".devenv" / "state.json").read_text())
+    return list(data.get("covers", []))
+
+
+def test_a_cold_run_starts_only_the_servers_of_the_services_its_tests_ask_for(
+        tmp_path: Path) -> None:
+    with small_stack(tmp_path / "p", prefix="t-hc-cold") as stack:
+        manifest = stack.read_manifest()
+        (port,) = free_ports(1)
+        manifest["servers"]["other-db"] = {"kind": "postgres", "port": port}
+        manifest["services"]["other"] = {"postgres": "other-db"}
+        stack.write_manifest(manifest)
+        stack.ports["other-db"] = port
+
+        result = run_pytest(stack)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert running(stack) == {"pg", "cache"}  # app's servers, not other-db
+        assert covers(stack) == ["app"]
+        assert (stack.root / ".devenv/env/app.env").exists()
+        assert not (stack.root / ".devenv/env/other.env").exists()
+
+        stack.ok("up")  # the whole stack, as a developer would
+        assert running(stack) == {"pg", "cache", "other-db"}
+        ids = stack.containers()
+        result = run_pytest(stack)
+        assert result.returncode == 0, result.stdout + result.stderr
+        # warm: `up` of app after an `up` of everything rewrote nothing and restarted nothing
+        assert covers(stack) == ["app", "other"]
+        assert stack.containers() == ids
