@@ -139,4 +139,17 @@ def test_clones_in_memory_replay_on_the_replica_and_survive_its_restart(
         assert "a restart emptied /var/lib/devenv-clones" in logs, logs[-2000:]
         assert [(r["name"], r["state"]) for r in pcc.status()["replicas"]] == [
             ("alloydb-replica-1", "streaming")]
-        pcc.ok("up")
+
+        # the primary's restart: `up` drops its lost clones and makes the tablespace again,
+        # which the replica (its own tmpfs intact) replays as drops and a new tablespace
+        subprocess.run(["docker", "restart", pcc.containers()["alloydb"]], check=True,
+                       capture_output=True)
+        up = pcc.ok("up")
+        assert "alloydb: dropped 2 clone(s) a restart emptied" in up.stdout, up.stdout
+        third = json.loads(pcc.ok("db", "clone", "client", "--json", "--show-secrets").stdout)
+        with psycopg.connect(third["url"], autocommit=True) as conn:
+            conn.execute("CREATE TABLE t (n int)")
+            conn.execute("INSERT INTO t VALUES (5)")
+        wait_for(third["env"]["DATABASE_READONLY_URL"], "SELECT sum(n) FROM t", 5)
+        assert [(r["name"], r["state"]) for r in pcc.status()["replicas"]] == [
+            ("alloydb-replica-1", "streaming")]
