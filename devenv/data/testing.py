@@ -96,7 +96,10 @@ class DevenvStack:
             return self._ctx
         # with the services asked for before, so that the next run's `up` of any is warm
         names = [] if service is None or self._ready is None else sorted({*self._ready, service})
-        ctx = up(self.stack, Console(quiet=True), names=names)
+        # migrate=False: tests get clones of the template, which is built from the files
+        # themselves; migrating the service's own database too would replay every migration
+        # twice in a cold start (the next `devenv up` migrates it).
+        ctx = up(self.stack, Console(quiet=True), names=names, migrate=False)
         clones.prune(ctx, keep=lambda tag: not abandoned(tag))  # a server down has none
         self._ctx, self._ready = ctx, (set(names) if names else None)
         return ctx
