@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.integration.fault_stack import small_stack
+from tests.integration.fault_stack import admin_url, query, small_stack
 from tests.integration.stacks import CopiedStack, free_ports
 
 pytestmark = pytest.mark.xdist_group("test_cold_start")
@@ -75,3 +76,25 @@ def test_a_cold_run_starts_only_the_servers_of_the_services_its_tests_ask_for(
         # warm: `up` of app after an `up` of everything rewrote nothing and restarted nothing
         assert covers(stack) == ["app", "other"]
         assert stack.containers() == ids
+
+
+def test_a_second_checkout_of_the_repo_reuses_the_template_instead_of_building_it(
+        tmp_path: Path) -> None:
+    """Same migrations, another folder (a second clone or worktree sharing the project's
+    servers and .devenv/): the template is found by content, not rebuilt."""
+    with small_stack(tmp_path / "one" / "repo", prefix="t-hc-share") as stack:
+        result = run_pytest(stack)
+        assert result.returncode == 0, result.stdout + result.stderr
+        before = templates(stack)
+        assert len(before) == 1, before
+        other = CopiedStack(tmp_path / "two" / "repo", stack.project, dict(stack.ports))
+        shutil.copytree(stack.root, other.root, ignore=shutil.ignore_patterns("tests"))
+        result = run_pytest(other)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert templates(stack) == before  # same name, same oid: not built again
+
+
+def templates(stack: CopiedStack) -> dict[str, int]:
+    rows = query(admin_url(stack), "SELECT datname, oid FROM pg_database "
+                 "WHERE datname LIKE 'app_tpl_%'")
+    return {str(name): int(oid) for name, oid in rows}
