@@ -73,6 +73,7 @@ class DevenvStack:
     templates: dict[str, str] = field(default_factory=dict)
     _ctx: Context | None = None
     _ready: set[str] | None = field(default_factory=set)  # services up; None: all of them
+    _built: dict[str, str] = field(default_factory=dict)  # templates built during a cold up
     _admins: dict[str, psycopg.Connection[Any]] = field(default_factory=dict)
     _lifetimes: dict[str, str] = field(default_factory=dict)  # server -> its lifetime seen last
     _pool: ClonePool | None = None
@@ -90,16 +91,25 @@ class DevenvStack:
     def context(self) -> Context:
         return self._bring_up(None)
 
-    def _bring_up(self, service: str | None) -> Context:
-        """Up with the servers `service` needs (None: all), and drop clones of killed runs."""
+    def _bring_up(self, service: str | None, *, template: bool = False) -> Context:
+        """Up with the servers `service` needs (None: all), and drop clones of killed runs.
+
+        `template`: build the service's template during a cold `up`, as soon as its server
+        is provisioned, while the rest (replicas, PgBouncer, the checks) comes up.
+        """
         if self._ctx is not None and (self._ready is None or service in self._ready):
             return self._ctx
         # with the services asked for before, so that the next run's `up` of any is warm
         names = [] if service is None or self._ready is None else sorted({*self._ready, service})
+        svc = self.services[service] if service is not None else None
+        ahead = None
+        if template and svc is not None and svc.database is not None:
+            def ahead(ctx: Context) -> None:
+                self._built[svc.name] = golden.ensure_template(ctx, svc, say=False)
         # migrate=False: tests get clones of the template, which is built from the files
         # themselves; migrating the service's own database too would replay every migration
         # twice in a cold start (the next `devenv up` migrates it).
-        ctx = up(self.stack, Console(quiet=True), names=names, migrate=False)
+        ctx = up(self.stack, Console(quiet=True), names=names, migrate=False, provisioned=ahead)
         clones.prune(ctx, keep=lambda tag: not abandoned(tag))  # a server down has none
         self._ctx, self._ready = ctx, (set(names) if names else None)
         return ctx
@@ -138,10 +148,12 @@ class DevenvStack:
     def clone(self, service: str) -> str:
         """A fresh clone of the service's template (made ahead on the pool when prefetching)."""
         svc = self._service(service)
+        ctx = self._bring_up(service, template=True)
         admin = self.admin(svc)  # before any clone: a restart since the last test is repaired
-        ctx = self._bring_up(service)
         if service not in self.templates:
-            self.templates[service] = golden.ensure_template(ctx, svc, say=False, conn=admin)
+            built = self._built.pop(service, None)
+            self.templates[service] = built or golden.ensure_template(ctx, svc, say=False,
+                                                                       conn=admin)
             # made ahead + the test's own + one being dropped, in every xdist worker
             workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
             clones.check_room(ctx, svc, self.templates[service],

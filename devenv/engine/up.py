@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from psycopg import sql
 
@@ -61,12 +62,18 @@ def disk_fingerprint(stack: Stack, services: list[ServiceSpec]) -> str:
 
 
 def up(stack: Stack, console: Console, *, names: list[str], deadline_s: float = DEFAULT_DEADLINE,
-       migrate: bool = True, resync: bool = False) -> Context:
+       migrate: bool = True, resync: bool = False,
+       provisioned: Callable[[Context], object] | None = None) -> Context:
+    """Bring the services' servers up; `provisioned`: work that needs the database servers
+    provisioned and nothing else (the pytest plugin's template build). A cold `up` starts it
+    on a thread of its own as soon as they are, beside the replicas' catch-up, the credential
+    checks and the env files, and finishes it before returning; a warm one runs it last."""
     started = time.perf_counter()
     services = select(stack, names)
     servers = needed_servers(stack, services)
     _refuse_foreign_env_files(stack, services)
-    with state.locked(stack):
+    ahead: list[Future[object]] = []
+    with state.locked(stack), ThreadPoolExecutor(max_workers=1) as pool:
         current = state.load(stack)
         warm_ctx = None if resync else _warm_context(stack, console, services, servers, current,
                                                        migrate=migrate)
@@ -83,7 +90,9 @@ def up(stack: Stack, console: Console, *, names: list[str], deadline_s: float = 
             ctx = prepare(stack, console)
             deadline = time.monotonic() + deadline_s
             _start(ctx, servers, ctx.docker.by_server(), deadline, resync=resync)
-            _provision(ctx, servers, deadline)
+            then = (None if provisioned is None else
+                    lambda c=ctx: ahead.append(pool.submit(provisioned, c)))
+            _provision(ctx, servers, deadline, then)
             with console.step("Checking every service's credentials"):
                 _probe_services(ctx, services, deadline=deadline)
         if migrate:
@@ -95,6 +104,10 @@ def up(stack: Stack, console: Console, *, names: list[str], deadline_s: float = 
             current.covers = [s.name for s in services]
             current.verified.update(_verified(ctx, servers))
             state.save(stack, current)
+        for future in ahead:
+            future.result()
+        if warm and provisioned is not None:
+            provisioned(ctx)
     _summary(ctx, services, time.perf_counter() - started, warm=warm)
     return ctx
 
@@ -294,9 +307,13 @@ def _first_line(exc: BaseException) -> str:
     return mask_url(lines[0] if lines else type(exc).__name__)
 
 
-def _provision(ctx: Context, servers: list[ServerSpec], deadline: float) -> None:
+def _provision(ctx: Context, servers: list[ServerSpec], deadline: float,
+               then: Callable[[], None] | None = None) -> None:
+    """Roles, databases, grants, the clones' tablespace, then `then()`, then the replicas."""
     databases = [s for s in servers if s.is_database]
     if not databases:
+        if then is not None:
+            then()
         return
     with ctx.console.step("Provisioning roles, databases, extensions and grants"):
         results = parallel([
@@ -310,6 +327,8 @@ def _provision(ctx: Context, servers: list[ServerSpec], deadline: float) -> None
                              for s in databases]):
         for action in actions:
             ctx.console.say(f"  {action}")
+    if then is not None:
+        then()
     primaries = [s for s in databases if s.replicas]
     if not primaries:
         return

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.fault_stack import admin_url, query, small_stack
-from tests.integration.stacks import CopiedStack, free_ports
+from tests.integration.stacks import PCC, CopiedStack, copied, free_ports
 
 pytestmark = pytest.mark.xdist_group("test_cold_start")
 
@@ -98,3 +98,44 @@ def templates(stack: CopiedStack) -> dict[str, int]:
     rows = query(admin_url(stack), "SELECT datname, oid FROM pg_database "
                  "WHERE datname LIKE 'app_tpl_%'")
     return {str(name): int(oid) for name, oid in rows}
+
+
+REPLICA_TEST = '''
+import time
+
+import psycopg
+
+
+def test_reads_its_clone_on_the_replica(devenv_database):
+    db = devenv_database("client")
+    with psycopg.connect(db.url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE seen (n int)")
+        conn.execute("INSERT INTO seen VALUES (42)")
+    deadline = time.monotonic() + 60
+    while True:  # the replica replays asynchronously
+        try:
+            with psycopg.connect(db.env["DATABASE_READONLY_URL"], autocommit=True) as conn:
+                assert conn.execute("SELECT pg_is_in_recovery()").fetchone() == (True,)
+                assert conn.execute("SELECT n FROM seen").fetchone() == (42,)
+                return
+        except psycopg.errors.UndefinedTable:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+'''
+
+
+def test_a_cold_run_on_a_server_with_a_replica_reads_its_in_memory_clone_there(
+        tmp_path: Path) -> None:
+    """pcc with `replicas: 1`, from nothing: the plugin builds client's template while the
+    replica clones the primary, and the test's clone (in the in-memory tablespace) replays
+    on the replica, whose tmpfs is mounted at the same path."""
+    edit = lambda m: m["servers"]["alloydb"].update(replicas=1)  # noqa: E731
+    with copied(PCC, tmp_path, prefix="t-hc-coldrep", edit=edit) as stack:
+        (stack.root / "tests").mkdir(exist_ok=True)
+        (stack.root / "tests" / "test_user.py").write_text(REPLICA_TEST)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("DEVENV_", "PYTEST_"))}
+        result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                                 "-p", "no:xdist", "tests"], cwd=stack.root, env=env,
+                                capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert running(stack) == {"alloydb", "alloydb-replica-1", "pgbouncer"}
