@@ -81,7 +81,9 @@ class ClonePool:
             queue.append(self._executor.submit(self._make, svc, template))
         try:
             name, made_in = ready.result()
-        except psycopg.OperationalError:  # the server went away while it was being made
+        except (psycopg.Error, DevenvError):
+            # the server went away while it was being made (or its tablespace with it); a
+            # lasting problem comes back from the clone made below, with its own message
             name, made_in = "", ""
         if made_in == lifetime:
             return name

@@ -145,14 +145,15 @@ def test_4(devenv_db):
 '''
 
 
+@pytest.mark.parametrize("prefetch", ["2", "0"])
 def test_a_restart_in_the_middle_of_a_run_never_hands_a_test_a_clone_made_before_it(
-        tmp_path: Path) -> None:
+        tmp_path: Path, prefetch: str) -> None:
     with small_stack(tmp_path / "p", prefix="t-hc-restart") as stack:
         stack.ok("up")
-        run_across_a_restart(stack)
+        run_across_a_restart(stack, prefetch)
 
 
-def run_across_a_restart(stack: CopiedStack) -> None:
+def run_across_a_restart(stack: CopiedStack, prefetch: str) -> None:
     (stack.root / "tests").mkdir(exist_ok=True)
     (stack.root / "tests" / "test_user.py").write_text(MID_RUN_TEST)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DEVENV_", "PYTEST_"))}
@@ -162,7 +163,7 @@ def run_across_a_restart(stack: CopiedStack) -> None:
                             check=True).stdout
     result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                              "-p", "no:xdist", "-W", "error::UserWarning", "-o",
-                             "devenv_prefetch=2", "tests"], cwd=stack.root, env=env,
+                             f"devenv_prefetch={prefetch}", "tests"], cwd=stack.root, env=env,
                             capture_output=True, text=True, timeout=300)
     out = result.stdout + result.stderr
     assert result.returncode == 0, out
