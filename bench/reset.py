@@ -19,6 +19,9 @@ free ports (torn down at the end unless --keep):
   naive   remove auth-db's container and volume, `docker compose up -d auth-db`, poll until the
           server answers, then auth's role + database (devenv's provisioning, in-process),
           `devenv migrate auth`
+  replica the CLI and db figures again on a second copy whose auth-db has `replicas: 1`
+          (a reset returns once the replica replayed it), interleaved run by run with the
+          copy without one: what a replica adds to a reset (skip with --no-replica)
 Targets from the issue: cli < 700 ms, db < 100 ms, naive/cli >= 10x.
 """
 
@@ -33,6 +36,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -40,9 +44,10 @@ sys.path.insert(0, str(REPO))
 from bench.settle import settle  # noqa: E402
 from devenv.console import Console  # noqa: E402
 from devenv.data import golden, reset, spares  # noqa: E402
-from devenv.engine import probes, provision  # noqa: E402
-from devenv.engine.context import attach  # noqa: E402
+from devenv.engine import probes, provision, replication  # noqa: E402
+from devenv.engine.context import Context, attach  # noqa: E402
 from devenv.model.resolve import load_stack  # noqa: E402
+from devenv.model.stack import ServiceSpec  # noqa: E402
 from tests.integration.stacks import CAPSULE, CopiedStack, copy_example  # noqa: E402
 
 
@@ -59,7 +64,7 @@ def timed(fn: Callable[[], None], runs: int,
 
 
 def line(name: str, ms: list[float]) -> str:
-    return (f"{name:<28} n={len(ms):<3} min {min(ms):8.1f} ms   median "
+    return (f"{name:<40} n={len(ms):<3} min {min(ms):8.1f} ms   median "
             f"{statistics.median(ms):8.1f} ms   max {max(ms):8.1f} ms")
 
 
@@ -81,12 +86,58 @@ def standby_up(stack: CopiedStack) -> None:
         time.sleep(0.05)
 
 
+def _replica_on_auth(manifest: dict[str, Any]) -> None:
+    manifest["servers"]["auth-db"]["replicas"] = 1
+
+
+def with_replica(plain: CopiedStack, plain_ctx: Context,
+                 runs: int) -> dict[str, tuple[list[float], list[float]]]:
+    """CLI and in-process resets of auth with and without a replica, run by run in turn."""
+    other = copy_example(CAPSULE, Path(tempfile.mkdtemp(prefix="bench-reset-replica-")),
+                         prefix="bench-reset-replica", edit=_replica_on_auth)
+    try:
+        must(other, "up")
+        for _ in range(4):
+            must(other, "reset", "auth")  # template, standby and warm-up: not measured
+        ctx = attach(load_stack(other.manifest), Console(quiet=True))
+        standby_up(other)
+        standby_up(plain)
+        out: dict[str, tuple[list[float], list[float]]] = {
+            "devenv reset auth (CLI)": ([], []), "reset_database (in-process)": ([], [])}
+        for _ in range(runs):
+            for i, (stack, c) in enumerate(((plain, plain_ctx), (other, ctx))):
+                svc = c.stack.services["auth"]
+                _spare_ready(c, svc)
+                out["devenv reset auth (CLI)"][i].extend(
+                    timed(lambda s=stack: must(s, "reset", "auth"), 1))  # type: ignore[misc]
+                _spare_ready(c, svc)
+                out["reset_database (in-process)"][i].extend(timed(
+                    lambda c=c, svc=svc: _db_reset(c, svc), 1))  # type: ignore[misc]
+        return out
+    finally:
+        other.teardown()
+
+
+def _spare_ready(ctx: Context, svc: ServiceSpec) -> None:
+    with golden.admin_session(ctx, svc) as conn:
+        spares.make(conn, ctx, svc, golden.ensure_template(ctx, svc, conn=conn))
+
+
+def _db_reset(ctx: Context, svc: ServiceSpec) -> None:
+    """The database part as `reset` does it: with a replica, until the replica replayed it."""
+    reset.reset_database(ctx, svc)
+    assert svc.server is not None
+    replication.wait_replayed(ctx, ctx.stack.servers[svc.server], reset.REPLAY_TIMEOUT)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--hard-runs", type=int, default=3)
     parser.add_argument("--naive-runs", type=int, default=3)
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--no-replica", action="store_true",
+                        help="skip the side-by-side with a replica")
     args = parser.parse_args()
 
     # pip writes bytecode when it installs devenv; an editable install writes it on first
@@ -158,6 +209,7 @@ def main() -> None:
 
         naive_ms = timed(naive, args.naive_runs)
         must(stack, "up")  # leave it healthy (not measured)
+        replica = None if args.no_replica else with_replica(stack, ctx, args.runs)
 
         print()
         print(line("devenv reset auth (CLI)", cli))
@@ -180,6 +232,14 @@ def main() -> None:
               f"{'met' if med['db'] < 100 else 'NOT met'}")
         print(f"ratio naive/cli {med['naive'] / med['cli']:.1f}x (target >= 10x): "
               f"{'met' if med['naive'] / med['cli'] >= 10 else 'NOT met'}")
+        if replica is not None:
+            print()
+            print("with a replica, interleaved with the copy without one (same run):")
+            for name, (plain, replicated) in replica.items():
+                print(line(f"{name}, no replica", plain))
+                print(line(f"{name}, 1 replica", replicated))
+                print(f"  {name}: 1 replica / none  "
+                      f"{statistics.median(replicated) / statistics.median(plain):5.2f}x")
     finally:
         if not args.keep:
             stack.teardown()

@@ -11,6 +11,7 @@ import json
 from devenv.console import Console
 from devenv.data import clones
 from devenv.data import reset as resets
+from devenv.engine import replication
 from devenv.engine.context import attach, select
 from devenv.errors import DevenvError
 from devenv.masking import mask_values
@@ -27,6 +28,9 @@ def clone(stack: Stack, console: Console, *, name: str, as_json: bool,
     ctx = attach(stack, console)
     svc = select(stack, [name])[0]
     database = clones.clone(ctx, svc)
+    if svc.server is not None and stack.servers[svc.server].replicas:
+        # its DATABASE_READONLY_URL must work when this returns: the clone reaches them by WAL
+        replication.wait_replayed(ctx, stack.servers[svc.server], resets.REPLAY_TIMEOUT)
     variables = facts.env_vars(stack, svc, ctx.secrets, ctx.ports, database=database)
     if not show_secrets:
         variables = mask_values(variables, ctx.secrets.all())

@@ -1,8 +1,9 @@
 """`devenv reset SERVICE`: the service's data back to its migrated and seeded state, alone.
 
 Only that service is touched: its pooled connections are killed in PgBouncer (then resumed,
-so its app reconnects), its database is dropped and cloned from the golden template, its
-grants re-applied, and only keys under its Redis prefix are unlinked (SCAN + UNLINK).
+so its app reconnects; its read-only entry once the replicas replayed the reset), its database
+is dropped and cloned from the golden template, its grants re-applied, and only keys under its
+Redis prefix are unlinked (SCAN + UNLINK).
 
 Dropping the database ends every session on it, also other services' (a `reads` reader) and
 people's (psql): the reset names them, so a reader's "terminating connection due to
@@ -26,6 +27,7 @@ from devenv.engine import provision, replication
 from devenv.engine.context import Context, attach, select
 from devenv.engine.migrate import migrate_service
 from devenv.errors import STACK_DOWN_HINT, DevenvError, last_line
+from devenv.model.replicas import readonly_entry
 from devenv.model.stack import ServiceSpec, Stack
 
 REPLAY_TIMEOUT = 30.0  # seconds a reset waits for the replicas to replay it
@@ -92,20 +94,36 @@ def _console(ctx: Context, svc: ServiceSpec) -> psycopg.Connection[Any] | None:
 @contextmanager
 def paused_pool(ctx: Context, svc: ServiceSpec,
                 console: psycopg.Connection[Any] | None = None) -> Iterator[None]:
-    """KILL drops the pooled connections of this database only and pauses it; RESUME after."""
+    """KILL drops the pooled connections of this database only and pauses it; RESUME after.
+
+    With replicas, its `<database>_readonly` entry too, resumed only once the replicas have
+    replayed the reset: a pooled read in between would reach the replica's old database and
+    be ended by the replay of its drop."""
     console = console or _console(ctx, svc)
     if console is None:
         yield
         return
-    assert svc.database is not None
+    assert svc.database is not None and svc.server is not None
+    server = ctx.stack.servers[svc.server]
+    readonly = [readonly_entry(svc.database)] if server.replicas else []
     # The admin console speaks the simple query protocol only.
     with console:
-        console.execute(sql.SQL("KILL {}").format(sql.Identifier(svc.database)), prepare=False)
+        for entry in (svc.database, *readonly):
+            console.execute(sql.SQL("KILL {}").format(sql.Identifier(entry)), prepare=False)
+        done = False
         try:
             yield
+            done = True
         finally:
             console.execute(sql.SQL("RESUME {}").format(sql.Identifier(svc.database)),
                             prepare=False)
+            try:
+                if readonly and done:
+                    replication.wait_replayed(ctx, server, REPLAY_TIMEOUT)
+            finally:
+                for entry in readonly:
+                    console.execute(sql.SQL("RESUME {}").format(sql.Identifier(entry)),
+                                    prepare=False)
 
 
 def sessions(conn: psycopg.Connection[Any], ctx: Context, svc: ServiceSpec) -> list[str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +21,7 @@ import redis
 from devenv.console import Console
 from devenv.data import clones, golden, keys, lifetimes, standby
 from devenv.data.clonepool import ClonePool
+from devenv.data.replaywait import REPLAY_TIMEOUT, ReplayWait
 from devenv.engine.context import Context
 from devenv.engine.down import down
 from devenv.engine.up import up
@@ -77,6 +78,7 @@ class DevenvStack:
     _admins: dict[str, psycopg.Connection[Any]] = field(default_factory=dict)
     _lifetimes: dict[str, str] = field(default_factory=dict)  # server -> its lifetime seen last
     _pool: ClonePool | None = None
+    _replay: ReplayWait | None = None
 
     @classmethod
     def running(cls, ctx: Context, owner: str, worker: str, prefetch: int = 4) -> DevenvStack:
@@ -165,12 +167,30 @@ class DevenvStack:
         return self._clones().take(svc, self.templates[service], self._lifetimes[svc.server])
 
     def database(self, service: str) -> Database:
-        """A fresh clone of the service's template, with the variables of its .env file."""
+        """A fresh clone of the service's template, with the variables of its .env file.
+
+        On a server with replicas the clone is handed over once they have replayed its
+        creation, so its DATABASE_READONLY_URL works from the test's first line (a clone made
+        ahead has usually been replayed long before: one query per replica)."""
         name = self.clone(service)
         ctx = self._bring_up(service)
-        env = facts.env_vars(ctx.stack, self._service(service), ctx.secrets, ctx.ports,
-                             database=name)
-        return Database(service, name, env["DATABASE_URL"], env)
+        svc = self._service(service)
+        env = facts.env_vars(ctx.stack, svc, ctx.secrets, ctx.ports, database=name)
+        wait = None
+        if svc.server is not None and ctx.stack.servers[svc.server].replicas:
+            server = ctx.stack.servers[svc.server]
+
+            def wait(timeout: float) -> None:
+                self._replays().until_replayed(server, self.admin(svc), timeout)
+
+            wait(REPLAY_TIMEOUT)
+        return Database(service, name, env["DATABASE_URL"], env, _replayed=wait)
+
+    def _replays(self) -> ReplayWait:
+        if self._replay is None:
+            assert self._ctx is not None  # a service was brought up to be cloned
+            self._replay = ReplayWait(self._ctx)
+        return self._replay
 
     def redis_namespace(self, service: str) -> AbstractContextManager[RedisNamespace]:
         return redis_namespace(self, service)
@@ -195,6 +215,8 @@ class DevenvStack:
         """Finish pending drops, drop unused clones, close sessions; the problems seen."""
         errors = self._pool.close() if self._pool is not None else []
         self._pool = None
+        if self._replay is not None:
+            self._replay.close()
         for conn in self._admins.values():
             conn.close()
         return errors
@@ -207,6 +229,24 @@ class Database:
     url: str
     env: dict[str, str]
     _conn: psycopg.Connection[Any] | None = None
+    _replayed: Callable[[float], None] | None = None
+
+    @property
+    def readonly_url(self) -> str:
+        """The clone on the server's replicas, as the service's role (DATABASE_READONLY_URL)."""
+        if "DATABASE_READONLY_URL" not in self.env:
+            raise DevenvError(f"service '{self.service}' has no read replica",
+                              hint="add `replicas: 1` to its server in devenv.yaml")
+        return self.env["DATABASE_READONLY_URL"]
+
+    def wait_for_replica(self, timeout: float = REPLAY_TIMEOUT) -> None:
+        """Block until every replica has replayed what was committed so far (e.g. after the
+        test's last commit, before reading it back through readonly_url). With
+        `replica_delay` this takes at least the delay: that is the lag being tested."""
+        if self._replayed is None:
+            raise DevenvError(f"service '{self.service}' has no read replica",
+                              hint="add `replicas: 1` to its server in devenv.yaml")
+        self._replayed(timeout)
 
     @property
     def conn(self) -> psycopg.Connection[Any]:
@@ -218,8 +258,6 @@ class Database:
     def close(self) -> None:
         if self._conn is not None:
             self._conn.close()
-
-
 
 
 @dataclass

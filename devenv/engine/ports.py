@@ -9,6 +9,7 @@ from devenv.engine.docker import ContainerState
 from devenv.errors import DevenvError
 from devenv.model.replicas import replicas_of
 from devenv.model.stack import ServerSpec, Stack
+from devenv.store.state import STATE_FILE
 
 
 def _free(bind: str, port: int) -> bool:
@@ -45,35 +46,53 @@ def assign_auto(stack: Stack, known: dict[str, int]) -> dict[str, int]:
     return out
 
 
+def endpoints(stack: Stack, servers: list[ServerSpec], ports: dict[str, int]
+              ) -> list[tuple[str, str, int, str]]:
+    """(container, bind, port, how to move it) for every host port `up` is about to publish:
+    each server's, then each of its replicas' (chosen once by assign_auto and kept)."""
+    out = []
+    for server in servers:
+        port = server.port if server.port is not None else ports[server.name]
+        out.append((server.name, server.bind, port,
+                    f"change `servers.{server.name}.port` in {stack.manifest_name} (or set it "
+                    "to `auto`)"))
+        for replica in replicas_of(server):
+            out.append((replica.name, server.bind, ports[replica.name],
+                        f"remove \"{replica.name}\" from the ports of "
+                        f"{stack.state_dir}/{STATE_FILE} (the next `devenv up` picks a free "
+                        "one and rewrites the .env files)"))
+    return out
+
+
 def check_free(stack: Stack, servers: list[ServerSpec], ports: dict[str, int],
                ours: dict[str, ContainerState], others: list[ContainerState],
                relist: Callable[[], dict[str, ContainerState]] | None = None) -> None:
-    """Fail naming the port, the server and the key to change when a port is taken.
+    """Fail naming the port, the server or replica and how to move it when a port is taken.
 
+    A kept `auto` or replica port is not silently re-picked: the .env files and whatever a
+    developer configured from them (a GUI client, another project) hold it.
     `relist` lists our containers again before blaming a port on "another process": a
     compose run left by a killed `up` may have started our own container meanwhile.
     """
-    problems = []
-    for server in servers:
-        port = server.port if server.port is not None else ports[server.name]
-        mine = ours.get(server.name)
+    problems, hints = [], []
+    for name, bind, port, move in endpoints(stack, servers, ports):
+        mine = ours.get(name)
         if mine is not None and port in mine.ports:
             continue
         holder = next((c for c in others if port in c.ports and c.project != stack.project), None)
-        if holder is None and _free(server.bind, port):
+        if holder is None and _free(bind, port):
             continue
         if holder is None and relist is not None:
             ours = relist()
-            mine = ours.get(server.name)
+            mine = ours.get(name)
             if mine is not None and port in mine.ports:
                 continue
         who = (f"container {holder.name}" + (f" of project '{holder.project}'"
                                                if holder.project else "")
                if holder else "another process")
-        key = f"servers.{server.name}.port"
-        problems.append(f"port {port} for server '{server.name}' is already in use by {who}")
-        hint_key = key
+        what = "replica" if name not in stack.servers else "server"
+        problems.append(f"port {port} for {what} '{name}' is already in use by {who}")
+        hints.append(move)
     if problems:
-        raise DevenvError("\n".join(problems),
-                          hint=f"stop what holds it, or change `{hint_key}` in "
-                          f"{stack.manifest_name} (or set it to `auto`)")
+        raise DevenvError("\n".join(problems), hint="stop what holds it, or " + "; or ".join(
+            dict.fromkeys(hints)))

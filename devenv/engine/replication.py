@@ -19,7 +19,7 @@ from devenv.engine import probes, provision
 from devenv.engine.context import Context
 from devenv.errors import DevenvError
 from devenv.model import facts
-from devenv.model.replicas import REPLICATION_ROLE, Replica, replicas_of
+from devenv.model.replicas import REPLICATION_ROLE, Replica, primary_conninfo, replicas_of
 from devenv.model.scram import make_secret
 from devenv.model.stack import ADMIN_USER, ServerSpec
 
@@ -61,6 +61,32 @@ def prepare_primary(ctx: Context, server: ServerSpec) -> list[str]:
             conn.execute("SELECT pg_reload_conf()")
             actions.append(f"allowed replication connections in {server.name}'s pg_hba.conf")
     return actions
+
+
+def repoint_replicas(ctx: Context, server: ServerSpec, deadline: float) -> list[str]:
+    """`up --resync-passwords` on a server with replicas: each replica streams again with the
+    replication role's password of .devenv/.
+
+    `pg_basebackup -R` wrote the password of the time into the replica's primary_conninfo
+    (postgresql.auto.conf), and prepare_primary has just set the role to the one in .devenv/:
+    a replica would stream until its next reconnect and then fail to log in for ever. So the
+    password is resynced like every other, and each replica's primary_conninfo is rewritten
+    with ALTER SYSTEM over its local socket (trusted: no password needed) and reloaded, which
+    restarts its WAL receiver (PostgreSQL 13+). Not kept: after a lost .devenv/ the old
+    password is unknown. Not re-cloned: that would throw the replica's data away and take a
+    base backup, where a reload takes milliseconds.
+    """
+    statement = sql.SQL("ALTER SYSTEM SET primary_conninfo = {};\nSELECT pg_reload_conf();\n")
+    conninfo = primary_conninfo(server, ctx.secrets.get(server.name, REPLICATION_ROLE))
+    script = statement.format(sql.Literal(conninfo)).as_string(None)
+    done = []
+    for replica in replicas_of(server):
+        # a replica that cannot log in to its primary still answers on its socket once it has
+        # replayed to a consistent point; until then psql says it is starting up
+        probes.retry_until(deadline, lambda r=replica: ctx.docker.psql_admin(r.name, script))  # type: ignore[misc]
+        done.append(f"pointed {replica.name} at {server.name} with the replication password "
+                    "of .devenv/")
+    return done
 
 
 def as_server(server: ServerSpec, replica: Replica) -> ServerSpec:

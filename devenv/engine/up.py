@@ -92,7 +92,7 @@ def up(stack: Stack, console: Console, *, names: list[str], deadline_s: float = 
             _start(ctx, servers, ctx.docker.by_server(), deadline, resync=resync)
             then = (None if provisioned is None else
                     lambda c=ctx: ahead.append(pool.submit(provisioned, c)))
-            _provision(ctx, servers, deadline, then)
+            _provision(ctx, servers, deadline, then, resync=resync)
             with console.step("Checking every service's credentials"):
                 _probe_services(ctx, services, deadline=deadline)
         if migrate:
@@ -308,7 +308,7 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _provision(ctx: Context, servers: list[ServerSpec], deadline: float,
-               then: Callable[[], None] | None = None) -> None:
+               then: Callable[[], None] | None = None, *, resync: bool = False) -> None:
     """Roles, databases, grants, the clones' tablespace, then `then()`, then the replicas."""
     databases = [s for s in servers if s.is_database]
     if not databases:
@@ -336,6 +336,13 @@ def _provision(ctx: Context, servers: list[ServerSpec], deadline: float,
                              for s in primaries]):
         for action in actions:
             ctx.console.say(f"  {action}")
+    if resync:
+        with ctx.console.step("Pointing the replicas at their primaries with the new password"):
+            repointed = parallel([lambda s=s: replication.repoint_replicas(  # type: ignore[misc]
+                ctx, s, deadline) for s in primaries])
+        for actions in repointed:
+            for action in actions:
+                ctx.console.say(f"  {action}")
     with ctx.console.step("Waiting for the replicas to catch up"):
         notes = parallel([lambda s=s: replication.wait_all(  # type: ignore[misc]
             ctx, s, deadline, _with_diagnosis) for s in primaries])
@@ -371,6 +378,13 @@ def _probe_services(ctx: Context, services: list[ServiceSpec], *, quick: bool = 
             checks.append((ctx.stack.servers[svc.pgbouncer],
                            f"as {svc.role} on {svc.database} through PgBouncer",
                            lambda u=db.url: probes.postgres_ok(u)))  # type: ignore[misc]
+        readonly = facts.readonly_vars(ctx.stack, svc, ctx.secrets, ctx.ports)
+        if not quick and readonly.get("DATABASE_READONLY_URL", "") != readonly.get(
+                "DATABASE_READONLY_DIRECT_URL", ""):
+            assert svc.pgbouncer is not None  # a pooled read-only entry, on the replicas
+            checks.append((ctx.stack.servers[svc.pgbouncer],
+                           f"as {svc.role} on {svc.database}'s replicas through PgBouncer",
+                           lambda u=readonly["DATABASE_READONLY_URL"]: probes.postgres_ok(u)))  # type: ignore[misc]
         redis = facts.redis_facts(ctx.stack, svc, ctx.secrets, ctx.ports)
         if redis is not None and not quick:
             assert svc.redis is not None

@@ -2,7 +2,9 @@
 
 Names are stable and documented in README and .env.example: DATABASE_URL (through PgBouncer
 when the service is pooled), DATABASE_DIRECT_URL, PG* (always direct, for libpq tools and
-migration runners), REDIS_URL, REDIS_KEY_PREFIX, <OTHER>_DATABASE_URL per `reads` entry.
+migration runners), REDIS_URL, REDIS_KEY_PREFIX, <OTHER>_DATABASE_URL per `reads` entry, and
+with replicas DATABASE_READONLY_URL (through PgBouncer when pooled), DATABASE_READONLY_DIRECT_URL
+and PG*_READONLY (direct).
 """
 
 from __future__ import annotations
@@ -11,11 +13,11 @@ import json
 import re
 import shlex
 from dataclasses import asdict, dataclass
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from devenv.errors import DevenvError
 from devenv.model.credentials import Secrets
-from devenv.model.replicas import replicas_of
+from devenv.model.replicas import readonly_entry, replicas_of
 from devenv.model.stack import ServerSpec, ServiceSpec, Stack
 from devenv.model.templates import TemplateProblem, render_user
 
@@ -36,8 +38,17 @@ def port_of(server: ServerSpec, ports: dict[str, int]) -> int:
 
 
 def pg_url(user: str, password: str, host: str, port: int, database: str) -> str:
-    return (f"postgresql://{quote(user, safe='')}:{quote(password, safe='')}@{host}:{port}/"
-            f"{quote(database, safe='')}")
+    return pg_multi_url(user, password, [(host, port)], database)
+
+
+def pg_multi_url(user: str, password: str, hosts: list[tuple[str, int]], database: str,
+                 params: dict[str, str] | None = None) -> str:
+    """A libpq URL with one or more `host:port` (libpq 10+ tries them in order; IPv6 hosts in
+    brackets) and optional query parameters: each part quoted on its own, never spliced."""
+    netloc = ",".join(f"[{h}]:{p}" if ":" in h else f"{h}:{p}" for h, p in hosts)
+    query = f"?{urlencode(params)}" if params else ""
+    return (f"postgresql://{quote(user, safe='')}:{quote(password, safe='')}@{netloc}/"
+            f"{quote(database, safe='')}{query}")
 
 
 @dataclass(frozen=True)
@@ -90,9 +101,14 @@ def replica_endpoints(server: ServerSpec, ports: dict[str, int]) -> list[tuple[s
 
 def readonly_vars(stack: Stack, svc: ServiceSpec, secrets: Secrets, ports: dict[str, int],
                   *, database: str | None = None) -> dict[str, str]:
-    """DATABASE_READONLY_URL, PGHOST_READONLY, PGPORT_READONLY: the service's role and database
-    on its server's replicas; several replicas make a libpq multi-host URL that prefers a
-    standby (target_session_attrs=prefer-standby, libpq 14+)."""
+    """The service's role and database on its server's replicas.
+
+    DATABASE_READONLY_DIRECT_URL and PG*_READONLY reach the replicas themselves; several
+    replicas make one libpq multi-host URL that prefers a standby
+    (target_session_attrs=prefer-standby, libpq 14+), so drivers that support it spread reads.
+    DATABASE_READONLY_URL is that direct URL, or for a pooled service the PgBouncer entry
+    `<database>_readonly` (which spreads over the replicas itself); a clone (`database`) has no
+    PgBouncer entry, so its read-only URL is direct, like its DATABASE_URL."""
     if svc.server is None or svc.role is None or svc.database is None:
         return {}
     server = stack.servers[svc.server]
@@ -101,15 +117,15 @@ def readonly_vars(stack: Stack, svc: ServiceSpec, secrets: Secrets, ports: dict[
     hosts = replica_endpoints(server, ports)
     password = secrets.get(server.name, svc.role)
     name = database or svc.database
-    if len(hosts) == 1:
-        url = pg_url(svc.role, password, hosts[0][0], hosts[0][1], name)
-    else:
-        first = pg_url(svc.role, password, hosts[0][0], hosts[0][1], name)
-        prefix, _, rest = first.partition("@")
-        others = "".join(f",{h}:{p}" for h, p in hosts[1:])
-        host_part, _, path = rest.partition("/")
-        url = f"{prefix}@{host_part}{others}/{path}?target_session_attrs=prefer-standby"
+    params = {"target_session_attrs": "prefer-standby"} if len(hosts) > 1 else None
+    direct = pg_multi_url(svc.role, password, hosts, name, params)
+    url = direct
+    if svc.pgbouncer and database is None:
+        pool = stack.servers[svc.pgbouncer]
+        url = pg_url(svc.role, password, host_of(pool), port_of(pool, ports),
+                     readonly_entry(name))
     return {"DATABASE_READONLY_URL": url,
+            "DATABASE_READONLY_DIRECT_URL": direct,
             "PGHOST_READONLY": ",".join(h for h, _ in hosts),
             "PGPORT_READONLY": ",".join(str(p) for _, p in hosts)}
 

@@ -183,8 +183,8 @@ def _readonly(stack: Stack, svc: ServiceSpec, creds: Secrets) -> dict[str, str]:
     over the standbys (the local multi-host URL's job)."""
     assert svc.server is not None and svc.role is not None and svc.database is not None
     host = f"{k8s_name(svc.server)}-ro"
-    return {"DATABASE_READONLY_URL": facts.pg_url(
-                svc.role, creds.get(svc.server, svc.role), host, PG_PORT, svc.database),
+    url = facts.pg_url(svc.role, creds.get(svc.server, svc.role), host, PG_PORT, svc.database)
+    return {"DATABASE_READONLY_URL": url, "DATABASE_READONLY_DIRECT_URL": url,
             "PGHOST_READONLY": host, "PGPORT_READONLY": str(PG_PORT)}
 
 

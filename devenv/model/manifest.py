@@ -118,7 +118,8 @@ class PostgresServer(_ServerBase):
         0, ge=0, le=8,
         description="Read replicas: streaming physical standbys of this server, one container "
         "and volume each (host port chosen once, like 'auto'). Every service on the server gets "
-        "DATABASE_READONLY_URL, PGHOST_READONLY and PGPORT_READONLY.",
+        "DATABASE_READONLY_URL (through PgBouncer's '<database>_readonly' entry when pooled), "
+        "DATABASE_READONLY_DIRECT_URL, PGHOST_READONLY and PGPORT_READONLY.",
     )
     replica_delay: str | None = Field(
         None,

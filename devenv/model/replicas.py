@@ -17,6 +17,13 @@ from devenv.model.stack import CLONE_DIR, ServerSpec, secret_target
 REPLICATION_ROLE = "devenv_replicator"  # LOGIN REPLICATION, a password of its own per server
 REPLICATION_SECRET = "replication-password"
 SLOT_PREFIX = "devenv_replica_"
+READONLY_SUFFIX = "_readonly"
+
+
+def readonly_entry(database: str) -> str:
+    """The PgBouncer database that pools a service's reads on its server's replicas: its own
+    name in the pool's [databases], beside the read-write `<database>` entry."""
+    return f"{database}{READONLY_SUFFIX}"
 
 # POSIX sh (the Alpine-based images have busybox sh, no bash). Runs as the image's default user,
 # root, so it can read the Compose secret (mounted with the host file's owner and mode 0600);
@@ -81,6 +88,16 @@ def replicas_of(server: ServerSpec) -> list[Replica]:
 
 def all_replicas(servers: list[ServerSpec]) -> list[Replica]:
     return [r for s in servers for r in replicas_of(s)]
+
+
+def primary_conninfo(server: ServerSpec, password: str) -> str:
+    """What a replica streams through: the primary by its compose name and container port, as
+    the replication role (libpq conninfo quoting, though devenv's passwords are alphanumeric)."""
+    def quoted(value: str) -> str:
+        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+    return (f"host={quoted(server.name)} port={server.container_port} "
+            f"user={quoted(REPLICATION_ROLE)} password={quoted(password)}")
 
 
 def replica_settings(server: ServerSpec) -> list[tuple[str, str]]:

@@ -11,7 +11,7 @@ from devenv.errors import DevenvError
 from devenv.model import manifest as m
 from devenv.model.extensions import IMPLIED_PRELOAD
 from devenv.model.images import data_mount, major_from_tag
-from devenv.model.replicas import REPLICATION_ROLE, replicas_of
+from devenv.model.replicas import REPLICATION_ROLE, readonly_entry, replicas_of
 from devenv.model.stack import (
     ADMIN_USER,
     CONTAINER_PORTS,
@@ -62,7 +62,7 @@ class _Resolver:
         self._reserved(services)
         self._paths(services)
         servers = self._servers(services)
-        self._replica_names(servers)
+        self._replica_names(servers, services)
         if self.problems:
             raise DevenvError(
                 "\n".join(self.problems), hint=f"fix {self.at.source}; no file was changed"
@@ -204,13 +204,29 @@ class _Resolver:
                 )
         return out
 
-    def _replica_names(self, servers: dict[str, ServerSpec]) -> None:
+    def _replica_names(self, servers: dict[str, ServerSpec],
+                       services: dict[str, ServiceSpec]) -> None:
         for server in servers.values():
             for replica in replicas_of(server):
                 if replica.name in servers:
                     self.fail(("servers", server.name, "replicas"), f"replica "
                               f"'{replica.name}' would have the name of server '{replica.name}'; "
                               "rename that server")
+        # A pooled service's read-only PgBouncer entry must not be another's database name.
+        pools: dict[tuple[str, str], str] = {}
+        for svc in services.values():
+            if svc.database and svc.pgbouncer:
+                pools[(svc.pgbouncer, svc.database)] = svc.name
+        for svc in services.values():
+            if not (svc.database and svc.pgbouncer and svc.server in servers
+                    and servers[svc.server].replicas):
+                continue
+            entry = readonly_entry(svc.database)
+            other = pools.get((svc.pgbouncer, entry))
+            if other is not None:
+                self.fail(("services", other, "database"), f"'{entry}' is the PgBouncer entry "
+                          f"for the reads of service '{svc.name}' on the replicas of "
+                          f"'{svc.server}'; give the database another name")
 
     def _preload(self, server: str, kind: str, services: dict[str, ServiceSpec]) -> tuple[str, ...]:
         wanted = {"timescaledb"} if kind == "timescaledb" else set()

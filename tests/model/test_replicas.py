@@ -10,8 +10,10 @@ import pytest
 from devenv.errors import DevenvError
 from devenv.model import facts
 from devenv.model.credentials import Secrets, needed
+from devenv.model.kinds.pgbouncer import config_text
 from devenv.model.manifest import parse
 from devenv.model.render import compose_data, state_files
+from devenv.model.replicas import primary_conninfo
 from devenv.model.resolve import resolve
 from devenv.model.stack import Stack
 
@@ -122,3 +124,65 @@ def test_replica_delay_must_be_a_duration() -> None:
             services:
               app: {postgres: db}
         """)
+
+
+POOLED = """
+    project: rep
+    servers:
+      db: {kind: postgres, port: 7000, replicas: 2}
+      pool: {kind: pgbouncer, port: 6400}
+    services:
+      app: {postgres: true, pgbouncer: true}
+      solo: {postgres: true, pgbouncer: false}
+"""
+TWO_REPLICAS = {"db-replica-1": 7001, "db-replica-2": 7002}
+
+
+def test_a_pooled_service_reads_through_its_own_pgbouncer_entry_on_the_replicas() -> None:
+    stack = stack_of(POOLED)
+    ini = config_text(stack.servers["pool"], stack)
+    assert "app = host=db port=5432 dbname=app\n" in ini
+    assert "app_readonly = host=db-replica-1,db-replica-2 port=5432 dbname=app\n" in ini
+    assert "solo" not in ini, "an unpooled service has no entry, read-only or not"
+    app = facts.env_vars(stack, stack.services["app"], secrets_for(stack), TWO_REPLICAS)
+    assert app["DATABASE_READONLY_URL"] == "postgresql://app:pw-db-app@127.0.0.1:6400/app_readonly"
+    assert app["DATABASE_READONLY_DIRECT_URL"] == (
+        "postgresql://app:pw-db-app@127.0.0.1:7001,127.0.0.1:7002/app"
+        "?target_session_attrs=prefer-standby")
+    assert (app["PGHOST_READONLY"], app["PGPORT_READONLY"]) == ("127.0.0.1,127.0.0.1",
+                                                                "7001,7002")
+    solo = facts.env_vars(stack, stack.services["solo"], secrets_for(stack), TWO_REPLICAS)
+    assert solo["DATABASE_READONLY_URL"] == solo["DATABASE_READONLY_DIRECT_URL"]
+
+
+def test_a_clone_reads_its_replicas_directly_it_has_no_pgbouncer_entry() -> None:
+    stack = stack_of(POOLED)
+    clone = facts.env_vars(stack, stack.services["app"], secrets_for(stack), TWO_REPLICAS,
+                           database="app_clone_1")
+    assert clone["DATABASE_READONLY_URL"] == clone["DATABASE_READONLY_DIRECT_URL"]
+    assert "@127.0.0.1:7001,127.0.0.1:7002/app_clone_1?" in clone["DATABASE_READONLY_URL"]
+
+
+def test_no_replicas_no_readonly_pgbouncer_entry() -> None:
+    stack = stack_of(POOLED.replace("replicas: 2", "replicas: 0"))
+    assert "_readonly" not in config_text(stack.servers["pool"], stack)
+
+
+def test_multi_host_url_quotes_each_part_and_brackets_ipv6() -> None:
+    url = facts.pg_multi_url("a@b", "p/w:?", [("::1", 7001), ("127.0.0.1", 7002)], "d b",
+                             {"target_session_attrs": "prefer-standby"})
+    assert url == ("postgresql://a%40b:p%2Fw%3A%3F@[::1]:7001,127.0.0.1:7002/d%20b"
+                   "?target_session_attrs=prefer-standby")
+
+
+def test_a_database_named_like_a_readonly_entry_is_refused() -> None:
+    with pytest.raises(DevenvError, match="'app_readonly' is the PgBouncer entry for the reads "
+                       "of service 'app' on the replicas of 'db'"):
+        stack_of(POOLED.replace("solo: {postgres: true, pgbouncer: false}",
+                                "solo: {postgres: true, pgbouncer: true, database: app_readonly}"))
+
+
+def test_primary_conninfo_names_the_primary_and_quotes_its_values() -> None:
+    stack = stack_of("")
+    assert primary_conninfo(stack.servers["db"], "it's\\x") == (
+        "host='db' port=5432 user='devenv_replicator' password='it\\'s\\\\x'")

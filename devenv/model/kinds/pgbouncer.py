@@ -4,6 +4,13 @@ The image (edoburu/docker-pgbouncer) runs as `postgres` (uid 70), which cannot r
 file secret (bind-mounted with the host file's owner and mode 0600). So the container starts as
 root, copies the userlist to a file of postgres's, and PgBouncer drops to postgres itself
 (`user = postgres` in pgbouncer.ini: https://www.pgbouncer.org/config.html#user).
+
+A pooled service on a server with replicas gets a second entry, `<database>_readonly`, for the
+same role and database on the replicas (DATABASE_READONLY_URL). Several replicas are one entry
+with a host list: PgBouncer (1.17+; the image ships 1.25) round-robins new server connections
+over them, which is what `load_balance_hosts = round-robin`, its default, means. All replicas
+listen on the primary's container port, so one `port` serves the list. Auth is the read-write
+entry's: the role and its SCRAM secret reach the replicas by physical replication.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ import hashlib
 from typing import Any
 
 from devenv.model.credentials import Secrets
+from devenv.model.replicas import readonly_entry, replicas_of
 from devenv.model.stack import ServerSpec, ServiceSpec, Stack, secret_target
 from devenv.model.templates import render_template
 
@@ -25,17 +33,31 @@ def pooled(server: ServerSpec, stack: Stack) -> list[ServiceSpec]:
     return [s for s in stack.services.values() if s.pgbouncer == server.name]
 
 
+def entries(server: ServerSpec, stack: Stack) -> list[tuple[str, str, int, str]]:
+    """(entry, host or host list, port, dbname) of each [databases] line: a pooled service's
+    database, then its `<database>_readonly` entry on the replicas when its server has any."""
+    out = []
+    for svc in pooled(server, stack):
+        if not (svc.database and svc.server):
+            continue
+        primary = stack.servers[svc.server]
+        out.append((svc.database, primary.name, primary.container_port, svc.database))
+        replicas = replicas_of(primary)
+        if replicas:
+            out.append((readonly_entry(svc.database), ",".join(r.name for r in replicas),
+                        primary.container_port, svc.database))
+    return out
+
+
 def config_text(server: ServerSpec, stack: Stack) -> str:
     assert server.pool is not None
-    databases = [
-        (svc.database, stack.servers[svc.server].name, stack.servers[svc.server].container_port)
-        for svc in pooled(server, stack) if svc.database and svc.server
-    ]
+    databases = entries(server, stack)
     return render_template(
         "pgbouncer.ini.j2",
         server=server,
         pool=server.pool,
         databases=databases,
+        readonly=any(name != dbname for name, _, _, dbname in databases),
         console=CONSOLE_USER,
         userlist=USERLIST,
         manifest=stack.manifest_name,

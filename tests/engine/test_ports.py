@@ -1,0 +1,87 @@
+"""Host ports of servers and replicas: a kept port someone else holds stops `up` by name."""
+
+from __future__ import annotations
+
+import socket
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from devenv.engine.docker import ContainerState
+from devenv.engine.ports import assign_auto, check_free
+from devenv.errors import DevenvError
+from devenv.model.manifest import parse
+from devenv.model.resolve import resolve
+from devenv.model.stack import Stack
+
+
+def stack_of(port: int) -> Stack:
+    manifest, located = parse(textwrap.dedent(f"""
+        project: ports
+        servers:
+          db: {{kind: postgres, port: {port}, replicas: 2}}
+        services:
+          app: {{postgres: true}}
+    """))
+    return resolve(manifest, located, root=Path("/project"))
+
+
+@pytest.fixture
+def held() -> Iterator[int]:
+    """A port another process listens on."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        yield int(sock.getsockname()[1])
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_a_replica_port_is_chosen_once_and_kept() -> None:
+    stack = stack_of(free_port())
+    first = assign_auto(stack, {})
+    assert set(first) == {"db-replica-1", "db-replica-2"}
+    assert assign_auto(stack, first) == first
+
+
+def test_a_kept_replica_port_held_by_another_process_is_refused_by_name(held: int) -> None:
+    stack = stack_of(free_port())
+    ports = {"db-replica-1": free_port(), "db-replica-2": held}
+    with pytest.raises(DevenvError) as caught:
+        check_free(stack, [stack.servers["db"]], ports, {}, [])
+    assert caught.value.message == (f"port {held} for replica 'db-replica-2' is already in use by "
+                                 "another process")
+    assert caught.value.hint is not None
+    assert '"db-replica-2" from the ports of .devenv/state.json' in caught.value.hint
+
+
+def test_a_replica_port_held_by_another_project_names_its_container(held: int) -> None:
+    stack = stack_of(free_port())
+    foreign = ContainerState("id", "other-db-1", "db", "other", "running", "", "", (held,))
+    with pytest.raises(DevenvError, match=f"port {held} for replica 'db-replica-1' is already "
+                       "in use by container other-db-1 of project 'other'"):
+        check_free(stack, [stack.servers["db"]], {"db-replica-1": held,
+                                                   "db-replica-2": free_port()}, {}, [foreign])
+
+
+def test_our_own_running_replica_on_its_port_is_fine(held: int) -> None:
+    stack = stack_of(free_port())
+    mine = ContainerState("id", "ports-db-replica-1-1", "db-replica-1", "ports", "running", "",
+                          "", (held,))
+    check_free(stack, [stack.servers["db"]], {"db-replica-1": held, "db-replica-2": free_port()},
+               {"db-replica-1": mine}, [])
+
+
+def test_the_servers_own_port_keeps_its_manifest_hint(held: int) -> None:
+    stack = stack_of(held)
+    with pytest.raises(DevenvError) as caught:
+        check_free(stack, [stack.servers["db"]], assign_auto(stack, {}), {}, [])
+    assert caught.value.message == (f"port {held} for server 'db' is already in use by "
+                                    "another process")
+    assert caught.value.hint is not None and "`servers.db.port` in devenv.yaml" in caught.value.hint
