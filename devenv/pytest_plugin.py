@@ -4,9 +4,11 @@ Registered through the `pytest11` entry point, so it loads in every pytest run o
 installs devenv: this module imports nothing heavy at the top, and a run that never asks for a
 devenv fixture pays nothing. Fixtures:
 
-- `devenv_stack` (session): brings the project's stack up once (or attaches to a running one)
-  and gives each service's connection facts. Under pytest-xdist every worker asks, and the
-  project lock in .devenv/ makes the first do the work while the others find it warm.
+- `devenv_stack` (session): the project's stack and each service's connection facts. The
+  servers a service needs come up (or are found up) when a test first asks for that service,
+  so a cold run of one service's tests starts only its servers. Under pytest-xdist every
+  worker asks, and the project lock in .devenv/ makes the first do the work while the others
+  find it warm.
 - `devenv_database` (function): a factory, `devenv_database("auth")` -> a fresh database cloned
   from auth's template, with `.url`, `.env`, `.conn`; dropped after the test.
 - `devenv_db` (function): the same for the default service (`devenv_service` ini, or the only
@@ -84,7 +86,7 @@ def devenv_stack(request: pytest.FixtureRequest) -> Iterator[DevenvStack]:
         handle = testing.start(_manifest(config), owner=_run_owner(config),
                                worker=_worker(config), prefetch=prefetch)
     except DevenvError as exc:
-        pytest.fail(f"devenv could not bring the stack up: {exc}", pytrace=False)
+        pytest.fail(f"devenv could not load the stack: {exc}", pytrace=False)
     yield handle
     for problem in handle.close():
         warnings.warn(f"devenv: {problem} (the next run's janitor drops leftovers)",
@@ -96,7 +98,10 @@ def devenv_database(devenv_stack: DevenvStack) -> Iterator[Callable[[str], Datab
     made: list[Database] = []
 
     def make(service: str) -> Database:
-        db = devenv_stack.database(service)
+        try:
+            db = devenv_stack.database(service)
+        except DevenvError as exc:  # the stack could not come up, or a clone not be made
+            pytest.fail(f"devenv: {exc}", pytrace=False)
         made.append(db)
         return db
 
@@ -129,6 +134,10 @@ def devenv_db(request: pytest.FixtureRequest, devenv_stack: DevenvStack,
 def devenv_redis(request: pytest.FixtureRequest,
                  devenv_stack: DevenvStack) -> Iterator[RedisNamespace]:
     service = _default_service(request.config, devenv_stack, need="redis")
+    try:
+        devenv_stack.env(service)  # brings up its servers
+    except DevenvError as exc:
+        pytest.fail(f"devenv: {exc}", pytrace=False)
     with devenv_stack.redis_namespace(service) as namespace:
         yield namespace
 

@@ -28,6 +28,10 @@ from devenv.model.stack import CLONE_TABLESPACE, ServiceSpec, size_bytes
 _CLONE_NAME = re.compile(r"^[a-z0-9_]+_c[0-9a-f]{8}$")
 
 
+class NoSuchClone(DevenvError):
+    """Dropping a clone that is already gone (a janitor or a restart's repair was first)."""
+
+
 def clone(ctx: Context, svc: ServiceSpec, *, tag: str = "", owner: str = "",
           conn: Conn | None = None, template: str | None = None) -> str:
     """A fresh database cloned from the service's template; returns its name.
@@ -88,7 +92,7 @@ def _drop_clone(conn: Conn, name: str) -> None:
         "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s",
         (name,)).fetchone()
     if row is None:
-        raise DevenvError(f"no database named '{name}'", hint="`devenv db list` shows clones")
+        raise NoSuchClone(f"no database named '{name}'", hint="`devenv db list` shows clones")
     if not (isinstance(row[0], str) and row[0].startswith(CLONE_MARK)
             and _CLONE_NAME.match(name)):
         raise DevenvError(f"'{name}' is not a devenv clone: refusing to drop it",

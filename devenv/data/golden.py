@@ -34,14 +34,35 @@ FORMAT = "1"  # bump when the way templates are built changes
 Conn = psycopg.Connection[tuple[object, ...]]
 
 
-def _files(folder: Path) -> list[Path]:
-    if not folder.is_dir():
-        return []
-    return sorted(p for p in folder.rglob("*") if p.is_file())
+# Never part of a template's key: a checkout's own state, not its migrations' (a `command`
+# migration's cwd is often the project root, where these change on every run or differ per clone).
+_NOT_HASHED = frozenset({"__pycache__", "node_modules"})
+
+
+def _files(folder: Path, skip: frozenset[Path]) -> list[Path]:
+    found = []
+    for top, dirs, files in os.walk(folder):  # pruned: never walks into .git or node_modules
+        here = Path(top)
+        dirs[:] = [d for d in dirs if not _ignored(d) and here / d not in skip]
+        found += [here / f for f in files if not _ignored(f) and here / f not in skip]
+    return sorted(found)
+
+
+def _ignored(name: str) -> bool:
+    return name.startswith(".") or name in _NOT_HASHED
 
 
 def template_hash(ctx: Context, svc: ServiceSpec) -> str:
-    """Everything that shapes the migrated and seeded state of the service's database."""
+    """Everything that shapes the migrated and seeded state of the service's database.
+
+    The key is content, never place: the migration and seed files' bytes and their paths
+    relative to the project, the image, the extensions. Two checkouts of one repo (a second
+    clone, a `git worktree`) on the same server share a template instead of building it twice,
+    and a checkout moved elsewhere keeps its own. What a checkout holds besides its migrations
+    is left out: dot-folders and dot-files (.git, .devenv, .venv, .env), caches, devenv's
+    generated compose folder and the services' env files, all of which sit under the project
+    root that a `command` migration's cwd usually is.
+    """
     root = ctx.stack.root
     digest = hashlib.sha256(f"{FORMAT}\0{svc.extensions}\0".encode())
     assert svc.server is not None
@@ -55,10 +76,10 @@ def template_hash(ctx: Context, svc: ServiceSpec) -> str:
         folders.append(root / spec.path)
     if svc.seeds is not None:
         folders.append(root / svc.seeds)
+    skip = frozenset([root / ctx.stack.compose_dir, root / ctx.stack.state_dir,
+                      *(root / s.env_file for s in ctx.stack.services.values())])
     for folder in folders:
-        for path in _files(folder):
-            if "__pycache__" in path.parts:
-                continue
+        for path in _files(folder, skip):
             # relpath, not relative_to: a monorepo's folder may sit outside the project
             digest.update(os.path.relpath(path, root).encode() + b"\0")
             digest.update(path.read_bytes() + b"\0")

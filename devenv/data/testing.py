@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,7 @@ import psycopg
 import redis
 
 from devenv.console import Console
-from devenv.data import clones, golden, keys, standby
+from devenv.data import clones, golden, keys, lifetimes, standby
 from devenv.data.clonepool import ClonePool
 from devenv.data.replaywait import REPLAY_TIMEOUT, ReplayWait
 from devenv.engine.context import Context
@@ -28,14 +28,12 @@ from devenv.engine.up import up
 from devenv.errors import DevenvError
 from devenv.model import facts
 from devenv.model.resolve import load_stack
-from devenv.model.stack import ServiceSpec
+from devenv.model.stack import ServiceSpec, Stack
 
 
 def start(manifest: Path, *, owner: str, worker: str, prefetch: int) -> DevenvStack:
-    """Bring the stack up (or find it up), drop clones of killed runs, and hand it over."""
-    ctx = up(load_stack(manifest), Console(quiet=True), names=[])
-    clones.prune(ctx, keep=lambda tag: not abandoned(tag))
-    return DevenvStack(ctx, owner, worker, prefetch)
+    """The stack, loaded: its servers come up when a test first asks for a service on them."""
+    return DevenvStack(load_stack(manifest), owner, worker, prefetch)
 
 
 def stop(manifest: Path) -> None:
@@ -61,23 +59,65 @@ def abandoned(tag: str) -> bool:
 
 @dataclass
 class DevenvStack:
-    """The running stack: `.env("auth")` gives a service's variables, `.context` the rest."""
+    """The stack: `.env("auth")` gives a service's variables, `.context` the rest.
 
-    context: Context
+    Lazy, for the cold start: the first test that asks for a service brings up the servers
+    that service needs (`up` of that service, warm when the last `up` covered it), not the
+    whole stack; a test run of one service of a stack of several never starts the others.
+    Asking for `.context` brings up everything.
+    """
+
+    stack: Stack
     owner: str
     worker: str
     prefetch: int = 4
     templates: dict[str, str] = field(default_factory=dict)
+    _ctx: Context | None = None
+    _ready: set[str] | None = field(default_factory=set)  # services up; None: all of them
+    _built: dict[str, str] = field(default_factory=dict)  # templates built during a cold up
     _admins: dict[str, psycopg.Connection[Any]] = field(default_factory=dict)
+    _lifetimes: dict[str, str] = field(default_factory=dict)  # server -> its lifetime seen last
     _pool: ClonePool | None = None
     _replay: ReplayWait | None = None
 
+    @classmethod
+    def running(cls, ctx: Context, owner: str, worker: str, prefetch: int = 4) -> DevenvStack:
+        """On a stack already up (all of it), e.g. for a benchmark."""
+        return cls(ctx.stack, owner, worker, prefetch, _ctx=ctx, _ready=None)
+
     @property
     def services(self) -> dict[str, ServiceSpec]:
-        return self.context.stack.services
+        return self.stack.services
+
+    @property
+    def context(self) -> Context:
+        return self._bring_up(None)
+
+    def _bring_up(self, service: str | None, *, template: bool = False) -> Context:
+        """Up with the servers `service` needs (None: all), and drop clones of killed runs.
+
+        `template`: build the service's template during a cold `up`, as soon as its server
+        is provisioned, while the rest (replicas, PgBouncer, the checks) comes up.
+        """
+        if self._ctx is not None and (self._ready is None or service in self._ready):
+            return self._ctx
+        # with the services asked for before, so that the next run's `up` of any is warm
+        names = [] if service is None or self._ready is None else sorted({*self._ready, service})
+        svc = self.services[service] if service is not None else None
+        ahead = None
+        if template and svc is not None and svc.database is not None:
+            def ahead(ctx: Context) -> None:
+                self._built[svc.name] = golden.ensure_template(ctx, svc, say=False)
+        # migrate=False: tests get clones of the template, which is built from the files
+        # themselves; migrating the service's own database too would replay every migration
+        # twice in a cold start (the next `devenv up` migrates it).
+        ctx = up(self.stack, Console(quiet=True), names=names, migrate=False, provisioned=ahead)
+        clones.prune(ctx, keep=lambda tag: not abandoned(tag))  # a server down has none
+        self._ctx, self._ready = ctx, (set(names) if names else None)
+        return ctx
 
     def env(self, service: str) -> dict[str, str]:
-        ctx = self.context
+        ctx = self._bring_up(self._service(service).name)
         return facts.env_vars(ctx.stack, self._service(service), ctx.secrets, ctx.ports)
 
     def _service(self, name: str) -> ServiceSpec:
@@ -87,26 +127,44 @@ class DevenvStack:
         return self.services[name]
 
     def admin(self, svc: ServiceSpec) -> psycopg.Connection[Any]:
+        """The admin session to the service's server, checked against a restart: one query."""
         assert svc.server is not None
-        conn = self._admins.get(svc.server)
-        if conn is None or conn.closed:
-            conn = self.context.admin_session(svc.server)
-            self._admins[svc.server] = conn
+        ctx = self._bring_up(svc.name)
+        server = ctx.stack.servers[svc.server]
+        conn = self._admins.get(server.name)
+        try:
+            if conn is None or conn.closed:
+                raise psycopg.OperationalError("no session yet")
+            lifetime = lifetimes.lifetime(conn)
+        except psycopg.OperationalError:  # first use, or the server restarted under it
+            if conn is not None:
+                conn.close()
+            conn, lifetime = lifetimes.connect(ctx, server)
+            self._admins[server.name] = conn
+        if self._lifetimes.get(server.name) != lifetime:
+            # `up` made the tablespace at start; a restart since then emptied it
+            lifetimes.repair(conn, server)
+            self._lifetimes[server.name] = lifetime
         return conn
 
     def clone(self, service: str) -> str:
         """A fresh clone of the service's template (made ahead on the pool when prefetching)."""
         svc = self._service(service)
+        ctx = self._bring_up(service, template=True)
+        admin = self.admin(svc)  # before any clone: a restart since the last test is repaired
         if service not in self.templates:
-            self.templates[service] = golden.ensure_template(self.context, svc, say=False)
+            built = self._built.pop(service, None)
+            self.templates[service] = built or golden.ensure_template(ctx, svc, say=False,
+                                                                       conn=admin)
             # made ahead + the test's own + one being dropped, in every xdist worker
             workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
-            clones.check_room(self.context, svc, self.templates[service],
-                              workers * (max(self.prefetch, 0) + 2), conn=self.admin(svc))
+            clones.check_room(ctx, svc, self.templates[service],
+                              workers * (max(self.prefetch, 0) + 2), conn=admin)
         if self.prefetch <= 0:
-            return clones.clone(self.context, svc, tag=self.worker, owner=self.owner,
-                                conn=self.admin(svc), template=self.templates[service])
-        return self._clones().take(svc, self.templates[service])
+            return clones.clone(ctx, svc, tag=self.worker, owner=self.owner,
+                                conn=admin, template=self.templates[service])
+        assert svc.server is not None
+        return self._clones().take(svc, self.templates[service], self._lifetimes[svc.server])
 
     def database(self, service: str) -> Database:
         """A fresh clone of the service's template, with the variables of its .env file.
@@ -115,7 +173,7 @@ class DevenvStack:
         creation, so its DATABASE_READONLY_URL works from the test's first line (a clone made
         ahead has usually been replayed long before: one query per replica)."""
         name = self.clone(service)
-        ctx = self.context
+        ctx = self._bring_up(service)
         svc = self._service(service)
         env = facts.env_vars(ctx.stack, svc, ctx.secrets, ctx.ports, database=name)
         wait = None
@@ -130,7 +188,8 @@ class DevenvStack:
 
     def _replays(self) -> ReplayWait:
         if self._replay is None:
-            self._replay = ReplayWait(self.context)
+            assert self._ctx is not None  # a service was brought up to be cloned
+            self._replay = ReplayWait(self._ctx)
         return self._replay
 
     def redis_namespace(self, service: str) -> AbstractContextManager[RedisNamespace]:
@@ -141,11 +200,14 @@ class DevenvStack:
         if self._pool is not None:
             self._pool.drop(svc, database)
         else:
-            clones.drop_clone(self.context, svc, database, conn=self.admin(svc))
+            # NoSuchClone: a restart emptied it and the repair dropped it
+            with suppress(clones.NoSuchClone):
+                clones.drop_clone(self._bring_up(service), svc, database, conn=self.admin(svc))
 
     def _clones(self) -> ClonePool:
         if self._pool is None:
-            self._pool = ClonePool(self.context, tag=self.worker, owner=self.owner,
+            assert self._ctx is not None  # a service was brought up to be cloned
+            self._pool = ClonePool(self._ctx, tag=self.worker, owner=self.owner,
                                    depth=self.prefetch)
         return self._pool
 

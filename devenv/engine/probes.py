@@ -27,14 +27,18 @@ def _transient(exc: BaseException) -> bool:
     return not any(marker in str(exc) for marker in _FATAL_MARKERS)
 
 
-def retry_until(deadline: float, what: Callable[[], T]) -> T:
-    """Call `what` until it succeeds or the monotonic `deadline` passes; re-raise the last error."""
+def retry_until(deadline: float, what: Callable[[], T], *, longest_wait: float = 0.5) -> T:
+    """Call `what` until it succeeds or the monotonic `deadline` passes; re-raise the last error.
+
+    `longest_wait` caps the backoff: a server that is starting answers at an instant no
+    backoff can guess, and every wait past it is time a cold start pays in full.
+    """
     from tenacity import Retrying, retry_if_exception, stop_before_delay, wait_exponential  # noqa: PLC0415 - tenacity: only a wait that retries loads it
 
     remaining = max(0.1, deadline - time.monotonic())
     for attempt in Retrying(
         stop=stop_before_delay(remaining),
-        wait=wait_exponential(multiplier=0.05, max=0.5),
+        wait=wait_exponential(multiplier=0.05, max=longest_wait),
         retry=retry_if_exception(_transient),
         reraise=True,
     ):

@@ -31,7 +31,24 @@ def readonly_entry(database: str) -> str:
 # clones' tablespace (CLONE_DIR) is copied by pg_basebackup too and chowned here. Until the
 # primary accepts the replication role (devenv provisions it after the primary answers), the
 # backup is retried; pg_basebackup cleans up what a failed attempt wrote.
+# A restart empties the clones' tmpfs while PGDATA (on its volume) still lists the clone
+# databases that lived there: the first write to one of them the standby replays stops it for
+# good ("WAL contains references to invalid pages", in a restart loop), and a drop on the
+# primary comes too late (the replay starts before it). A replica is only a copy, so on a
+# start that finds the tablespace's link in pg_tblspc but the tmpfs empty, it clones again
+# (seconds for a development database); the primary's slot is reused.
 WRAPPER = """set -eu
+if [ -s "$PGDATA/PG_VERSION" ] && [ -d "$DEVENV_CLONE_DIR" ] \\
+    && [ -z "$(ls -A "$DEVENV_CLONE_DIR")" ]; then
+  for link in "$PGDATA"/pg_tblspc/*; do
+    if [ "$(readlink "$link" 2>/dev/null || true)" = "$DEVENV_CLONE_DIR" ]; then
+      echo "devenv: a restart emptied $DEVENV_CLONE_DIR (the clones' tablespace):" \\
+        "cloning $DEVENV_PRIMARY_HOST again"
+      find "$PGDATA" -mindepth 1 -delete
+      break
+    fi
+  done
+fi
 if [ ! -s "$PGDATA/PG_VERSION" ]; then
   mkdir -p "$PGDATA"
   PGPASSWORD="$(cat "$DEVENV_REPLICATION_PASSWORD_FILE")"

@@ -31,6 +31,9 @@ class Verified:
 class State:
     ports: dict[str, int] = field(default_factory=dict)
     fingerprint: str = ""
+    # The services the fingerprint was taken for: a warm `up` of any of them is warm (the
+    # pytest plugin starts only the services its tests ask for, after a full `devenv up`).
+    covers: list[str] = field(default_factory=list)
     verified: dict[str, Verified] = field(default_factory=dict)
     # The PostgreSQL major each server's data volume was created with (devenv.engine.images).
     majors: dict[str, int] = field(default_factory=dict)
@@ -44,7 +47,8 @@ def load(stack: Stack) -> State:
         verified = {str(k): Verified(str(v["container"]), float(v["at"]))
                     for k, v in data.get("verified", {}).items()}
         majors = {str(k): int(v) for k, v in data.get("majors", {}).items()}
-        return State(ports=ports, fingerprint=str(data.get("fingerprint", "")),
+        covers = [str(name) for name in data.get("covers", [])]
+        return State(ports=ports, fingerprint=str(data.get("fingerprint", "")), covers=covers,
                      verified=verified, majors=majors)
     except FileNotFoundError:
         return State()
@@ -56,6 +60,7 @@ def load(stack: Stack) -> State:
 
 def save(stack: Stack, state: State) -> None:
     body = json.dumps({"ports": state.ports, "fingerprint": state.fingerprint,
+                       "covers": state.covers,
                        "verified": {k: {"container": v.container, "at": v.at}
                                     for k, v in state.verified.items()},
                        "majors": state.majors}, indent=2)

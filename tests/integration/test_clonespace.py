@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -103,6 +104,78 @@ def test_after_a_container_restart_the_lost_clones_go_and_tests_get_working_ones
     up = stack.ok("up")
     assert f"pg: dropped 1 clone(s) a restart emptied ({kept['database']})" in up.stdout
     assert query(clone(stack)["url"], "SELECT count(*) FROM items") == [(2,)]
+
+
+MID_RUN_TEST = '''
+import os
+import subprocess
+
+import psycopg
+
+MADE = []
+
+
+def seeded_in_memory(db):
+    with psycopg.connect(db.url) as conn:
+        assert conn.execute("SELECT count(*) FROM items").fetchone() == (2,)
+        conn.execute("INSERT INTO items (name) VALUES ('mine')")
+        where = conn.execute("SELECT t.spcname FROM pg_database d JOIN pg_tablespace t "
+                             "ON t.oid = d.dattablespace WHERE d.datname = current_database()")
+        assert where.fetchone() == ("devenv_clones",)
+    MADE.append(db.name)
+
+
+def test_1(devenv_db):
+    seeded_in_memory(devenv_db)
+
+
+def test_2_then_the_container_restarts(devenv_db):
+    seeded_in_memory(devenv_db)  # taking this one put the next test's clone in the making
+    subprocess.run(["docker", "restart", os.environ["PG_CONTAINER"]], check=True,
+                   capture_output=True)
+
+
+def test_3_after_the_restart(devenv_db):
+    seeded_in_memory(devenv_db)
+
+
+def test_4(devenv_db):
+    seeded_in_memory(devenv_db)
+    assert len(set(MADE)) == 4
+'''
+
+
+@pytest.mark.parametrize("prefetch", ["2", "0"])
+def test_a_restart_in_the_middle_of_a_run_never_hands_a_test_a_clone_made_before_it(
+        tmp_path: Path, prefetch: str) -> None:
+    with small_stack(tmp_path / "p", prefix="t-hc-restart") as stack:
+        stack.ok("up")
+        run_across_a_restart(stack, prefetch)
+
+
+def run_across_a_restart(stack: CopiedStack, prefetch: str) -> None:
+    (stack.root / "tests").mkdir(exist_ok=True)
+    (stack.root / "tests" / "test_user.py").write_text(MID_RUN_TEST)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DEVENV_", "PYTEST_"))}
+    env["PG_CONTAINER"] = stack.containers()["pg"]
+    before = subprocess.run(["docker", "inspect", "--format", "{{.State.StartedAt}}",
+                             env["PG_CONTAINER"]], capture_output=True, text=True,
+                            check=True).stdout
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                             "-p", "no:xdist", "-W", "error::UserWarning", "-o",
+                             f"devenv_prefetch={prefetch}", "tests"], cwd=stack.root, env=env,
+                            capture_output=True, text=True, timeout=300)
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out
+    assert "4 passed" in out and "warning" not in out.lower(), out
+    after = subprocess.run(["docker", "inspect", "--format", "{{.State.StartedAt}}",
+                            env["PG_CONTAINER"]], capture_output=True, text=True,
+                           check=True).stdout
+    assert after != before  # the container did restart in the middle of the run
+    # nothing left behind: the clone made ahead before the restart is gone too
+    assert not [db for db in tablespaces(stack) if re.search(r"_c[0-9a-f]{8}$", db)]
+    up = stack.ok("up")
+    assert "dropped" not in up.stdout, up.stdout
 
 
 def test_full_clone_memory_is_an_error_naming_the_cap(tmp_path: Path) -> None:

@@ -293,7 +293,7 @@ def test_clone_pool_hands_out_fresh_distinct_clones_and_leaves_none(
     import os
 
     from devenv.console import Console
-    from devenv.data import golden
+    from devenv.data import golden, lifetimes
     from devenv.data.clonepool import ClonePool
     from devenv.engine.context import attach
     from devenv.model import facts
@@ -303,11 +303,14 @@ def test_clone_pool_hands_out_fresh_distinct_clones_and_leaves_none(
     ctx = attach(load_stack(project.manifest), Console(quiet=True))
     svc = ctx.stack.services["auth"]
     template = golden.ensure_template(ctx, svc, say=False)
+    assert svc.server is not None
+    admin, lifetime = lifetimes.connect(ctx, ctx.stack.servers[svc.server])
+    admin.close()
     pool = ClonePool(ctx, tag="pool", owner=f"pytest-{os.getpid()}", depth=3)
     handed = []
     try:
         for _ in range(5):
-            name = pool.take(svc, template)
+            name = pool.take(svc, template, lifetime)
             handed.append(name)
             url = facts.env_vars(ctx.stack, svc, ctx.secrets, ctx.ports,
                                  database=name)["DATABASE_URL"]
@@ -350,7 +353,7 @@ def test_clone_pool_makes_nothing_ahead_for_a_single_test(project: CopiedStack) 
     import os
 
     from devenv.console import Console
-    from devenv.data import golden
+    from devenv.data import golden, lifetimes
     from devenv.data.clonepool import ClonePool
     from devenv.engine.context import attach
     from devenv.model.resolve import load_stack
@@ -358,9 +361,12 @@ def test_clone_pool_makes_nothing_ahead_for_a_single_test(project: CopiedStack) 
     project.ok("up")
     ctx = attach(load_stack(project.manifest), Console(quiet=True))
     svc = ctx.stack.services["auth"]
+    assert svc.server is not None
+    admin, lifetime = lifetimes.connect(ctx, ctx.stack.servers[svc.server])
+    admin.close()
     pool = ClonePool(ctx, tag="single", owner=f"pytest-{os.getpid()}", depth=4)
     try:
-        name = pool.take(svc, golden.ensure_template(ctx, svc, say=False))
+        name = pool.take(svc, golden.ensure_template(ctx, svc, say=False), lifetime)
         # take() queues clones ahead synchronously: none queued means none will appear.
         assert not pool._ahead.get(svc.name)
         assert [c for c in clones_left(project) if "_single_c" in c] == [name]

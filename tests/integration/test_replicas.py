@@ -7,7 +7,11 @@ pauses and resumes on demand, and a `reset` of one service reaches it and leaves
 
 from __future__ import annotations
 
+import json
+import subprocess
+import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -88,3 +92,64 @@ def test_reset_of_one_service_reaches_the_replica_and_leaves_the_others(
     gone = "SELECT to_regclass('scratch') IS NULL"
     assert one(task["DATABASE_READONLY_URL"], gone) is True
     assert one(metric["DATABASE_READONLY_URL"], gone) is False
+
+
+def wait_for(url: str, query: str, expected: Any, *, within: float = 90.0) -> None:
+    """Poll the replica until the query returns `expected` (it replays asynchronously)."""
+    deadline = time.monotonic() + within
+    last: object = None
+    while time.monotonic() < deadline:
+        try:
+            last = one(url, query)
+            if last == expected:
+                return
+        except psycopg.Error as exc:  # restarting, or not there yet
+            last = exc
+        time.sleep(0.2)
+    raise AssertionError(f"{query} on the replica: {last!r}, expected {expected!r}")
+
+
+def test_clones_in_memory_replay_on_the_replica_and_survive_its_restart(
+        tmp_path: Path) -> None:
+    """A clone made in the primary's in-memory tablespace replays on the replica (same tmpfs
+    path there). A replica restart empties its tmpfs: the next write to a clone would stop a
+    standby for good (invalid pages), so the replica clones its primary again on that start."""
+    with copied(PCC, tmp_path, prefix="t-hc-rep", edit=_with_replica("postgres:18")) as pcc:
+        pcc.ok("up")
+        made = json.loads(pcc.ok("db", "clone", "client", "--json", "--show-secrets").stdout)
+        readonly = made["env"]["DATABASE_READONLY_URL"]
+        assert made["database"] in readonly
+        with psycopg.connect(made["url"], autocommit=True) as conn:
+            conn.execute("CREATE TABLE t (n int)")
+            conn.execute("INSERT INTO t VALUES (1)")
+            space = conn.execute("SELECT t.spcname FROM pg_database d JOIN pg_tablespace t "
+                                 "ON t.oid = d.dattablespace WHERE d.datname = %s",
+                                 (made["database"],)).fetchone()
+        assert space == ("devenv_clones",)
+        wait_for(readonly, "SELECT sum(n) FROM t", 1)
+
+        replica = pcc.containers()["alloydb-replica-1"]
+        subprocess.run(["docker", "restart", replica], check=True, capture_output=True)
+        with psycopg.connect(made["url"], autocommit=True) as conn:
+            conn.execute("INSERT INTO t VALUES (2)")  # what stopped the standby for good
+        later = json.loads(pcc.ok("db", "clone", "client", "--json", "--show-secrets").stdout)
+        wait_for(readonly, "SELECT sum(n) FROM t", 3)
+        wait_for(later["env"]["DATABASE_READONLY_URL"], "SELECT pg_is_in_recovery()", True)
+        logs = subprocess.run(["docker", "logs", replica], capture_output=True, text=True).stdout
+        assert "a restart emptied /var/lib/devenv-clones" in logs, logs[-2000:]
+        assert [(r["name"], r["state"]) for r in pcc.status()["replicas"]] == [
+            ("alloydb-replica-1", "streaming")]
+
+        # the primary's restart: `up` drops its lost clones and makes the tablespace again,
+        # which the replica (its own tmpfs intact) replays as drops and a new tablespace
+        subprocess.run(["docker", "restart", pcc.containers()["alloydb"]], check=True,
+                       capture_output=True)
+        up = pcc.ok("up")
+        assert "alloydb: dropped 2 clone(s) a restart emptied" in up.stdout, up.stdout
+        third = json.loads(pcc.ok("db", "clone", "client", "--json", "--show-secrets").stdout)
+        with psycopg.connect(third["url"], autocommit=True) as conn:
+            conn.execute("CREATE TABLE t (n int)")
+            conn.execute("INSERT INTO t VALUES (5)")
+        wait_for(third["env"]["DATABASE_READONLY_URL"], "SELECT sum(n) FROM t", 5)
+        assert [(r["name"], r["state"]) for r in pcc.status()["replicas"]] == [
+            ("alloydb-replica-1", "streaming")]

@@ -210,6 +210,24 @@ def test_all_kinds_render_what_the_manifest_says() -> None:
     assert services["spare"]["ports"][0].startswith("127.0.0.1:${DEVENV_PORT_SPARE:?")
 
 
+def test_initdb_skips_its_fsync_only_where_the_server_runs_without_fsync() -> None:
+    services = compose_of(stack_of("""
+project: p
+servers:
+  fast: {kind: postgres}
+  ts: {kind: timescaledb}
+  durable: {kind: postgres, settings: {fsync: on}}
+services:
+  a: {postgres: fast}
+  b: {postgres: ts}
+  c: {postgres: durable}
+"""))["services"]
+    assert services["fast"]["environment"]["POSTGRES_INITDB_ARGS"] == "--no-sync"
+    assert services["ts"]["environment"]["POSTGRES_INITDB_ARGS"] == "--no-sync"
+    assert "-c" in services["durable"]["command"] and "fsync=on" in services["durable"]["command"]
+    assert "POSTGRES_INITDB_ARGS" not in services["durable"]["environment"]
+
+
 @pytest.mark.parametrize(("image", "data_dir"), [
     ("postgres:17", "/var/lib/postgresql/data"),
     ("postgres:16-alpine", "/var/lib/postgresql/data"),

@@ -63,6 +63,13 @@ class Postgres:
             "POSTGRES_DB": ADMIN_USER,
             "POSTGRES_PASSWORD_FILE": secret_target(server.name, PASSWORD_SECRET),
         }
+        settings = settings_of(server, stack)
+        if ("fsync", "off") in settings:
+            # initdb fsyncs every file it wrote (~1,000): on a busy 2-core VM its run took
+            # 1.45 s on average against 1.06 s with --no-sync (6 interleaved pairs, PostgreSQL
+            # 18), a sixth of a cold start. With fsync off the server gives up the same
+            # durability anyway; `fsync: on` in settings keeps initdb's.
+            environment["POSTGRES_INITDB_ARGS"] = "--no-sync"
         if server.kind == "timescaledb":
             environment.update(NO_TS_TUNE="true", TIMESCALEDB_TELEMETRY="off")
         service: dict[str, Any] = {"image": server.image}
@@ -72,7 +79,6 @@ class Postgres:
             # Plain `docker compose up` builds it when the tag is missing, as devenv does.
             service.update(image=built, build=extensions.build_section(server))
         service["environment"] = environment
-        settings = settings_of(server, stack)
         service["command"] = ["postgres"] + [a for k, v in settings for a in ("-c", f"{k}={v}")]
         if server.storage == "tmpfs":  # the entrypoint makes PGDATA postgres's, mode 0700
             service["tmpfs"] = [server.data_dir]
