@@ -66,6 +66,28 @@ def test_the_readonly_url_refuses_writes(pcc: CopiedStack) -> None:
         conn.execute("CREATE TABLE nope (n int)")
 
 
+def test_reads_of_another_database_work_on_the_replica_as_on_the_primary(
+        pcc: CopiedStack) -> None:
+    """auth `reads: [user]`: the grants replicate, so on the replica too auth's role reads
+    user's tables and cannot write them, and a service that does not read user cannot connect."""
+    user, auth, task = pcc.env("user"), pcc.env("auth"), pcc.env("task_builder")
+    with psycopg.connect(user["DATABASE_DIRECT_URL"], autocommit=True) as conn:
+        conn.execute("CREATE TABLE profiles (n int)")
+        conn.execute("INSERT INTO profiles VALUES (5)")
+    pcc.ok("reset", "client")  # returns once the replica replayed everything up to here
+    on_replica = (f"postgresql://{auth['PGUSER']}:{auth['PGPASSWORD']}@127.0.0.1:"
+                  f"{auth['PGPORT_READONLY']}/{user['PGDATABASE']}")
+    assert one(on_replica, "SELECT n FROM profiles") == 5
+    assert one(on_replica, "SELECT pg_is_in_recovery()") is True
+    with psycopg.connect(on_replica, autocommit=True) as conn, \
+            pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+        conn.execute("INSERT INTO profiles VALUES (6)")
+    stranger = (f"postgresql://{task['PGUSER']}:{task['PGPASSWORD']}@127.0.0.1:"
+                f"{task['PGPORT_READONLY']}/{user['PGDATABASE']}")
+    with pytest.raises(psycopg.OperationalError, match="permission denied"):
+        one(stranger, "SELECT 1")
+
+
 def test_pause_hides_new_writes_until_resume(pcc: CopiedStack) -> None:
     user = pcc.env("user")
     with psycopg.connect(user["DATABASE_DIRECT_URL"], autocommit=True) as conn:
