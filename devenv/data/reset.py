@@ -108,8 +108,16 @@ def paused_pool(ctx: Context, svc: ServiceSpec,
     readonly = [readonly_entry(svc.database)] if server.replicas else []
     # The admin console speaks the simple query protocol only.
     with console:
-        for entry in (svc.database, *readonly):
-            console.execute(sql.SQL("KILL {}").format(sql.Identifier(entry)), prepare=False)
+        for entry in (*readonly, svc.database):  # read-only first: nothing to resume if absent
+            try:
+                console.execute(sql.SQL("KILL {}").format(sql.Identifier(entry)), prepare=False)
+            except psycopg.Error as exc:
+                if entry == svc.database:
+                    raise
+                raise DevenvError(f"PgBouncer has no entry '{entry}' for {svc.name}'s replicas "
+                                  f"({last_line(exc)}): it runs a config from before "
+                                  f"`replicas:` was set", hint="`devenv up` restarts it with "
+                                  "the current one; nothing was reset") from None
         done = False
         try:
             yield

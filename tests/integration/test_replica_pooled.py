@@ -18,6 +18,7 @@ from typing import Any
 
 import psycopg
 import pytest
+import yaml
 
 from tests.integration.stacks import CAPSULE, CopiedStack, copied
 
@@ -135,3 +136,28 @@ def test_resync_passwords_keeps_the_replica_streaming(capsule: CopiedStack) -> N
                "streaming")
     assert [(r["name"], r["state"]) for r in capsule.status()["replicas"]] == [
         ("auth-db-replica-1", "streaming")]
+
+
+def test_reset_before_up_after_replicas_were_added_says_to_run_up_and_resets_nothing(
+        tmp_path: Path) -> None:
+    """`replicas: 1` added to a running stack, then `reset` before any `up` (PgBouncer still
+    runs the config without the read-only entry, there is no replica): the reset refuses,
+    having touched nothing, and after `up` it works."""
+    with copied(CAPSULE, tmp_path, prefix="t-ha-late") as stack:
+        stack.ok("up", "auth")
+        url = stack.env("auth")["DATABASE_URL"]
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("CREATE TABLE kept (n int)")
+        manifest = yaml.safe_load(stack.manifest.read_text())
+        _replica_on_auth(manifest)
+        stack.manifest.write_text(yaml.safe_dump(manifest, sort_keys=False))
+        result = stack.devenv("reset", "auth")
+        assert result.code != 0, result.explain()
+        assert "the manifest changed since the last `devenv up`" in result.stderr, \
+            result.explain()
+        with psycopg.connect(url, autocommit=True) as conn:  # not paused, not reset
+            assert conn.execute("SELECT to_regclass('kept') IS NOT NULL").fetchone() == (True,)
+        stack.ok("up", "auth")
+        stack.ok("reset", "auth")
+        with psycopg.connect(url, autocommit=True) as conn:
+            assert conn.execute("SELECT to_regclass('kept') IS NULL").fetchone() == (True,)
