@@ -77,15 +77,15 @@ def check_free(stack: Stack, servers: list[ServerSpec], ports: dict[str, int],
     problems, hints = [], []
     for name, bind, port, move in endpoints(stack, servers, ports):
         mine = ours.get(name)
-        if mine is not None and port in mine.ports:
-            continue
+        if mine is not None and (port in mine.ports or mine.state == "restarting"):
+            continue  # a crash-looping container of ours holds its port between its restarts
         holder = next((c for c in others if port in c.ports and c.project != stack.project), None)
         if holder is None and _free(bind, port):
             continue
         if holder is None and relist is not None:
             ours = relist()
             mine = ours.get(name)
-            if mine is not None and port in mine.ports:
+            if mine is not None and (port in mine.ports or mine.state == "restarting"):
                 continue
         who = (f"container {holder.name}" + (f" of project '{holder.project}'"
                                                if holder.project else "")

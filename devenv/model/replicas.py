@@ -36,7 +36,8 @@ def readonly_entry(database: str) -> str:
 # good ("WAL contains references to invalid pages", in a restart loop), and a drop on the
 # primary comes too late (the replay starts before it). A replica is only a copy, so on a
 # start that finds the tablespace's link in pg_tblspc but the tmpfs empty, it clones again
-# (seconds for a development database); the primary's slot is reused.
+# (seconds for a development database); the primary's slot is reused, or made again when it
+# was dropped meanwhile. So every restart of a replica (`down` then `up` included) re-clones it.
 WRAPPER = """set -eu
 if [ -s "$PGDATA/PG_VERSION" ] && [ -d "$DEVENV_CLONE_DIR" ] \\
     && [ -z "$(ls -A "$DEVENV_CLONE_DIR")" ]; then
@@ -49,16 +50,28 @@ if [ -s "$PGDATA/PG_VERSION" ] && [ -d "$DEVENV_CLONE_DIR" ] \\
     fi
   done
 fi
+# what a failed attempt left: pg_basebackup empties PGDATA, not the tablespace it wrote to
+clean() {
+  find "$PGDATA" -mindepth 1 -delete 2>/dev/null || true
+  if [ -d "$DEVENV_CLONE_DIR" ]; then
+    find "$DEVENV_CLONE_DIR" -mindepth 1 -delete 2>/dev/null || true
+  fi
+}
 if [ ! -s "$PGDATA/PG_VERSION" ]; then
   mkdir -p "$PGDATA"
   PGPASSWORD="$(cat "$DEVENV_REPLICATION_PASSWORD_FILE")"
   export PGPASSWORD
   tries=0
+  # -S: the slot devenv made; -C -S when it is gone (dropped by hand while the replica was
+  # down, then this start found its tmpfs empty): the copy makes the slot it streams from
   until pg_basebackup -h "$DEVENV_PRIMARY_HOST" -p "$DEVENV_PRIMARY_PORT" \\
-      -U "$DEVENV_REPLICATION_USER" -D "$PGDATA" -X stream -S "$DEVENV_SLOT" -R -c fast; do
+      -U "$DEVENV_REPLICATION_USER" -D "$PGDATA" -X stream -S "$DEVENV_SLOT" -R -c fast \\
+    || { clean
+         pg_basebackup -h "$DEVENV_PRIMARY_HOST" -p "$DEVENV_PRIMARY_PORT" \\
+      -U "$DEVENV_REPLICATION_USER" -D "$PGDATA" -X stream -C -S "$DEVENV_SLOT" -R -c fast; }; do
     tries=$((tries + 1))
     if [ "$tries" -ge 300 ]; then echo "devenv: no base backup after $tries tries" >&2; exit 1; fi
-    find "$PGDATA" -mindepth 1 -delete 2>/dev/null || true
+    clean
     sleep 1
   done
   unset PGPASSWORD

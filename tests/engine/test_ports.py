@@ -85,3 +85,15 @@ def test_the_servers_own_port_keeps_its_manifest_hint(held: int) -> None:
     assert caught.value.message == (f"port {held} for server 'db' is already in use by "
                                     "another process")
     assert caught.value.hint is not None and "`servers.db.port` in devenv.yaml" in caught.value.hint
+
+
+def test_our_crash_looping_server_holding_its_port_between_restarts_is_not_another_process(
+        held: int) -> None:
+    """A bad setting fixed after a failed `up`: the container still restarts (it lists no
+    ports while "restarting", yet its proxy may hold the port at that moment)."""
+    stack = stack_of(held)
+    looping = ContainerState("id", "ports-db-1", "db", "ports", "restarting", "", "", ())
+    check_free(stack, [stack.servers["db"]], assign_auto(stack, {}), {"db": looping}, [])
+    exited = ContainerState("id", "ports-db-1", "db", "ports", "exited", "", "", ())
+    with pytest.raises(DevenvError, match="already in use by another process"):
+        check_free(stack, [stack.servers["db"]], assign_auto(stack, {}), {"db": exited}, [])

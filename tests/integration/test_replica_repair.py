@@ -2,7 +2,7 @@
 
 A copy of pcc with `replicas: 1` on PostgreSQL 18 and 17. Each test breaks the replica the way
 it happens on a developer's machine (the primary's volume removed and made again, its slot
-dropped while the replica was stopped, that and the WAL recycled, a promotion), checks what
+dropped under it, that and the WAL recycled, a promotion), checks what
 `doctor` says, runs `devenv up` and checks what a service then reads on its read-only URL, and
 that the primary's data and volume came through untouched. Each test leaves the stack healthy.
 """
@@ -66,11 +66,26 @@ def primary_volume(stack: CopiedStack) -> str:
     return next(v for v in stack.volumes() if v.endswith("_alloydb-data"))
 
 
-def drop_slot_while_stopped(stack: CopiedStack, *after: str) -> None:
-    """The slot dropped while the replica was down (an active slot cannot be dropped)."""
-    assert stack.compose("stop", REPLICA).code == 0
-    admin(stack, f"SELECT pg_drop_replication_slot('{SLOT}')", *after)
-    assert stack.compose("start", REPLICA).code == 0
+# An active slot cannot be dropped: end its walsender and drop it before the replica's
+# walreceiver connects again (every 5 s). The replica keeps running: a restart would clone it
+# again anyway (its in-memory clone tablespace emptied), making a new slot.
+DROP_SLOT = f"""DO $$ BEGIN
+  FOR i IN 1..200 LOOP
+    PERFORM pg_terminate_backend(active_pid) FROM pg_replication_slots
+      WHERE slot_name = '{SLOT}' AND active_pid IS NOT NULL;
+    BEGIN
+      PERFORM pg_drop_replication_slot('{SLOT}');
+      RETURN;
+    EXCEPTION WHEN object_in_use THEN PERFORM pg_sleep(0.02);
+    END;
+  END LOOP;
+  RAISE 'slot {SLOT} stayed active';
+END $$"""
+
+
+def drop_slot_under_it(stack: CopiedStack, *after: str) -> None:
+    """The replica's slot dropped on the primary while the replica runs."""
+    admin(stack, DROP_SLOT, *after)
 
 
 def streams(stack: CopiedStack) -> None:
@@ -127,7 +142,7 @@ def volume_created(stack: CopiedStack, suffix: str) -> tuple[str, str]:
 def test_a_dropped_slot_is_recreated_and_the_replica_keeps_its_data(pcc: CopiedStack) -> None:
     primary = pcc.containers()["alloydb"]
     replica_volume = volume_created(pcc, f"_{REPLICA}-data")
-    drop_slot_while_stopped(pcc)
+    drop_slot_under_it(pcc)
     check = replica_check(pcc)
     assert check["status"] == "fail", check
     assert f"its replication slot {SLOT} does not exist on 'alloydb'" in check["detail"]
@@ -153,7 +168,7 @@ def test_a_slot_dropped_until_its_wal_was_recycled_recloned_primary_data_kept(
     primary, volume = pcc.containers()["alloydb"], volume_created(pcc, "_alloydb-data")
     replica_volume = volume_created(pcc, f"_{REPLICA}-data")
     # two segment switches and checkpoints: the WAL the replica stopped at is recycled
-    drop_slot_while_stopped(pcc, *["SELECT pg_switch_wal()", "CHECKPOINT"] * 2)
+    drop_slot_under_it(pcc, *["SELECT pg_switch_wal()", "CHECKPOINT"] * 2)
     check = replica_check(pcc)
     assert check["status"] == "fail", check
     assert "the WAL it needs was removed from 'alloydb'" in check["detail"], check
@@ -166,6 +181,27 @@ def test_a_slot_dropped_until_its_wal_was_recycled_recloned_primary_data_kept(
     assert volume_created(pcc, f"_{REPLICA}-data") != replica_volume  # a new clone, new volume
     assert one(user["DATABASE_DIRECT_URL"], "SELECT n FROM kept") == 42
     assert one(user["DATABASE_READONLY_URL"], "SELECT n FROM kept") == 42
+    streams(pcc)
+
+
+def test_a_replica_restarted_after_its_slot_was_dropped_clones_again_with_a_new_slot(
+        pcc: CopiedStack) -> None:
+    """A restart empties the replica's in-memory clone tablespace, so it clones its primary
+    again; its slot dropped meanwhile, that copy makes the slot (pg_basebackup -C)."""
+    assert pcc.compose("stop", REPLICA).code == 0
+    admin(pcc, f"SELECT pg_drop_replication_slot('{SLOT}')")
+    assert pcc.compose("start", REPLICA).code == 0
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        states = [(r["name"], r["state"]) for r in pcc.status()["replicas"]]
+        if states == [(REPLICA, "streaming")]:
+            break
+        time.sleep(0.5)
+    assert states == [(REPLICA, "streaming")], states
+    logs = subprocess.run(["docker", "logs", pcc.containers()[REPLICA]], capture_output=True,
+                          text=True, check=True)
+    assert "cloning alloydb again" in logs.stdout + logs.stderr
+    assert "re-cloned" not in pcc.ok("up").stdout  # nothing left for up to repair
     streams(pcc)
 
 
