@@ -44,7 +44,7 @@ sys.path.insert(0, str(REPO))
 from bench.settle import settle  # noqa: E402
 from devenv.console import Console  # noqa: E402
 from devenv.data import golden, reset, spares  # noqa: E402
-from devenv.engine import probes, provision, replication  # noqa: E402
+from devenv.engine import probes, provision  # noqa: E402
 from devenv.engine.context import Context, attach  # noqa: E402
 from devenv.model.resolve import load_stack  # noqa: E402
 from devenv.model.stack import ServiceSpec  # noqa: E402
@@ -111,8 +111,9 @@ def with_replica(plain: CopiedStack, plain_ctx: Context,
                 out["devenv reset auth (CLI)"][i].extend(
                     timed(lambda s=stack: must(s, "reset", "auth"), 1))  # type: ignore[misc]
                 _spare_ready(c, svc)
+                # with a replica it returns once the replica replayed the reset
                 out["reset_database (in-process)"][i].extend(timed(
-                    lambda c=c, svc=svc: _db_reset(c, svc), 1))  # type: ignore[misc]
+                    lambda c=c, svc=svc: reset.reset_database(c, svc), 1))  # type: ignore[misc]
         return out
     finally:
         other.teardown()
@@ -121,13 +122,6 @@ def with_replica(plain: CopiedStack, plain_ctx: Context,
 def _spare_ready(ctx: Context, svc: ServiceSpec) -> None:
     with golden.admin_session(ctx, svc) as conn:
         spares.make(conn, ctx, svc, golden.ensure_template(ctx, svc, conn=conn))
-
-
-def _db_reset(ctx: Context, svc: ServiceSpec) -> None:
-    """The database part as `reset` does it: with a replica, until the replica replayed it."""
-    reset.reset_database(ctx, svc)
-    assert svc.server is not None
-    replication.wait_replayed(ctx, ctx.stack.servers[svc.server], reset.REPLAY_TIMEOUT)
 
 
 def main() -> None:

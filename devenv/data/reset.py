@@ -59,8 +59,10 @@ def reset(stack: Stack, console: Console, *, names: list[str], all_: bool, hard:
         removed = _unlink_keys(ctx, svc) if svc.redis else 0  # after its database part only
         what = "rebuilt from migrations and seeds" if hard else "restored from its template"
         if svc.server is not None and stack.servers[svc.server].replicas:
-            # back only when the replicas read the same: a test after a reset sees it there too
-            replication.wait_replayed(ctx, stack.servers[svc.server], REPLAY_TIMEOUT)
+            # back only when the replicas read the same: a test after a reset sees it there too.
+            # paused_pool waited for what happened under it; --hard migrates after it
+            if hard:
+                replication.wait_replayed(ctx, stack.servers[svc.server], REPLAY_TIMEOUT)
             what += f", replayed by {svc.server}'s replicas"
         redis = f", {removed} Redis key(s) removed" if svc.redis else ""
         console.say(f"{svc.name}: {what}{redis} "
@@ -96,15 +98,17 @@ def paused_pool(ctx: Context, svc: ServiceSpec,
                 console: psycopg.Connection[Any] | None = None) -> Iterator[None]:
     """KILL drops the pooled connections of this database only and pauses it; RESUME after.
 
-    With replicas, its `<database>_readonly` entry too, resumed only once the replicas have
-    replayed the reset: a pooled read in between would reach the replica's old database and
-    be ended by the replay of its drop."""
+    With replicas, it returns once they have replayed what was done under it, pooled or not;
+    the `<database>_readonly` entry is KILLed too and resumed only then: a pooled read in
+    between would reach the replica's old database and be ended by the replay of its drop."""
+    assert svc.database is not None and svc.server is not None
+    server = ctx.stack.servers[svc.server]
     console = console or _console(ctx, svc)
     if console is None:
         yield
+        if server.replicas:  # reached only when the block ended without an error
+            replication.wait_replayed(ctx, server, REPLAY_TIMEOUT)
         return
-    assert svc.database is not None and svc.server is not None
-    server = ctx.stack.servers[svc.server]
     readonly = [readonly_entry(svc.database)] if server.replicas else []
     # The admin console speaks the simple query protocol only.
     with console:
