@@ -69,10 +69,8 @@ class ReplayWait:
         for attempt in (1, 2):
             conn = self._session(server, replica)
             try:
-                row = conn.execute("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn, "
-                                   "pg_is_wal_replay_paused()", (lsn,)).fetchone()
-                assert row is not None
-                return bool(row[0]), bool(row[1])
+                _, paused, replayed, _ = replication.replay_position(conn, lsn)
+                return replayed, paused
             except psycopg.OperationalError as exc:
                 self._sessions.pop(replica.name, None)
                 if attempt == 2:

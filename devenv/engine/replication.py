@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 from psycopg import sql
 
 from devenv.engine import probes, provision
@@ -117,19 +118,24 @@ def primary_lsn(ctx: Context, server: ServerSpec) -> str:
         return str(conn.execute("SELECT pg_current_wal_lsn()").fetchone()[0])  # type: ignore[index]
 
 
+def replay_position(conn: psycopg.Connection[Any], lsn: str) -> tuple[bool, bool, bool, bool]:
+    """(in recovery, replay paused, replayed up to `lsn`, received up to `lsn`) of a replica,
+    in one round trip; a promoted one answers (False, False, ...) instead of raising."""
+    row = conn.execute(
+        "SELECT pg_is_in_recovery(), "
+        "CASE WHEN pg_is_in_recovery() THEN pg_is_wal_replay_paused() END, "
+        "pg_last_wal_replay_lsn() >= %s::pg_lsn, pg_last_wal_receive_lsn() >= %s::pg_lsn",
+        (lsn, lsn)).fetchone()
+    assert row is not None
+    return bool(row[0]), bool(row[1]), bool(row[2]), bool(row[3])
+
+
 def caught_up(url: str, lsn: str, *, delayed: bool) -> bool:
     """Raise until the replica answers as a hot standby and has the WAL up to `lsn`: replayed,
     or (with replica_delay, which holds commits back on purpose) received. A paused replica
     is ready as it is (False: `up` says so)."""
-    import psycopg  # noqa: PLC0415 - psycopg, ~0.2 s: loaded only when a server has replicas
-
     with psycopg.connect(url, connect_timeout=3, autocommit=True) as conn:
-        row = conn.execute(
-            "SELECT pg_is_in_recovery(), pg_is_wal_replay_paused(), "
-            "pg_last_wal_replay_lsn() >= %s::pg_lsn, pg_last_wal_receive_lsn() >= %s::pg_lsn",
-            (lsn, lsn)).fetchone()
-    assert row is not None
-    recovering, paused, replayed, received = row
+        recovering, paused, replayed, received = replay_position(conn, lsn)
     if not recovering:
         raise DevenvError("it is not in recovery: it was promoted and is no replica any more",
                           hint="`devenv down` and remove its volume to clone it again")
@@ -152,8 +158,6 @@ class ReplicaState:
 def states(ctx: Context, server: ServerSpec) -> list[ReplicaState]:
     """What `devenv status` shows per replica: the primary's pg_stat_replication by slot, and
     the replica's own replay age (0 when it has replayed everything the primary wrote)."""
-    import psycopg  # noqa: PLC0415 - psycopg, ~0.2 s: loaded only when a server has replicas
-
     with ctx.admin_session(server) as conn:
         rows = conn.execute(
             "SELECT s.slot_name, r.state, "
@@ -203,8 +207,6 @@ def wait_all(ctx: Context, server: ServerSpec, deadline: float,
 
 def set_paused(ctx: Context, server: ServerSpec, paused: bool) -> list[str]:
     """pg_wal_replay_pause()/resume() on every replica of the server; their names."""
-    import psycopg  # noqa: PLC0415 - psycopg, ~0.2 s: loaded only when a server has replicas
-
     if not server.replicas:
         raise DevenvError(f"server '{server.name}' has no replicas",
                           hint=f"add `replicas: 1` to servers.{server.name} and `devenv up`")
