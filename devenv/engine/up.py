@@ -418,9 +418,8 @@ def _probe_services(ctx: Context, services: list[ServiceSpec], *, quick: bool = 
             checks.append((ctx.stack.servers[svc.pgbouncer],
                            f"as {svc.role} on {svc.database} through PgBouncer",
                            lambda u=db.url: probes.postgres_ok(u)))  # type: ignore[misc]
-        readonly = facts.readonly_vars(ctx.stack, svc, ctx.secrets, ctx.ports)
-        if not quick and readonly.get("DATABASE_READONLY_URL", "") != readonly.get(
-                "DATABASE_READONLY_DIRECT_URL", ""):
+        readonly = {} if quick else facts.readonly_vars(ctx.stack, svc, ctx.secrets, ctx.ports)
+        if readonly.get("DATABASE_READONLY_URL") != readonly.get("DATABASE_READONLY_DIRECT_URL"):
             assert svc.pgbouncer is not None  # a pooled read-only entry, on the replicas
             checks.append((ctx.stack.servers[svc.pgbouncer],
                            f"as {svc.role} on {svc.database}'s replicas through PgBouncer",
