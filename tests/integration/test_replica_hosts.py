@@ -8,7 +8,6 @@ and replay what the primary committed, and DATABASE_READONLY_URL (PgBouncer's
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from tests.integration.replica_reads import eventually
 from tests.integration.stacks import PCC, CopiedStack, copied
 
 pytestmark = pytest.mark.xdist_group("test_replica_hosts")
@@ -32,17 +32,6 @@ def pcc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CopiedStack]:
         stack.ok("up", "client")
         yield stack
 
-
-def eventually(url: str, query: str, expected: Any, timeout: float = 10.0) -> None:
-    """Replay is asynchronous: poll the replica until it shows what the primary committed."""
-    deadline = time.monotonic() + timeout
-    while True:
-        with psycopg.connect(url, autocommit=True, connect_timeout=5) as conn:
-            row = conn.execute(query).fetchone()
-        if row is not None and row[0] == expected:
-            return
-        assert time.monotonic() < deadline, f"{query} gave {row}, not {expected!r}"
-        time.sleep(0.1)
 
 
 def test_the_multi_host_url_lands_on_a_standby_and_both_replicas_stream(
@@ -62,7 +51,7 @@ def test_the_multi_host_url_lands_on_a_standby_and_both_replicas_stream(
     for host, port in zip(hosts, ports, strict=True):
         one = (f"host={host} port={port} dbname={client['PGDATABASE']} "
                f"user={client['PGUSER']} password={client['PGPASSWORD']}")
-        eventually(one, "SELECT max(n) FROM spread", 42)
+        eventually(one, "SELECT max(n) FROM spread", 42, timeout=10)
     states = {r["name"]: r["state"] for r in pcc.status()["replicas"]}
     assert states == {"alloydb-replica-1": "streaming", "alloydb-replica-2": "streaming"}
 

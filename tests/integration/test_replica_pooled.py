@@ -11,7 +11,6 @@ import json
 import os
 import shutil
 import socket
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ import psycopg
 import pytest
 import yaml
 
+from tests.integration.replica_reads import eventually
 from tests.integration.stacks import CAPSULE, CopiedStack, copied
 
 pytestmark = pytest.mark.xdist_group("test_replica_pooled")
@@ -37,19 +37,9 @@ def capsule(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CopiedStack]:
         yield stack
 
 
-def eventually(url: str, query: str, expected: Any, timeout: float = 15.0) -> None:
-    """Replay (and a replica's reconnect) is asynchronous: poll until `query` gives `expected`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with psycopg.connect(url, autocommit=True, connect_timeout=5) as conn:
-                row = conn.execute(query).fetchone()
-        except psycopg.Error as exc:  # not connected again yet, or not replayed the table
-            row = (f"{type(exc).__name__}: {exc}",)
-        if row is not None and row[0] == expected:
-            return
-        assert time.monotonic() < deadline, f"{query} gave {row}, not {expected!r}"
-        time.sleep(0.2)
+
+# not connected again yet, or not replayed the table: both mean "not yet"
+REPLAY: dict[str, Any] = {"timeout": 15.0, "tolerate": (psycopg.Error,)}
 
 
 def admin_url(stack: CopiedStack, database: str = "postgres") -> str:
@@ -66,7 +56,7 @@ def test_the_pooled_readonly_url_reads_what_the_primary_committed(capsule: Copie
     with psycopg.connect(auth["DATABASE_URL"], autocommit=True) as conn:
         conn.execute("CREATE TABLE read_probe (token text)")
         conn.execute("INSERT INTO read_probe VALUES ('abc')")
-    eventually(url, "SELECT max(token) FROM read_probe", "abc")
+    eventually(url, "SELECT max(token) FROM read_probe", "abc", **REPLAY)
     with psycopg.connect(url, autocommit=True) as conn:
         row = conn.execute("SELECT pg_is_in_recovery(), current_user, current_database()")
         assert row.fetchone() == (True, auth["PGUSER"], "auth")
@@ -131,9 +121,9 @@ def test_resync_passwords_keeps_the_replica_streaming(capsule: CopiedStack) -> N
         conn.execute("CREATE TABLE IF NOT EXISTS read_probe (token text)")
         conn.execute("INSERT INTO read_probe VALUES ('after resync')")
     eventually(auth["DATABASE_READONLY_URL"],
-               "SELECT count(*) FROM read_probe WHERE token = 'after resync'", 1)
+               "SELECT count(*) FROM read_probe WHERE token = 'after resync'", 1, **REPLAY)
     eventually(admin_url(capsule), "SELECT string_agg(state, ',') FROM pg_stat_replication",
-               "streaming")
+               "streaming", **REPLAY)
     assert [(r["name"], r["state"]) for r in capsule.status()["replicas"]] == [
         ("auth-db-replica-1", "streaming")]
 

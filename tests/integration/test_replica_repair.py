@@ -18,6 +18,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from tests.integration.replica_reads import one
 from tests.integration.stacks import PCC, CopiedStack, copied
 
 pytestmark = pytest.mark.xdist_group("test_replica_repair")
@@ -36,12 +37,6 @@ def pcc(request: pytest.FixtureRequest,
         stack.ok("up")
         yield stack
 
-
-def one(url: str, query: str) -> Any:
-    with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
-        row = conn.execute(query).fetchone()
-    assert row is not None
-    return row[0]
 
 
 def admin(stack: CopiedStack, *statements: str) -> None:

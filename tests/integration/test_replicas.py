@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,9 +16,12 @@ from typing import Any
 import psycopg
 import pytest
 
+from tests.integration.replica_reads import eventually, one
 from tests.integration.stacks import PCC, CopiedStack, copied
 
 pytestmark = pytest.mark.xdist_group("test_replicas")
+# a replica that clones itself again after a restart takes a while; until then reads fail
+REPLAY: dict[str, Any] = {"timeout": 90.0, "tolerate": (psycopg.Error,)}
 
 
 def _with_replica(image: str) -> Any:
@@ -36,12 +38,6 @@ def pcc(request: pytest.FixtureRequest,
         stack.ok("up")
         yield stack
 
-
-def one(url: str, query: str) -> Any:
-    with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
-        row = conn.execute(query).fetchone()
-    assert row is not None
-    return row[0]
 
 
 def test_the_replica_streams_and_reads_what_the_primary_committed(pcc: CopiedStack) -> None:
@@ -116,20 +112,6 @@ def test_reset_of_one_service_reaches_the_replica_and_leaves_the_others(
     assert one(metric["DATABASE_READONLY_URL"], gone) is False
 
 
-def wait_for(url: str, query: str, expected: Any, *, within: float = 90.0) -> None:
-    """Poll the replica until the query returns `expected` (it replays asynchronously)."""
-    deadline = time.monotonic() + within
-    last: object = None
-    while time.monotonic() < deadline:
-        try:
-            last = one(url, query)
-            if last == expected:
-                return
-        except psycopg.Error as exc:  # restarting, or not there yet
-            last = exc
-        time.sleep(0.2)
-    raise AssertionError(f"{query} on the replica: {last!r}, expected {expected!r}")
-
 
 def test_clones_in_memory_replay_on_the_replica_and_survive_its_restart(
         tmp_path: Path) -> None:
@@ -148,15 +130,16 @@ def test_clones_in_memory_replay_on_the_replica_and_survive_its_restart(
                                  "ON t.oid = d.dattablespace WHERE d.datname = %s",
                                  (made["database"],)).fetchone()
         assert space == ("devenv_clones",)
-        wait_for(readonly, "SELECT sum(n) FROM t", 1)
+        eventually(readonly, "SELECT sum(n) FROM t", 1, **REPLAY)
 
         replica = pcc.containers()["alloydb-replica-1"]
         subprocess.run(["docker", "restart", replica], check=True, capture_output=True)
         with psycopg.connect(made["url"], autocommit=True) as conn:
             conn.execute("INSERT INTO t VALUES (2)")  # what stopped the standby for good
         later = json.loads(pcc.ok("db", "clone", "client", "--json", "--show-secrets").stdout)
-        wait_for(readonly, "SELECT sum(n) FROM t", 3)
-        wait_for(later["env"]["DATABASE_READONLY_URL"], "SELECT pg_is_in_recovery()", True)
+        eventually(readonly, "SELECT sum(n) FROM t", 3, **REPLAY)
+        eventually(later["env"]["DATABASE_READONLY_URL"], "SELECT pg_is_in_recovery()", True,
+                   **REPLAY)
         logs = subprocess.run(["docker", "logs", replica], capture_output=True, text=True).stdout
         assert "a restart emptied /var/lib/devenv-clones" in logs, logs[-2000:]
         assert [(r["name"], r["state"]) for r in pcc.status()["replicas"]] == [
@@ -172,6 +155,6 @@ def test_clones_in_memory_replay_on_the_replica_and_survive_its_restart(
         with psycopg.connect(third["url"], autocommit=True) as conn:
             conn.execute("CREATE TABLE t (n int)")
             conn.execute("INSERT INTO t VALUES (5)")
-        wait_for(third["env"]["DATABASE_READONLY_URL"], "SELECT sum(n) FROM t", 5)
+        eventually(third["env"]["DATABASE_READONLY_URL"], "SELECT sum(n) FROM t", 5, **REPLAY)
         assert [(r["name"], r["state"]) for r in pcc.status()["replicas"]] == [
             ("alloydb-replica-1", "streaming")]
