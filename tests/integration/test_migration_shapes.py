@@ -5,9 +5,6 @@ with their own BEGIN/COMMIT, optional golang-migrate downs, and interrupted runs
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import psycopg
@@ -15,12 +12,12 @@ from psycopg import sql
 
 from devenv.migrations import info, load_seeds, migrate, pending_count, rollback, seed, validate
 from tests.integration.test_migrations import (
-    RUNNER,
     database,
     failure,
-    interruptible,
     query,
     server,
+    start_sleeping_runner,
+    wait_until_no_advisory_lock,
     write,
 )
 
@@ -353,25 +350,14 @@ def test_killed_no_transaction_migration_is_failed_not_rerun(
                             "INSERT INTO events (what) VALUES ('backfill');\n"
                             "SELECT pg_sleep(60);\n",
     })
-    dbname = psycopg.conninfo.conninfo_to_dict(database)["dbname"]
-    process = subprocess.Popen([sys.executable, "-c", RUNNER, str(tmp_path), database],
-                               cwd=Path(__file__).parents[2], stderr=subprocess.PIPE, text=True,
-                               preexec_fn=interruptible)
+    process = start_sleeping_runner(tmp_path, database, server)
     try:
-        deadline = time.monotonic() + 30
-        while not query(server, f"SELECT 1 FROM pg_stat_activity WHERE datname = '{dbname}' "
-                                "AND query LIKE '%pg_sleep(60)%' AND state = 'active'"):
-            assert time.monotonic() < deadline and process.poll() is None
-            time.sleep(0.05)
         process.send_signal(signal.SIGKILL)
         process.communicate(timeout=30)
     finally:
         process.kill()
     assert history(database) == [("1", True), ("2", False)]
-    deadline = time.monotonic() + 30  # the killed client's session ends when the server notices
-    while query(server, "SELECT 1 FROM pg_locks WHERE locktype = 'advisory'"):
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    wait_until_no_advisory_lock(server)
     message = failure(lambda: migrate(database, ms))
     assert message.startswith(
         "Refusing to migrate auth: the database history does not match migrations/auth:\n"

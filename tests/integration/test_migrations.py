@@ -410,11 +410,10 @@ def interruptible() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "kill"])
-def test_interrupted_run_rolls_back_and_releases_the_lock(
-        tmp_path: Path, database: str, server: str, sig: signal.Signals) -> None:
-    ms = write(tmp_path, {"V1__a.sql": "CREATE TABLE a (id int);\n",
-                          "V2__slow.sql": "CREATE TABLE slow (id int);\nSELECT pg_sleep(60);\n"})
+def start_sleeping_runner(tmp_path: Path, database: str, server: str
+                          ) -> subprocess.Popen[str]:
+    """RUNNER in a child process, returned once its migration sleeps in `pg_sleep(60)` on the
+    server (the moment to interrupt it); killed if it never gets there within 30 s."""
     dbname = psycopg.conninfo.conninfo_to_dict(database)["dbname"]
     process = subprocess.Popen([sys.executable, "-c", RUNNER, str(tmp_path), database],
                                cwd=Path(__file__).parents[2], stderr=subprocess.PIPE, text=True,
@@ -425,6 +424,27 @@ def test_interrupted_run_rolls_back_and_releases_the_lock(
                                 "AND query LIKE '%pg_sleep(60)%' AND state = 'active'"):
             assert time.monotonic() < deadline and process.poll() is None
             time.sleep(0.05)
+    except BaseException:
+        process.kill()
+        raise
+    return process
+
+
+def wait_until_no_advisory_lock(server: str) -> None:
+    """A killed client's session (and its migration lock) ends when the server notices."""
+    deadline = time.monotonic() + 30
+    while query(server, "SELECT 1 FROM pg_locks WHERE locktype = 'advisory'"):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "kill"])
+def test_interrupted_run_rolls_back_and_releases_the_lock(
+        tmp_path: Path, database: str, server: str, sig: signal.Signals) -> None:
+    ms = write(tmp_path, {"V1__a.sql": "CREATE TABLE a (id int);\n",
+                          "V2__slow.sql": "CREATE TABLE slow (id int);\nSELECT pg_sleep(60);\n"})
+    process = start_sleeping_runner(tmp_path, database, server)
+    try:
         process.send_signal(sig)
         _, stderr = process.communicate(timeout=30)
     finally:
@@ -432,10 +452,7 @@ def test_interrupted_run_rolls_back_and_releases_the_lock(
     assert process.returncode != 0
     if sig == signal.SIGINT:
         assert stderr.rstrip().endswith("KeyboardInterrupt")
-    deadline = time.monotonic() + 30  # a killed client's session ends when the server notices
-    while query(server, "SELECT 1 FROM pg_locks WHERE locktype = 'advisory'"):
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    wait_until_no_advisory_lock(server)
     assert (tables(database), ledger(database)) == (["a"], [("1", "V1__a.sql", True)])
     ms = write(tmp_path, {"V2__slow.sql": "CREATE TABLE slow (id int);\n"})
     assert [a.version for a in migrate(database, ms).applied] == ["2"]
