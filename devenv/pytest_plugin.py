@@ -16,6 +16,12 @@ devenv fixture pays nothing. Fixtures:
 - `devenv_redis` (function): a Redis client of the service's ACL user and a per-test key
   prefix, cleaned after the test.
 A janitor drops clones left by killed runs (their pytest process is gone) on the next run.
+
+Cold start: `devenv_db` and `devenv_redis` know their service before anything heavy loads, so
+on a stack with no container they start its containers first (engine.start.launch: no
+database driver needed) and load psycopg, redis-py and the engine while Docker and initdb
+work. The `devenv_database("name")` factory learns its service later, inside the test: it
+starts from the loaded engine.
 """
 
 from __future__ import annotations
@@ -32,8 +38,12 @@ from devenv.errors import DevenvError  # a leaf: no third-party import
 
 if TYPE_CHECKING:
     from devenv.data.testing import Database, DevenvStack, RedisNamespace
+    from devenv.engine.start import Launch
+    from devenv.model.stack import ServiceSpec, Stack
 
 _USED = pytest.StashKey[bool]()  # this process set up devenv_stack: `down` has work to do
+_STACK: pytest.StashKey[Stack] = pytest.StashKey()  # the manifest, resolved (stack.cache)
+_LAUNCH: pytest.StashKey[Launch | None] = pytest.StashKey()  # the early start, once tried
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -56,6 +66,33 @@ def _manifest(config: pytest.Config) -> Path:
     given = config.getoption("--devenv-file") or config.getini("devenv_file")
     path = Path(str(given))
     return path if path.is_absolute() else Path(config.rootpath) / path
+
+
+def _stack(config: pytest.Config) -> Stack:
+    """The resolved manifest: cached JSON when unchanged, so no pydantic, jinja2 or yaml."""
+    if _STACK not in config.stash:
+        from devenv.store import stackcache  # noqa: PLC0415 - only a run that uses devenv
+
+        try:
+            config.stash[_STACK] = stackcache.load(_manifest(config))
+        except DevenvError as exc:
+            pytest.fail(f"devenv could not load the stack: {exc}", pytrace=False)
+    return config.stash[_STACK]
+
+
+def _start_early(config: pytest.Config, service: str) -> None:
+    """On a stack with no container: the service's containers, started before the imports.
+
+    Only before devenv_stack exists: it takes the start over on its first `up`, and a start
+    nobody takes over would hold the project lock that `up` then waits for."""
+    if _LAUNCH in config.stash or config.stash.get(_USED, False):
+        return
+    from devenv.engine import start  # noqa: PLC0415 - no database driver: that is the point
+
+    try:
+        config.stash[_LAUNCH] = start.launch(_stack(config), [service])
+    except DevenvError:  # the Docker engine is not there, say: `up` reports it in full
+        config.stash[_LAUNCH] = None
 
 
 def _run_owner(config: pytest.Config) -> str:
@@ -82,11 +119,8 @@ def devenv_stack(request: pytest.FixtureRequest) -> Iterator[DevenvStack]:
         pytest.fail("devenv_prefetch (pytest ini) must be a whole number, e.g. 4",
                     pytrace=False)
     config.stash[_USED] = True
-    try:
-        handle = testing.start(_manifest(config), owner=_run_owner(config),
-                               worker=_worker(config), prefetch=prefetch)
-    except DevenvError as exc:
-        pytest.fail(f"devenv could not load the stack: {exc}", pytrace=False)
+    handle = testing.DevenvStack(_stack(config), _run_owner(config), _worker(config), prefetch,
+                                 launched=config.stash.get(_LAUNCH, None))
     yield handle
     for problem in handle.close():
         warnings.warn(f"devenv: {problem} (the next run's janitor drops leftovers)",
@@ -111,11 +145,12 @@ def devenv_database(devenv_stack: DevenvStack) -> Iterator[Callable[[str], Datab
         devenv_stack.drop(db.service, db.name)
 
 
-def _default_service(config: pytest.Config, stack: DevenvStack, *, need: str) -> str:
+def _default_service(config: pytest.Config, services: dict[str, ServiceSpec], *,
+                     need: str) -> str:
     chosen = str(config.getini("devenv_service"))
     if chosen:
         return chosen
-    candidates = [s.name for s in stack.services.values()
+    candidates = [s.name for s in services.values()
                   if (s.database if need == "database" else s.redis)]
     if len(candidates) != 1:
         pytest.fail(f"devenv_{'db' if need == 'database' else 'redis'}: several services have "
@@ -125,15 +160,20 @@ def _default_service(config: pytest.Config, stack: DevenvStack, *, need: str) ->
 
 
 @pytest.fixture
-def devenv_db(request: pytest.FixtureRequest, devenv_stack: DevenvStack,
-              devenv_database: Callable[[str], Database]) -> Database:
-    return devenv_database(_default_service(request.config, devenv_stack, need="database"))
+def devenv_db(request: pytest.FixtureRequest) -> Database:
+    # devenv_database (and devenv_stack) requested only once the early start is under way
+    service = _default_service(request.config, _stack(request.config).services,
+                               need="database")
+    _start_early(request.config, service)
+    make: Callable[[str], Database] = request.getfixturevalue("devenv_database")
+    return make(service)
 
 
 @pytest.fixture
-def devenv_redis(request: pytest.FixtureRequest,
-                 devenv_stack: DevenvStack) -> Iterator[RedisNamespace]:
-    service = _default_service(request.config, devenv_stack, need="redis")
+def devenv_redis(request: pytest.FixtureRequest) -> Iterator[RedisNamespace]:
+    service = _default_service(request.config, _stack(request.config).services, need="redis")
+    _start_early(request.config, service)
+    devenv_stack: DevenvStack = request.getfixturevalue("devenv_stack")
     try:
         devenv_stack.env(service)  # brings up its servers
     except DevenvError as exc:

@@ -24,22 +24,18 @@ from devenv.data.clonepool import ClonePool
 from devenv.data.replaywait import REPLAY_TIMEOUT, ReplayWait
 from devenv.engine.context import Context
 from devenv.engine.down import down
+from devenv.engine.start import Launch
 from devenv.engine.up import up
 from devenv.errors import DevenvError
 from devenv.model import facts
-from devenv.model.resolve import load_stack
 from devenv.model.stack import ServiceSpec, Stack
-
-
-def start(manifest: Path, *, owner: str, worker: str, prefetch: int) -> DevenvStack:
-    """The stack, loaded: its servers come up when a test first asks for a service on them."""
-    return DevenvStack(load_stack(manifest), owner, worker, prefetch)
+from devenv.store import stackcache
 
 
 def stop(manifest: Path) -> None:
     """`devenv down` (volumes kept), the reset standby with it."""
     standby.stop(manifest)
-    down(load_stack(manifest), Console(quiet=True), volumes=False)
+    down(stackcache.load(manifest), Console(quiet=True), volumes=False)
     standby.stop(manifest)
 
 
@@ -79,6 +75,7 @@ class DevenvStack:
     _lifetimes: dict[str, str] = field(default_factory=dict)  # server -> its lifetime seen last
     _pool: ClonePool | None = None
     _replay: ReplayWait | None = None
+    launched: Launch | None = None  # the plugin's early start, for the first `up` to finish
 
     @classmethod
     def running(cls, ctx: Context, owner: str, worker: str, prefetch: int = 4) -> DevenvStack:
@@ -111,7 +108,9 @@ class DevenvStack:
         # migrate=False: tests get clones of the template, which is built from the files
         # themselves; migrating the service's own database too would replay every migration
         # twice in a cold start (the next `devenv up` migrates it).
-        ctx = up(self.stack, Console(quiet=True), names=names, migrate=False, provisioned=ahead)
+        launched, self.launched = self.launched, None
+        ctx = up(self.stack, Console(quiet=True), names=names, migrate=False, provisioned=ahead,
+                 launched=launched)
         clones.prune(ctx, keep=lambda tag: not abandoned(tag))  # a server down has none
         self._ctx, self._ready = ctx, (set(names) if names else None)
         return ctx
@@ -213,6 +212,9 @@ class DevenvStack:
 
     def close(self) -> list[str]:
         """Finish pending drops, drop unused clones, close sessions; the problems seen."""
+        if self.launched is not None:  # no test got as far as its service
+            self.launched.abandon()
+            self.launched = None
         errors = self._pool.close() if self._pool is not None else []
         self._pool = None
         if self._replay is not None:

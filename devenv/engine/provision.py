@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import psycopg
@@ -68,14 +68,17 @@ def check_extensions(conn: Conn, stack: Stack, server: ServerSpec) -> None:
 
 
 def reconcile_server(admin_url: str, stack: Stack, server: ServerSpec, secrets: Secrets, *,
-                     deadline: float | None = None) -> list[str]:
+                     deadline: float | None = None,
+                     roles_made: Callable[[], object] | None = None) -> list[str]:
     """Bring one server in line with the manifest; return the actions taken.
 
     `deadline` (time.monotonic()) bounds the whole of it, `up --timeout`: every connection and
     statement gets what is left, so a lock held by someone else cannot hang `up`.
+    `roles_made` is called once the roles are: what needs only them (a template build) can
+    start beside the databases, extensions and grants.
     """
     try:
-        return _reconcile(admin_url, stack, server, secrets, deadline)
+        return _reconcile(admin_url, stack, server, secrets, deadline, roles_made)
     except psycopg.errors.QueryCanceled:
         raise DevenvError(f"provisioning server '{server.name}' did not finish in time (a "
                           "statement waited past the deadline, e.g. on another session's lock)",
@@ -92,7 +95,7 @@ def _connect(url: str, deadline: float | None) -> Conn:
 
 
 def _reconcile(admin_url: str, stack: Stack, server: ServerSpec, secrets: Secrets,
-               deadline: float | None) -> list[str]:
+               deadline: float | None, roles_made: Callable[[], object] | None) -> list[str]:
     actions: list[str] = []
     with _connect(admin_url, deadline) as conn:
         check_extensions(conn, stack, server)
@@ -102,6 +105,8 @@ def _reconcile(admin_url: str, stack: Stack, server: ServerSpec, secrets: Secret
         managed = {r.name for r in roles}
         inheritors = {r.name for r in roles if r.member_of}
         actions += admin_database_access(conn, stack)
+        if roles_made is not None:
+            roles_made()
         for svc in services:
             readers = sorted(o.role for o in services if svc.name in o.reads and o.role)
             actions += _database(conn, svc, readers, managed - inheritors)

@@ -9,6 +9,7 @@ files are unchanged and whose containers are healthy skips straight to the probe
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -19,15 +20,15 @@ from devenv.console import Console
 from devenv.engine import (
     clonespace,
     images,
-    ports,
     probes,
     provision,
     replicahealth,
     replication,
+    start,
 )
 from devenv.engine import migrate as migrate_step
-from devenv.engine.context import Context, attach, needed_servers, parallel, prepare, select
-from devenv.engine.docker import ContainerState, Docker
+from devenv.engine.context import Context, attach, needed_servers, parallel, select
+from devenv.engine.docker import ContainerState
 from devenv.errors import DevenvError
 from devenv.masking import mask, mask_url
 from devenv.migrations.state import DriftError
@@ -71,52 +72,77 @@ def disk_fingerprint(stack: Stack, services: list[ServiceSpec]) -> str:
 
 def up(stack: Stack, console: Console, *, names: list[str], deadline_s: float = DEFAULT_DEADLINE,
        migrate: bool = True, resync: bool = False,
-       provisioned: Callable[[Context], object] | None = None) -> Context:
-    """Bring the services' servers up; `provisioned`: work that needs the database servers
-    provisioned and nothing else (the pytest plugin's template build). A cold `up` starts it
-    on a thread of its own as soon as they are, beside the replicas' catch-up, the credential
-    checks and the env files, and finishes it before returning; a warm one runs it last."""
+       provisioned: Callable[[Context], object] | None = None,
+       launched: start.Launch | None = None) -> Context:
+    """Bring the services' servers up; `provisioned`: work that needs the database servers'
+    roles and nothing else (the pytest plugin's template build). A cold `up` starts it on a
+    thread of its own as soon as every server has them, beside the databases, grants, the
+    replicas' catch-up, the credential checks and the env files, and finishes it before
+    returning; a warm one runs it last.
+
+    `launched`: start.launch of these `names`, its containers being started. This `up` takes
+    over its project lock and goes on from there (the pytest plugin's cold start).
+    """
     started = time.perf_counter()
     services = select(stack, names)
     servers = needed_servers(stack, services)
-    _refuse_foreign_env_files(stack, services)
+    if launched is not None and (launched.names != names or migrate or resync):
+        launched.abandon()
+        launched = None
+    if launched is None:
+        start.refuse_foreign_env_files(stack, services)
     ahead: list[Future[object]] = []
-    with state.locked(stack), ThreadPoolExecutor(max_workers=1) as pool:
-        current = state.load(stack)
-        warm_ctx = None if resync else _warm_context(stack, console, services, servers, current,
-                                                       migrate=migrate)
-        ctx, todo = warm_ctx if warm_ctx is not None else (None, None)
-        warm = ctx is not None
-        if ctx is None:
-            if migrate:  # a bad folder fails before any password, file or container is made
-                migrate_step.check_folders(stack, services)
-            if not resync:
-                _refuse_lost_state(stack)
-            if current.fingerprint:
-                current.fingerprint = ""  # until this up succeeds, the next one is cold
-                state.save(stack, current)
-            ctx = prepare(stack, console)
-            deadline = time.monotonic() + deadline_s
-            _start(ctx, servers, ctx.docker.by_server(), deadline, resync=resync)
-            then = (None if provisioned is None else
-                    lambda c=ctx: ahead.append(pool.submit(provisioned, c)))
-            _provision(ctx, servers, deadline, then, resync=resync)
-            with console.step("Checking every service's credentials"):
-                _probe_services(ctx, services, deadline=deadline)
-        if migrate:
-            migrate_step.run(ctx, services, todo)
-        if not warm:
-            _write_env_files(ctx, services)
+    lock = launched.lock if launched is not None else state.ProjectLock.take(stack)
+    try:
+        with ThreadPoolExecutor(max_workers=1) as pool:
             current = state.load(stack)
-            current.fingerprint = disk_fingerprint(stack, services)
-            current.covers = [s.name for s in services]
-            current.verified.update(_verified(ctx, servers))
-            state.save(stack, current)
-        for future in ahead:
-            future.result()
-        if warm and provisioned is not None:
-            provisioned(ctx)
+            warm_ctx = None if resync or launched is not None else _warm_context(
+                stack, console, services, servers, current, migrate=migrate)
+            ctx, todo = warm_ctx if warm_ctx is not None else (None, None)
+            warm = ctx is not None
+            if ctx is None:
+                then = (None if provisioned is None else
+                        lambda c: ahead.append(pool.submit(provisioned, c)))
+                ctx = _cold(stack, console, services, servers, then, deadline_s=deadline_s,
+                            migrate=migrate, resync=resync, launched=launched)
+            if migrate:
+                migrate_step.run(ctx, services, todo)
+            if not warm:
+                _write_env_files(ctx, services)
+                current = state.load(stack)
+                current.fingerprint = disk_fingerprint(stack, services)
+                current.covers = [s.name for s in services]
+                current.verified.update(_verified(ctx, servers))
+                state.save(stack, current)
+            for future in ahead:
+                future.result()
+            if warm and provisioned is not None:
+                provisioned(ctx)
+    finally:
+        lock.release()
     _summary(ctx, services, time.perf_counter() - started, warm=warm)
+    return ctx
+
+
+def _cold(stack: Stack, console: Console, services: list[ServiceSpec],
+          servers: list[ServerSpec], then: Callable[[Context], None] | None, *,
+          deadline_s: float, migrate: bool, resync: bool,
+          launched: start.Launch | None) -> Context:
+    """Start (or take over `launched`'s start), wait, provision, check credentials."""
+    deadline = time.monotonic() + deadline_s
+    if launched is not None:
+        ctx = launched.context(console)
+    else:
+        if migrate:  # a bad folder fails before any password, file or container is made
+            migrate_step.check_folders(stack, services)
+        if not resync:
+            start.refuse_lost_state(stack)
+        ctx = start.begin(stack, console, servers)
+    _await_servers(ctx, servers, deadline, resync=resync)
+    _provision(ctx, servers, deadline, None if then is None else lambda: then(ctx),
+               resync=resync)
+    with console.step("Checking every service's credentials"):
+        _probe_services(ctx, services, deadline=deadline)
     return ctx
 
 
@@ -209,31 +235,10 @@ def _healthy(container: ContainerState | None) -> bool:
         "healthy", "starting", "")
 
 
-def _refuse_lost_state(stack: Stack) -> None:
-    """Data volumes without their passwords: never paper over it with new random ones."""
-    if (stack.root / stack.state_dir / passwords.SECRETS_FILE).exists():
-        return
-    volumes = Docker(stack).volumes()
-    if volumes:
-        raise DevenvError(
-            f"{stack.state_dir}/{passwords.SECRETS_FILE} is missing, but project '{stack.project}' "
-            f"has data volumes ({', '.join(volumes)}) made with the passwords it held",
-            hint="`devenv up --resync-passwords` sets new passwords on the servers and keeps "
-            "the data; `devenv down --volumes` starts from scratch instead")
-
-
-def _start(ctx: Context, servers: list[ServerSpec], containers: dict[str, ContainerState],
-           deadline: float, *, resync: bool = False) -> None:
+def _await_servers(ctx: Context, servers: list[ServerSpec], deadline: float, *,
+                   resync: bool) -> None:
+    """Started: now answering (after `--resync-passwords` has set the admin's password)."""
     servers = [ctx.stack.servers[s.name] for s in servers]  # with the images' own facts
-    images.guard_majors(ctx.stack, ctx.docker, servers)
-    others = [c for c in ctx.docker.containers(all_projects=True)
-              if c.project != ctx.stack.project]
-    ports.check_free(ctx.stack, servers, ctx.ports, containers, others,
-                     relist=ctx.docker.by_server)
-    images.build_missing(ctx.stack, ctx.docker, servers, ctx.console)
-    names = [s.name for s in servers] + [r.name for r in all_replicas(servers)]
-    with ctx.console.step(f"Starting {', '.join(names)}"):
-        ctx.docker.up(names)
     if resync:
         with ctx.console.step("Setting the passwords of .devenv/ on the servers"):
             parallel([lambda s=s: _resync_admin(ctx, s, deadline)  # type: ignore[misc]
@@ -263,19 +268,27 @@ def _wait_server(ctx: Context, server: ServerSpec, deadline: float) -> None:
 
 
 GONE = ("exited", "dead", "restarting", "removing")
-# A refused connection to a starting server costs ~1 ms: polling every 100 ms (not the
-# default backoff's 500 ms) takes ~0.2 s off a cold start that waits for initdb.
-SERVER_POLL_S = 0.1
+# A refused connection to a starting server costs ~1 ms: polling every 25 ms (not the default
+# backoff's 500 ms) takes ~0.2 s off a cold start that waits for initdb. Whether the container
+# died is asked of the Engine less often: that is a container listing, not a refused connect.
+SERVER_POLL_S = 0.025
+ALIVE_CHECK_S = 0.5
 
 
 def _with_diagnosis(ctx: Context, server: ServerSpec, deadline: float,
                     check: Callable[[], None], who: str) -> None:
-    """Retry `check` until the deadline, but stop at once when the container died: a server
-    that exits or restarts while `up` waits is reported with its log now, not at --timeout."""
+    """Retry `check` until the deadline, but stop within ALIVE_CHECK_S when the container
+    died: a server that exits or restarts while `up` waits is reported with its log now, not
+    at --timeout."""
+    next_look = [time.monotonic() + ALIVE_CHECK_S]
+
     def check_alive() -> None:
         try:
             check()
         except Exception as exc:
+            if time.monotonic() < next_look[0]:
+                raise
+            next_look[0] = time.monotonic() + ALIVE_CHECK_S
             container = ctx.docker.by_server().get(server.name)
             if container is None or container.state in GONE:
                 state = container.state if container else "removed"
@@ -320,16 +333,19 @@ def _first_line(exc: BaseException) -> str:
 
 def _provision(ctx: Context, servers: list[ServerSpec], deadline: float,
                then: Callable[[], None] | None = None, *, resync: bool = False) -> None:
-    """Roles, databases, grants, the clones' tablespace, then `then()`, then the replicas."""
+    """Roles, databases, grants, the clones' tablespace, then the replicas; `then()` as soon
+    as every server has its roles."""
     databases = [s for s in servers if s.is_database]
     if not databases:
         if then is not None:
             then()
         return
+    roles_made = None if then is None else _after_all(len(databases), then)
     with ctx.console.step("Provisioning roles, databases, extensions and grants"):
         results = parallel([
             lambda s=s: provision.reconcile_server(  # type: ignore[misc]
-                ctx.admin_url(s), ctx.stack, s, ctx.secrets, deadline=deadline)
+                ctx.admin_url(s), ctx.stack, s, ctx.secrets, deadline=deadline,
+                roles_made=roles_made)
             for s in databases])
     for actions in results:
         for action in actions:
@@ -338,8 +354,6 @@ def _provision(ctx: Context, servers: list[ServerSpec], deadline: float,
                              for s in databases]):
         for action in actions:
             ctx.console.say(f"  {action}")
-    if then is not None:
-        then()
     primaries = [s for s in databases if s.replicas]
     if not primaries:
         return
@@ -388,6 +402,20 @@ def _repair_replicas(ctx: Context, diagnoses: list[replicahealth.Diagnosis]
         ctx.console.say(f"  re-cloned replica '{diagnosis.replica.name}' "
                         f"({replicahealth.reason(diagnosis)})")
     return repaired
+
+
+def _after_all(count: int, then: Callable[[], None]) -> Callable[[], None]:
+    """A callback that runs `then` on its `count`th call (from any thread), once."""
+    lock = threading.Lock()
+    left = [count]
+
+    def called() -> None:
+        with lock:
+            left[0] -= 1
+            ready = left[0] == 0
+        if ready:
+            then()
+    return called
 
 
 def _clone_space(ctx: Context, server: ServerSpec) -> list[str]:
@@ -441,34 +469,10 @@ def _probe_services(ctx: Context, services: list[ServiceSpec], *, quick: bool = 
     return True
 
 
-ENV_HEADER = "# Generated by devenv for service"
-
-
-def _refuse_foreign_env_files(stack: Stack, services: list[ServiceSpec]) -> None:
-    """An env_file path that holds a file devenv did not write (a typo'd path, the project's
-    own .env): refuse before anything starts, never overwrite it with passwords."""
-    for svc in services:
-        path = stack.root / svc.env_file
-        try:
-            with path.open("rb") as handle:
-                first = handle.readline()
-        except FileNotFoundError:
-            continue
-        except OSError as exc:
-            raise DevenvError(f"services.{svc.name}.env_file: cannot read {svc.env_file} "
-                              f"({exc.strerror})") from None
-        if not first.startswith(ENV_HEADER.encode()):
-            raise DevenvError(
-                f"services.{svc.name}.env_file: {svc.env_file} exists and was not written by "
-                "devenv: refusing to replace it",
-                hint=f"point env_file in {stack.manifest_name} at another path, or move the "
-                "file aside if devenv may own it")
-
-
 def _write_env_files(ctx: Context, services: list[ServiceSpec]) -> None:
     for svc in services:
         variables = facts.env_vars(ctx.stack, svc, ctx.secrets, ctx.ports)
-        header = (f"{ENV_HEADER} '{svc.name}' from "
+        header = (f"{start.ENV_HEADER} '{svc.name}' from "
                   f"{ctx.stack.manifest_name}. Private: do not commit.\n")
         write_private(ctx.stack.root / svc.env_file, facts.format_env(variables, "dotenv",
                                                                       header=header))

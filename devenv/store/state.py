@@ -70,13 +70,54 @@ def save(stack: Stack, state: State) -> None:
 @contextmanager
 def locked(stack: Stack) -> Iterator[None]:
     """One devenv changing a project at a time; the kernel drops the lock if we are killed."""
-    state_dir = stack.root / stack.state_dir
-    ensure_private_dir(state_dir)
-    fd = os.open(state_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    lock = ProjectLock.take(stack)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
         yield
     finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
+        lock.release()
+
+
+class ProjectLock:
+    """The project lock as an object, for a holder that hands it on: the pytest plugin's
+    early start takes it, and the `up` that finishes the start releases it.
+
+    flock belongs to the open file, not to a thread, so any thread may release it.
+    """
+
+    def __init__(self, fd: int) -> None:
+        self._fd: int | None = fd
+
+    @classmethod
+    def take(cls, stack: Stack) -> ProjectLock:
+        """The lock, once free."""
+        lock = cls._open(stack, fcntl.LOCK_EX)
+        assert lock is not None  # a blocking flock returns only with the lock
+        return lock
+
+    @classmethod
+    def try_take(cls, stack: Stack) -> ProjectLock | None:
+        """The lock if it is free now; None if another holds it."""
+        return cls._open(stack, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+    @classmethod
+    def _open(cls, stack: Stack, operation: int) -> ProjectLock | None:
+        state_dir = stack.root / stack.state_dir
+        ensure_private_dir(state_dir)
+        fd = os.open(state_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, operation)
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        except BaseException:
+            os.close(fd)
+            raise
+        return cls(fd)
+
+    def release(self) -> None:
+        """Idempotent: the early start and its finisher may both end up here."""
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
 

@@ -139,3 +139,155 @@ def test_a_cold_run_on_a_server_with_a_replica_reads_its_in_memory_clone_there(
                                 capture_output=True, text=True, timeout=300)
         assert result.returncode == 0, result.stdout + result.stderr
         assert running(stack) == {"alloydb", "alloydb-replica-1", "pgbouncer"}
+
+
+# -- the early start: containers first, the database driver while they start ------------------
+RECORDER = '''
+import importlib.machinery
+import os
+import sys
+import threading
+
+import devenv.engine.start
+
+started = threading.Event()
+_start = devenv.engine.start.start_containers
+
+
+def start(*args, **kwargs):
+    started.set()
+    with open("starts.log", "a") as log:
+        log.write("start\\n")
+    return _start(*args, **kwargs)
+
+
+class HoldPsycopg:
+    """psycopg runs only once the containers are starting (or 30 s later, said in the log).
+    The wait is in the loader: a finder runs under the interpreter's global import lock."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "psycopg":
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        spec.loader = Held(spec.loader)
+        return spec
+
+
+class Held:
+    def __init__(self, loader):
+        self.loader = loader
+
+    def create_module(self, spec):
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module):
+        if not started.wait(30):
+            with open("starts.log", "a") as log:
+                log.write("psycopg was needed before the containers started\\n")
+        self.loader.exec_module(module)
+
+
+devenv.engine.start.start_containers = start
+if os.environ.get("HOLD_PSYCOPG"):
+    sys.meta_path.insert(0, HoldPsycopg())
+'''
+DB_TEST = '''
+def test_app(devenv_db):
+    assert devenv_db.conn.execute("SELECT count(*) FROM items").fetchone() == (2,)
+'''
+
+
+def test_a_cold_run_starts_the_containers_before_it_loads_the_database_driver(
+        tmp_path: Path) -> None:
+    """devenv_db knows its service before anything heavy loads: `docker compose up` runs
+    while psycopg, redis-py and the engine load, not after them."""
+    with small_stack(tmp_path / "p", prefix="t-hc-early") as stack:
+        (stack.root / "tests").mkdir(exist_ok=True)
+        (stack.root / "tests" / "test_user.py").write_text(DB_TEST)
+        (stack.root / "recorder.py").write_text(RECORDER)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("DEVENV_", "PYTEST_"))}
+        env["PYTHONPATH"] = str(stack.root)
+        result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                                 "-p", "no:xdist", "-p", "recorder", "tests"], cwd=stack.root,
+                                env={**env, "HOLD_PSYCOPG": "1"}, capture_output=True,
+                                text=True, timeout=300)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert (stack.root / "starts.log").read_text().splitlines() == ["start"]
+        assert running(stack) == {"pg", "cache"}
+        # the lock the early start took was handed on and let go: the CLI is not kept waiting
+        stack.ok("up")
+        result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                                 "-p", "no:xdist", "-p", "recorder", "tests"], cwd=stack.root,
+                                env=env, capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert len((stack.root / "starts.log").read_text().splitlines()) == 1  # warm: no start
+
+
+def test_up_takes_over_an_early_start_and_its_project_lock(tmp_path: Path) -> None:
+    from devenv.console import Console
+    from devenv.engine import start
+    from devenv.engine.up import up
+    from devenv.store.stackcache import load
+    from devenv.store.state import ProjectLock
+
+    with small_stack(tmp_path / "p", prefix="t-hc-handover") as stack:
+        resolved = load(stack.manifest)
+        launched = start.launch(resolved, ["app"])
+        assert launched is not None
+        assert ProjectLock.try_take(resolved) is None  # held from the start on
+        up(resolved, Console(quiet=True), names=["app"], migrate=False, launched=launched)
+        free = ProjectLock.try_take(resolved)
+        assert free is not None, "up let go of the lock it took over"
+        free.release()
+        assert running(stack) == {"pg", "cache"}
+        assert start.launch(resolved, ["app"]) is None  # containers exist: up decides
+        assert stack.env("app")["DATABASE_URL"]
+
+
+def test_an_early_start_that_fails_is_reported_by_up_by_name_and_frees_the_lock(
+        tmp_path: Path) -> None:
+    import socket
+
+    from devenv.console import Console
+    from devenv.engine import start
+    from devenv.engine.up import up
+    from devenv.errors import DevenvError
+    from devenv.store.stackcache import load
+    from devenv.store.state import ProjectLock
+
+    with small_stack(tmp_path / "p", prefix="t-hc-earlyfail") as stack:
+        resolved = load(stack.manifest)
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", stack.ports["pg"]))
+            taken.listen()
+            launched = start.launch(resolved, ["app"])
+            assert launched is not None
+            with pytest.raises(DevenvError, match=str(stack.ports["pg"])):
+                up(resolved, Console(quiet=True), names=["app"], migrate=False,
+                   launched=launched)
+        free = ProjectLock.try_take(resolved)
+        assert free is not None
+        free.release()
+        assert running(stack) == set()
+        stack.ok("up")  # the port is free again: nothing was left half-done
+
+
+def test_an_early_start_of_other_services_is_given_up_and_up_starts_its_own(
+        tmp_path: Path) -> None:
+    from devenv.console import Console
+    from devenv.engine import start
+    from devenv.engine.up import up
+    from devenv.store.stackcache import load
+
+    with small_stack(tmp_path / "p", prefix="t-hc-other") as stack:
+        manifest = stack.read_manifest()
+        (port,) = free_ports(1)
+        manifest["servers"]["other-db"] = {"kind": "postgres", "port": port}
+        manifest["services"]["other"] = {"postgres": "other-db"}
+        stack.write_manifest(manifest)
+        stack.ports["other-db"] = port
+        resolved = load(stack.manifest)
+        launched = start.launch(resolved, ["app"])
+        assert launched is not None
+        up(resolved, Console(quiet=True), names=["other"], migrate=False, launched=launched)
+        assert running(stack) == {"pg", "cache", "other-db"}  # app's start went on, then other's

@@ -30,7 +30,7 @@ import os
 from pathlib import Path
 
 import devenv.data.testing as plugin
-import devenv.engine.up
+import devenv.engine.start
 
 LOG = Path(os.environ["DEVENV_RECORD"])
 
@@ -40,7 +40,7 @@ def _log(line):
         f.write(line + "\\n")
 
 
-_start = devenv.engine.up._start
+_start = devenv.engine.start.start_containers
 
 
 def start(*args, **kwargs):
@@ -48,7 +48,7 @@ def start(*args, **kwargs):
     return _start(*args, **kwargs)
 
 
-devenv.engine.up._start = start
+devenv.engine.start.start_containers = start
 _clone = plugin.DevenvStack.clone
 
 
