@@ -86,12 +86,20 @@ def launch(stack: Stack, names: list[str]) -> Launch | None:
     """
     services = select(stack, names)
     servers = needed_servers(stack, services)
-    existing = Docker(stack).by_server()
-    names_needed = [s.name for s in servers] + [r.name for r in all_replicas(servers)]
-    if any(name in existing for name in names_needed):
+    docker = Docker(stack)
+    needed = [s.name for s in servers] + [r.name for r in all_replicas(servers)]
+
+    def none_exists() -> bool:
+        existing = docker.by_server()
+        return not any(name in existing for name in needed)
+
+    if not none_exists():
         return None
     lock = ProjectLock.try_take(stack)
     if lock is None:
+        return None
+    if not none_exists():  # another devenv started them between the look and the lock
+        lock.release()
         return None
     started: Future[Context] = Future()
 
