@@ -24,11 +24,8 @@ suite figure is the wall time of --clones tests, printed side by side.
 Cold start: a third copy (auth only, storage: volume) after `devenv down --volumes`, the user's
 `pytest` with one test asking for `devenv_db`; the figure is that test's setup (the plugin's
 whole share: imports, `up` of auth's servers, template build, first clone), beside the
-process's wall time. It is measured on a settled machine, as a developer's or a CI runner's
-would be: the two other stacks are CHECKPOINTed and the host synced first, so the rounds'
-own writes (hundreds of pytest-postgresql clones on the volume) are not flushed meanwhile.
-`--runs 5` repeats all of it (stacks kept warm between runs, the cold one taken down again)
-and says whether each goal held in every run.
+process's wall time. `--runs 5` repeats all of it (stacks kept warm between runs, the cold one
+taken down again) and says whether each goal held in every run.
 Issue 19's goals: the volume suite <= 1.2x the tmpfs one (median of the rounds' ratios),
 per-test setup p90 < 30 ms on the volume stack, cold start <= 2.5 s.
 """
@@ -176,8 +173,6 @@ def one_run(bench: dict[str, Bench], storages: tuple[str, ...], cold: CopiedStac
             args: argparse.Namespace) -> dict[str, bool]:
     """One whole comparison, printed; whether each goal held in it."""
     held: dict[str, bool] = {}
-    for measured in bench.values():  # the previous rounds' writes (pytest-postgresql's
-        settle(measured.ctx, after="the last rounds")  # clones on disk) are not the cold start's
     setup_s, wall_s = cold_start(cold)
     held["cold start <= 2.5 s"] = setup_s <= 2.5
     suites: dict[tuple[str, str], list[float]] = {}

@@ -11,12 +11,12 @@ import psycopg
 from devenv.engine.context import Context
 
 
-def settle(ctx: Context, *, after: str = "the cold up") -> None:
+def settle(ctx: Context) -> None:
     started = time.perf_counter()
     for server in ctx.stack.servers.values():
         if server.is_database:
             with psycopg.connect(ctx.admin_url(server), autocommit=True) as conn:
                 conn.execute("CHECKPOINT")
     os.sync()
-    print(f"settled after {after}: CHECKPOINT + sync took "
+    print(f"settled after the cold up: CHECKPOINT + sync took "
           f"{time.perf_counter() - started:.1f} s", flush=True)
