@@ -20,8 +20,8 @@ A janitor drops clones left by killed runs (their pytest process is gone) on the
 Cold start: `devenv_db` and `devenv_redis` know their service before anything heavy loads, so
 on a stack with no container they start its containers first (engine.start.launch: no
 database driver needed) and load psycopg, redis-py and the engine while Docker and initdb
-work. The `devenv_database("name")` factory learns its service later, inside the test: it
-starts from the loaded engine.
+work. The `devenv_database("name")` factory learns its service only inside the test: it does
+the same when a single service has a database, and otherwise starts from the loaded engine.
 """
 
 from __future__ import annotations
@@ -128,7 +128,13 @@ def devenv_stack(request: pytest.FixtureRequest) -> Iterator[DevenvStack]:
 
 
 @pytest.fixture
-def devenv_database(devenv_stack: DevenvStack) -> Iterator[Callable[[str], Database]]:
+def devenv_database(request: pytest.FixtureRequest) -> Iterator[Callable[[str], Database]]:
+    # The factory learns its service inside the test; with one service that has a database,
+    # that is the one, and its containers can start before the imports as for devenv_db.
+    with_database = [s.name for s in _stack(request.config).services.values() if s.database]
+    if len(with_database) == 1:
+        _start_early(request.config, with_database[0])
+    devenv_stack: DevenvStack = request.getfixturevalue("devenv_stack")
     made: list[Database] = []
 
     def make(service: str) -> Database:

@@ -8,12 +8,20 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from devenv.console import Console
+from devenv.engine import start
+from devenv.engine.up import up
+from devenv.errors import DevenvError
+from devenv.model.stack import Stack
+from devenv.store.stackcache import load
+from devenv.store.state import ProjectLock
 from tests.integration.fault_stack import admin_url, query, small_stack
 from tests.integration.stacks import PCC, CopiedStack, copied, free_ports
 
@@ -51,15 +59,28 @@ def covers(stack: CopiedStack) -> list[str]:
     return list(data.get("covers", []))
 
 
+def add_other_service(stack: CopiedStack) -> None:
+    """Service `other` on a PostgreSQL server of its own, `other-db`."""
+    manifest = stack.read_manifest()
+    (port,) = free_ports(1)
+    manifest["servers"]["other-db"] = {"kind": "postgres", "port": port}
+    manifest["services"]["other"] = {"postgres": "other-db"}
+    stack.write_manifest(manifest)
+    stack.ports["other-db"] = port
+
+
+def lock_is_free(stack: Stack) -> bool:
+    lock = ProjectLock.try_take(stack)
+    if lock is None:
+        return False
+    lock.release()
+    return True
+
+
 def test_a_cold_run_starts_only_the_servers_of_the_services_its_tests_ask_for(
         tmp_path: Path) -> None:
     with small_stack(tmp_path / "p", prefix="t-hc-cold") as stack:
-        manifest = stack.read_manifest()
-        (port,) = free_ports(1)
-        manifest["servers"]["other-db"] = {"kind": "postgres", "port": port}
-        manifest["services"]["other"] = {"postgres": "other-db"}
-        stack.write_manifest(manifest)
-        stack.ports["other-db"] = port
+        add_other_service(stack)
 
         result = run_pytest(stack)
         assert result.returncode == 0, result.stdout + result.stderr
@@ -195,15 +216,22 @@ DB_TEST = '''
 def test_app(devenv_db):
     assert devenv_db.conn.execute("SELECT count(*) FROM items").fetchone() == (2,)
 '''
+FACTORY_TEST = '''
+def test_app(devenv_database):
+    db = devenv_database("app")
+    assert db.conn.execute("SELECT count(*) FROM items").fetchone() == (2,)
+'''
 
 
+@pytest.mark.parametrize("user_test", [DB_TEST, FACTORY_TEST], ids=["devenv_db", "factory"])
 def test_a_cold_run_starts_the_containers_before_it_loads_the_database_driver(
-        tmp_path: Path) -> None:
-    """devenv_db knows its service before anything heavy loads: `docker compose up` runs
-    while psycopg, redis-py and the engine load, not after them."""
+        tmp_path: Path, user_test: str) -> None:
+    """devenv_db knows its service before anything heavy loads (and so does the factory when
+    one service has a database): `docker compose up` runs while psycopg, redis-py and the
+    engine load, not after them."""
     with small_stack(tmp_path / "p", prefix="t-hc-early") as stack:
         (stack.root / "tests").mkdir(exist_ok=True)
-        (stack.root / "tests" / "test_user.py").write_text(DB_TEST)
+        (stack.root / "tests" / "test_user.py").write_text(user_test)
         (stack.root / "recorder.py").write_text(RECORDER)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("DEVENV_", "PYTEST_"))}
         env["PYTHONPATH"] = str(stack.root)
@@ -224,21 +252,13 @@ def test_a_cold_run_starts_the_containers_before_it_loads_the_database_driver(
 
 
 def test_up_takes_over_an_early_start_and_its_project_lock(tmp_path: Path) -> None:
-    from devenv.console import Console
-    from devenv.engine import start
-    from devenv.engine.up import up
-    from devenv.store.stackcache import load
-    from devenv.store.state import ProjectLock
-
     with small_stack(tmp_path / "p", prefix="t-hc-handover") as stack:
         resolved = load(stack.manifest)
         launched = start.launch(resolved, ["app"])
         assert launched is not None
-        assert ProjectLock.try_take(resolved) is None  # held from the start on
+        assert not lock_is_free(resolved)  # held from the start on
         up(resolved, Console(quiet=True), names=["app"], migrate=False, launched=launched)
-        free = ProjectLock.try_take(resolved)
-        assert free is not None, "up let go of the lock it took over"
-        free.release()
+        assert lock_is_free(resolved), "up let go of the lock it took over"
         assert running(stack) == {"pg", "cache"}
         assert start.launch(resolved, ["app"]) is None  # containers exist: up decides
         assert stack.env("app")["DATABASE_URL"]
@@ -246,15 +266,6 @@ def test_up_takes_over_an_early_start_and_its_project_lock(tmp_path: Path) -> No
 
 def test_an_early_start_that_fails_is_reported_by_up_by_name_and_frees_the_lock(
         tmp_path: Path) -> None:
-    import socket
-
-    from devenv.console import Console
-    from devenv.engine import start
-    from devenv.engine.up import up
-    from devenv.errors import DevenvError
-    from devenv.store.stackcache import load
-    from devenv.store.state import ProjectLock
-
     with small_stack(tmp_path / "p", prefix="t-hc-earlyfail") as stack:
         resolved = load(stack.manifest)
         with socket.socket() as taken:
@@ -265,27 +276,15 @@ def test_an_early_start_that_fails_is_reported_by_up_by_name_and_frees_the_lock(
             with pytest.raises(DevenvError, match=str(stack.ports["pg"])):
                 up(resolved, Console(quiet=True), names=["app"], migrate=False,
                    launched=launched)
-        free = ProjectLock.try_take(resolved)
-        assert free is not None
-        free.release()
+        assert lock_is_free(resolved)
         assert running(stack) == set()
         stack.ok("up")  # the port is free again: nothing was left half-done
 
 
 def test_an_early_start_of_other_services_is_given_up_and_up_starts_its_own(
         tmp_path: Path) -> None:
-    from devenv.console import Console
-    from devenv.engine import start
-    from devenv.engine.up import up
-    from devenv.store.stackcache import load
-
     with small_stack(tmp_path / "p", prefix="t-hc-other") as stack:
-        manifest = stack.read_manifest()
-        (port,) = free_ports(1)
-        manifest["servers"]["other-db"] = {"kind": "postgres", "port": port}
-        manifest["services"]["other"] = {"postgres": "other-db"}
-        stack.write_manifest(manifest)
-        stack.ports["other-db"] = port
+        add_other_service(stack)
         resolved = load(stack.manifest)
         launched = start.launch(resolved, ["app"])
         assert launched is not None

@@ -152,8 +152,16 @@ def _wait_orphans(stack: CopiedStack, timeout: float = 180) -> None:
 
 
 def test_up_killed_mid_way_then_up_completes(killable: CopiedStack) -> None:
+    if killable.containers():  # another test ran first: kill a cold up, not a warm one
+        killable.ok("down", "--volumes", "--yes")
     proc = popen_devenv(killable, "up")
-    time.sleep(2)
+    # mid-way: its containers exist, the server is still in initdb (a cold up takes ~2 s, so
+    # a fixed sleep could miss it)
+    deadline = time.monotonic() + 120
+    while not killable.containers():
+        assert proc.poll() is None, f"up ended before its containers showed: {proc.communicate()}"
+        assert time.monotonic() < deadline, "up made no container in 120 s"
+        time.sleep(0.05)
     os.kill(proc.pid, signal.SIGKILL)
     proc.communicate(timeout=60)
     assert proc.returncode == -signal.SIGKILL
