@@ -94,7 +94,8 @@ class DevenvStack:
         """Up with the servers `service` needs (None: all), and drop clones of killed runs.
 
         `template`: build the service's template during a cold `up`, as soon as its server
-        is provisioned, while the rest (replicas, PgBouncer, the checks) comes up.
+        has the roles, while the rest (databases, grants, replicas, PgBouncer, the checks)
+        comes up.
         """
         if self._ctx is not None and (self._ready is None or service in self._ready):
             return self._ctx

@@ -44,9 +44,9 @@ def start_containers(ctx: Context, servers: list[ServerSpec]) -> None:
     """Refuse a data volume of another major and a taken port, build what is missing, start."""
     servers = [ctx.stack.servers[s.name] for s in servers]  # with the images' own facts
     images.guard_majors(ctx.stack, ctx.docker, servers)
-    ours = ctx.docker.by_server()
-    others = [c for c in ctx.docker.containers(all_projects=True)
-              if c.project != ctx.stack.project]
+    listed = ctx.docker.containers(all_projects=True)  # one listing serves both
+    ours = {c.server: c for c in listed if c.project == ctx.stack.project and c.server}
+    others = [c for c in listed if c.project != ctx.stack.project]
     ports.check_free(ctx.stack, servers, ctx.ports, ours, others, relist=ctx.docker.by_server)
     images.build_missing(ctx.stack, ctx.docker, servers, ctx.console)
     names = [s.name for s in servers] + [r.name for r in all_replicas(servers)]

@@ -280,15 +280,16 @@ def _with_diagnosis(ctx: Context, server: ServerSpec, deadline: float,
     """Retry `check` until the deadline, but stop within ALIVE_CHECK_S when the container
     died: a server that exits or restarts while `up` waits is reported with its log now, not
     at --timeout."""
-    next_look = [time.monotonic() + ALIVE_CHECK_S]
+    next_look = time.monotonic() + ALIVE_CHECK_S
 
     def check_alive() -> None:
+        nonlocal next_look
         try:
             check()
         except Exception as exc:
-            if time.monotonic() < next_look[0]:
+            if time.monotonic() < next_look:
                 raise
-            next_look[0] = time.monotonic() + ALIVE_CHECK_S
+            next_look = time.monotonic() + ALIVE_CHECK_S
             container = ctx.docker.by_server().get(server.name)
             if container is None or container.state in GONE:
                 state = container.state if container else "removed"
@@ -407,12 +408,13 @@ def _repair_replicas(ctx: Context, diagnoses: list[replicahealth.Diagnosis]
 def _after_all(count: int, then: Callable[[], None]) -> Callable[[], None]:
     """A callback that runs `then` on its `count`th call (from any thread), once."""
     lock = threading.Lock()
-    left = [count]
+    left = count
 
     def called() -> None:
+        nonlocal left
         with lock:
-            left[0] -= 1
-            ready = left[0] == 0
+            left -= 1
+            ready = left == 0
         if ready:
             then()
     return called
