@@ -22,9 +22,10 @@ from psycopg import sql
 
 from devenv.engine.context import Context, no_database
 from devenv.engine.migrate import migrate_service
-from devenv.engine.provision import database_access, grant_reads
+from devenv.engine.provision import create_extensions, database_access, grant_reads
 from devenv.errors import DevenvError
 from devenv.migrations import lock
+from devenv.model.extensions import ONE_DATABASE
 from devenv.model.stack import ServiceSpec
 
 TEMPLATE_MARK = "devenv:template:"
@@ -208,9 +209,16 @@ def _extensions(ctx: Context, svc: ServiceSpec, database: str) -> None:
         return
     assert svc.server is not None
     with ctx.admin_session(svc.server, database) as conn:
-        for ext in svc.extensions:
-            conn.execute(sql.SQL("CREATE EXTENSION IF NOT EXISTS {} CASCADE").format(
-                sql.Identifier(ext)))
+        create_extensions(conn, svc, database)
+
+
+def own_database_extensions(ctx: Context, svc: ServiceSpec) -> None:
+    """After the service's database was put back from its template: the extensions that live
+    in one database per server (pg_cron), which a template cannot hold."""
+    if svc.server is None or svc.database is None or not ONE_DATABASE & set(svc.extensions):
+        return
+    with ctx.admin_session(svc.server, svc.database) as conn:
+        create_extensions(conn, svc, svc.database)
 
 
 def _disconnect(conn: Conn, name: str) -> None:

@@ -176,10 +176,11 @@ def reset_database(ctx: Context, svc: ServiceSpec, *, closed: list[str] | None =
             if closed is not None:
                 closed += sessions(conn, ctx, svc)
             golden.drop_database(conn, svc.database)
-            if spare and spares.take(conn, ctx, svc, template):
-                return True
-            golden.copy_from_template(conn, ctx, svc, template, svc.database, comment=None)
-            return False
+            swapped = bool(spare and spares.take(conn, ctx, svc, template))
+            if not swapped:
+                golden.copy_from_template(conn, ctx, svc, template, svc.database, comment=None)
+            golden.own_database_extensions(ctx, svc)
+            return swapped
 
 
 def _one_at_a_time(conn: psycopg.Connection[Any], svc: ServiceSpec

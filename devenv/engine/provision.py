@@ -7,7 +7,6 @@ the returned list of actions says what was changed.
 
 from __future__ import annotations
 
-import difflib
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -17,7 +16,13 @@ from psycopg import sql
 
 from devenv.errors import DevenvError
 from devenv.model.credentials import Secrets
-from devenv.model.extensions import OWN_SCHEMA
+from devenv.model.extensions import (
+    ONE_DATABASE,
+    OWN_SCHEMA,
+    USAGE_SCHEMA,
+    built_image,
+    close_matches,
+)
 from devenv.model.scram import make_secret, matches
 from devenv.model.stack import ServerSpec, ServiceSpec, Stack
 
@@ -57,14 +62,16 @@ def check_extensions(conn: Conn, stack: Stack, server: ServerSpec) -> None:
     for svc in services_on(stack, server):
         for ext in svc.extensions:
             if ext not in available:
-                close = difflib.get_close_matches(ext, sorted(available), n=3, cutoff=0.6)
-                near = f"; close matches: {', '.join(close)}" if close else ""
+                close = close_matches(ext, available)
+                near = f"; did you mean {' or '.join(close)}?" if close else ""
                 problems.append(f"extension '{ext}' (services.{svc.name}.extensions) is not "
-                                f"available in image {server.image}{near}")
+                                f"available on server '{server.name}' (image "
+                                f"{built_image(stack, server) or server.image}){near}")
     if problems:
         raise DevenvError("\n".join(problems),
                           hint="use an image that ships it (set `image:` on the server) or "
-                          "remove it from devenv.yaml; nothing was changed")
+                          f"remove it from {stack.manifest_name}; no role, database or "
+                          "extension was changed")
 
 
 def reconcile_server(admin_url: str, stack: Stack, server: ServerSpec, secrets: Secrets, *,
@@ -117,7 +124,7 @@ def _reconcile(admin_url: str, stack: Stack, server: ServerSpec, secrets: Secret
         if not svc.extensions and not readers:
             continue
         with _connect(f"{base}/{svc.database}", deadline) as conn:
-            actions += _extensions(conn, svc)
+            actions += create_extensions(conn, svc, svc.database)
             actions += grant_reads(conn, svc.role, readers, database=svc.database)
     return actions
 
@@ -266,29 +273,50 @@ def database_access(conn: Conn, database: str, readers: list[str],
     return actions
 
 
-def _extensions(conn: Conn, svc: ServiceSpec) -> list[str]:
-    have = {str(r[0]) for r in conn.execute("SELECT extname FROM pg_extension")}
+def create_extensions(conn: Conn, svc: ServiceSpec, database: str) -> list[str]:
+    """The one way a service's extensions are made, in its database or in a copy of it (the
+    template: clones and resets inherit what it holds). `conn` is an admin session on
+    `database`. Each goes into a named schema (never wherever a search_path points): its own
+    fixed one, the schema the service's role owns for it (OWN_SCHEMA), or public. What the
+    service must reach besides the extension's functions is granted to its role.
+
+    One-database extensions (pg_cron) exist only in the service's own database: a template
+    or clone is skipped, and a reset creates them again.
+    """
+    assert svc.role is not None
+    have = {str(r[0]) for r in conn.execute("SELECT extname FROM pg_catalog.pg_extension")}
     actions = []
+    role = sql.Identifier(svc.role)
     for ext in svc.extensions:
-        if ext in have:
+        if ext in have or (ext in ONE_DATABASE and database != svc.database):
             continue
-        schema = OWN_SCHEMA.get(ext)
-        if schema is None:
-            conn.execute(sql.SQL("CREATE EXTENSION IF NOT EXISTS {} CASCADE").format(
-                sql.Identifier(ext)))
+        fixed = conn.execute(
+            "SELECT schema FROM pg_catalog.pg_available_extension_versions v JOIN "
+            "pg_catalog.pg_available_extensions a ON a.name = v.name "
+            "AND a.default_version = v.version WHERE v.name = %s", (ext,)).fetchone()
+        own = OWN_SCHEMA.get(ext)
+        if fixed is not None and fixed[0] is not None:
+            target: sql.Composable = sql.SQL("")
+        elif own is not None:
+            conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {} AUTHORIZATION {}").format(
+                sql.Identifier(own), role))
+            target = sql.SQL(" SCHEMA {}").format(sql.Identifier(own))
         else:
-            assert svc.role is not None
-            s, r = sql.Identifier(schema), sql.Identifier(svc.role)
-            conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {} AUTHORIZATION {}").format(s, r))
-            conn.execute(sql.SQL("CREATE EXTENSION IF NOT EXISTS {} SCHEMA {} CASCADE").format(
-                sql.Identifier(ext), s))
+            target = sql.SQL(" SCHEMA public")
+        conn.execute(sql.SQL("CREATE EXTENSION IF NOT EXISTS {}{} CASCADE").format(
+            sql.Identifier(ext), target))
+        if own is not None:
+            s = sql.Identifier(own)
             for what in ("TABLES", "SEQUENCES"):
                 conn.execute(sql.SQL("GRANT ALL ON ALL {} IN SCHEMA {} TO {}").format(
-                    sql.SQL(what), s, r))
+                    sql.SQL(what), s, role))
             for what in ("FUNCTIONS", "PROCEDURES"):
                 conn.execute(sql.SQL("GRANT EXECUTE ON ALL {} IN SCHEMA {} TO {}").format(
-                    sql.SQL(what), s, r))
-        actions.append(f"created extension {ext} in {svc.database}")
+                    sql.SQL(what), s, role))
+        if ext in USAGE_SCHEMA:
+            conn.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(
+                sql.Identifier(USAGE_SCHEMA[ext]), role))
+        actions.append(f"created extension {ext} in {database}")
     return actions
 
 

@@ -15,7 +15,9 @@ lists, and `up` checks that before the server starts.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from devenv.model.images import split_reference
@@ -42,8 +44,40 @@ PACKAGES: dict[str, Packaged] = {
     "hypopg": Packaged("postgresql-{major}-hypopg"),
     "pgtap": Packaged("postgresql-{major}-pgtap"),
     "plpgsql_check": Packaged("postgresql-{major}-plpgsql-check"),
-    "pg_hint_plan": Packaged("postgresql-{major}-pg-hint-plan"),
+    # Hints are read by the planner hook the library installs: without preloading (or a LOAD
+    # per session) they are silently ignored. https://github.com/ossc-db/pg_hint_plan
+    "pg_hint_plan": Packaged("postgresql-{major}-pg-hint-plan", ("pg_hint_plan",)),
+    # TimescaleDB as packaged by Debian and apt.postgresql.org: the Apache-2 edition (no
+    # compression, continuous aggregates or other TSL features). It lets one database hold
+    # timescaledb beside pgaudit, pg_partman, pg_repack..., which the Alpine timescale image
+    # cannot be given. Teams that need the TSL features use a `kind: timescaledb` server.
+    "timescaledb": Packaged("postgresql-{major}-timescaledb", ("timescaledb",)),
 }
+# PostgreSQL's contrib modules: in the official postgres image (Debian and Alpine), in the
+# timescale image (built FROM postgres:*-alpine) and in every CloudNativePG operand image.
+CONTRIB = frozenset((
+    "amcheck", "autoinc", "bloom", "btree_gin", "btree_gist", "citext", "cube", "dblink",
+    "dict_int", "dict_xsyn", "earthdistance", "file_fdw", "fuzzystrmatch", "hstore",
+    "insert_username", "intagg", "intarray", "isn", "lo", "ltree", "moddatetime",
+    "pageinspect", "pg_buffercache", "pg_freespacemap", "pg_prewarm", "pg_stat_statements",
+    "pg_surgery", "pg_trgm", "pg_visibility", "pg_walinspect", "pgcrypto", "pgrowlocks",
+    "pgstattuple", "plpgsql", "postgres_fdw", "refint", "seg", "sslinfo", "tablefunc", "tcn",
+    "tsm_system_rows", "tsm_system_time", "unaccent", "uuid-ossp", "xml2",
+))
+# What the timescale/timescaledb image ships besides contrib (timescale/timescaledb-docker's
+# Dockerfile: the extension, the toolkit, pgvector, pgvectorscale and PostGIS).
+TIMESCALE_IMAGE = CONTRIB | {"timescaledb", "timescaledb_toolkit", "vector", "vectorscale",
+                             "postgis", "postgis_topology", "postgis_raster"}
+# Libraries that only exist to be preloaded (no extension of their own in CREATE EXTENSION).
+CONTRIB_LIBRARIES = frozenset(("auto_explain", "pg_stat_statements"))
+# Extensions whose catalog lives in one database per server (pg_cron: `cron.database_name`,
+# https://github.com/citusdata/pg_cron#setting-up-pg_cron). CREATE EXTENSION fails in any other
+# database, so templates, clones and spares never hold it: it is created again in the service's
+# own database after a reset.
+ONE_DATABASE = frozenset(("pg_cron",))
+# Schemas an extension makes that its users need USAGE on (pg_cron: cron.schedule as the
+# service's role, https://github.com/citusdata/pg_cron#usage).
+USAGE_SCHEMA = {"pg_cron": "cron"}
 # Extensions a service drives through their own tables (pg_partman's part_config...): created in
 # a schema the service's role owns, with its rights on the extension's tables and functions, as
 # https://github.com/pgpartman/pg_partman/blob/master/doc/pg_partman.md#installation says.
@@ -57,6 +91,28 @@ def extensible(image: str) -> bool:
     repo, tag, _ = split_reference(image)
     official = repo.removeprefix("docker.io/").removeprefix("library/") == "postgres"
     return official and "alpine" not in tag
+
+
+def timescale_image(image: str) -> bool:
+    """timescale/timescaledb (Alpine, PostgreSQL compiled from source): nothing to add to it
+    with a package; its -ha sibling (Ubuntu, many extensions) is another image."""
+    repo, _, _ = split_reference(image)
+    return repo.removeprefix("docker.io/") == "timescale/timescaledb"
+
+
+def offered(image: str) -> frozenset[str] | None:
+    """Every extension a server on `image` can have: what the image ships plus what devenv can
+    build into it; None for an image devenv does not know (checked on the image itself)."""
+    if extensible(image):
+        return CONTRIB | PACKAGES.keys()
+    if timescale_image(image):
+        return TIMESCALE_IMAGE
+    return None
+
+
+def close_matches(name: str, candidates: Iterable[str]) -> list[str]:
+    """The likely intended names for a typo, best first (pg_partmann -> pg_partman)."""
+    return difflib.get_close_matches(name, sorted(candidates), n=3, cutoff=0.75)
 
 
 def extensions_on(stack: Stack, server: ServerSpec) -> list[str]:

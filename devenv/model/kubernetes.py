@@ -25,6 +25,8 @@ from devenv import __version__
 from devenv.errors import DevenvError
 from devenv.model import facts, yamlio
 from devenv.model.credentials import Secrets
+from devenv.model.extensions import CONTRIB
+from devenv.model.extensions import TIMESCALE_IMAGE as TIMESCALE_SHIPS
 from devenv.model.images import major_from_tag, split_reference
 from devenv.model.kinds.redis import PERSISTENCE, acl_lines
 from devenv.model.replicas import replicas_of
@@ -52,20 +54,9 @@ PASSWORDS_FILE = "passwords.json"
 KUSTOMIZATION = "kustomization.yaml"
 DOCKERFILE = "images/migrate/Dockerfile"
 PG_PORT = 5432  # CNPG's -rw Service and the Pooler's Service
-# PostgreSQL's contrib modules: in every CNPG operand image.
-CONTRIB = frozenset((
-    "amcheck", "autoinc", "bloom", "btree_gin", "btree_gist", "citext", "cube", "dblink",
-    "dict_int", "dict_xsyn", "earthdistance", "file_fdw", "fuzzystrmatch", "hstore",
-    "insert_username", "intagg", "intarray", "isn", "lo", "ltree", "moddatetime",
-    "pageinspect", "pg_buffercache", "pg_freespacemap", "pg_prewarm", "pg_stat_statements",
-    "pg_surgery", "pg_trgm", "pg_visibility", "pg_walinspect", "pgcrypto", "pgrowlocks",
-    "pgstattuple", "plpgsql", "postgres_fdw", "refint", "seg", "sslinfo", "tablefunc", "tcn",
-    "tsm_system_rows", "tsm_system_time", "unaccent", "uuid-ossp", "xml2",
-))
 IN_IMAGE = {
     "cnpg": CONTRIB | {"pgaudit", "vector", "pg_failover_slots"},
-    "timescale": CONTRIB | {"timescaledb", "timescaledb_toolkit", "vector", "vectorscale",
-                            "postgis", "postgis_topology", "postgis_raster"},
+    "timescale": TIMESCALE_SHIPS,
 }
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from devenv.errors import DevenvError
+from devenv.model import extensions
 from devenv.model import manifest as m
 from devenv.model.extensions import IMPLIED_PRELOAD
 from devenv.model.images import data_mount, major_from_tag
@@ -63,6 +64,7 @@ class _Resolver:
         self._paths(services)
         servers = self._servers(services)
         self._replica_names(servers, services)
+        self._extensions(servers, services)
         if self.problems:
             raise DevenvError(
                 "\n".join(self.problems), hint=f"fix {self.at.source}; no file was changed"
@@ -237,6 +239,34 @@ class _Resolver:
                     wanted.update(IMPLIED_PRELOAD.get(ext, ()))
         return tuple(lib for lib in PRELOAD if lib in wanted)
 
+    def _extensions(self, servers: dict[str, ServerSpec],
+                    services: dict[str, ServiceSpec]) -> None:
+        """Every listed extension can exist in the image its server will run (shipped, or built
+        in by devenv) and may be where it is listed. Checked here, before any file is written
+        or container touched; an image devenv does not know is checked on the image itself
+        before it starts (devenv.engine.images.check_contents)."""
+        holder: dict[tuple[str, str], str] = {}  # (server, one-database extension) -> service
+        for name, svc in self.mf.services.items():
+            spec = services[name]
+            if spec.server is None or spec.server not in servers:
+                continue
+            server = servers[spec.server]
+            offered = extensions.offered(server.image)
+            for index, ext in enumerate(svc.extensions):
+                path: KeyPath = ("services", name, "extensions", index)
+                if not EXTENSION_NAME.match(ext):
+                    continue  # said by _service
+                if offered is not None and ext not in offered:
+                    self.fail(path, _not_offered(ext, server, offered))
+                    continue
+                if ext in extensions.ONE_DATABASE:
+                    first = holder.setdefault((server.name, ext), name)
+                    if first != name:
+                        self.fail(path, f"{ext} lives in one database per server "
+                                  f"(cron.database_name) and services.{first} already has it "
+                                  f"on server '{server.name}'; list it in one service only, "
+                                  "or give this service a server of its own")
+
     # -- services ------------------------------------------------------------------------
     def _service(self, name: str, svc: m.Service) -> ServiceSpec:
         base: KeyPath = ("services", name)
@@ -253,9 +283,6 @@ class _Resolver:
         for index, ext in enumerate(svc.extensions):
             if not EXTENSION_NAME.match(ext):
                 self.fail((*base, "extensions", index), f"{ext!r} is not an extension name")
-            elif ext == "timescaledb" and server and self.kinds[server] != "timescaledb":
-                self.fail((*base, "extensions", index), f"timescaledb needs a timescaledb server; "
-                          f"'{server}' is a plain postgres server ({self._listing('timescaledb')})")
         pool = self._pool(name, svc, server) if has_db and svc.pgbouncer is not False else None
         redis = self._pick((*base, "redis"), svc.redis, REDIS_KINDS, "redis/valkey")
         self._check_reads(name, svc)
@@ -463,6 +490,22 @@ RESERVED_ROLES = ("postgres", "public", "none", "current_user", "current_role", 
 # devenv's private files in .devenv/ that no env_file may replace.
 STATE_FILES = ("secrets.json", "state.json", "stack.cache", "compose.env", "lock",
                "standby.sock", "standby.lock", "spares.log")
+
+
+def _not_offered(ext: str, server: ServerSpec, offered: frozenset[str]) -> str:
+    """Why `ext` cannot be on `server`, and what to set instead."""
+    image = server.image
+    if extensions.timescale_image(image) and ext in extensions.PACKAGES:
+        return (f"extension '{ext}' is not in image {image} (Alpine: devenv cannot add "
+                f"packages to it). For timescaledb and {ext} in one database, put this service on "
+                "a `kind: postgres` server and list timescaledb among its extensions: devenv "
+                "builds both into the official image (TimescaleDB's Apache-2 edition); or set "
+                f"servers.{server.name}.image to an image that ships {ext}")
+    close = extensions.close_matches(ext, offered)
+    near = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    built = ("" if close or not extensions.extensible(image) else
+             f" (devenv builds in: {', '.join(sorted(extensions.PACKAGES))}; contrib is in it)")
+    return f"extension '{ext}' is not in image {image} and devenv cannot build it in{near}{built}"
 
 
 def reserved_role(name: str) -> str | None:

@@ -30,7 +30,7 @@ REDIS_KINDS = ("redis", "valkey")  # one protocol, one ACL model: a service's `r
 # Libraries that must be in shared_preload_libraries before CREATE EXTENSION works (or before
 # they do anything useful), in load order; pg_partman_bgw is pg_partman's maintenance worker.
 PRELOAD = ("timescaledb", "pg_stat_statements", "pg_cron", "pgaudit", "auto_explain",
-           "pg_partman_bgw")
+           "pg_partman_bgw", "pg_hint_plan")
 EXTENSION_NAME = re.compile(r"^[a-z0-9_][a-z0-9_-]*$")
 ADMIN_USER = "postgres"
 # The schema of the migration ledgers in every service database (devenv.migrations.ledger).

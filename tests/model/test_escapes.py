@@ -95,9 +95,12 @@ def test_extension_names_with_quotes_or_sql_are_refused(ext: str) -> None:
 
 
 def test_extension_names_with_dashes_are_allowed_but_always_quoted_in_sql() -> None:
-    """`uuid-ossp` needs '-', so `x--` passes the manifest; it must reach SQL as an identifier."""
+    """`uuid-ossp` needs '-', so `x--` passes the manifest (on an image devenv does not know,
+    checked on the image itself); it must reach SQL as an identifier."""
     stack = stack_of("""
         project: demo
+        servers:
+          pg: {kind: postgres, image: "registry.example/custom-postgres:17"}
         services:
           app:
             postgres: true
@@ -105,14 +108,18 @@ def test_extension_names_with_dashes_are_allowed_but_always_quoted_in_sql() -> N
     """)
     executed: list[str] = []
 
-    class Conn:
-        def execute(self, query: Any, *args: Any) -> list[Any]:
-            executed.append(query if isinstance(query, str) else query.as_string(None))
-            return []
+    class Rows(list[Any]):
+        def fetchone(self) -> None:
+            return None
 
-    provision._extensions(Conn(), stack.services["app"])  # type: ignore[arg-type]
-    assert 'CREATE EXTENSION IF NOT EXISTS "uuid-ossp" CASCADE' in executed
-    assert 'CREATE EXTENSION IF NOT EXISTS "x--" CASCADE' in executed
+    class Conn:
+        def execute(self, query: Any, *args: Any) -> Rows:
+            executed.append(query if isinstance(query, str) else query.as_string(None))
+            return Rows()
+
+    provision.create_extensions(Conn(), stack.services["app"], "app")  # type: ignore[arg-type]
+    assert 'CREATE EXTENSION IF NOT EXISTS "uuid-ossp" SCHEMA public CASCADE' in executed
+    assert 'CREATE EXTENSION IF NOT EXISTS "x--" SCHEMA public CASCADE' in executed
 
 
 @pytest.mark.parametrize("name", ['db"; DROP', "x'y", "Pg", "a b"])

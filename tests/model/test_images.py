@@ -85,7 +85,7 @@ def test_extensions_the_image_lacks_get_a_recipe_and_their_preload_libraries() -
         services:
           a: {postgres: db, extensions: [pg_partman, pgaudit, pg_cron, citext]}
           b: {postgres: db, extensions: [pg_partman]}
-          m: {postgres: ts, extensions: [timescaledb, pgaudit]}
+          m: {postgres: ts, extensions: [timescaledb, vector]}
     """)
     db = stack.servers["db"]
     assert extensions.packages(stack, db) == [

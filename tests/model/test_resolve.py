@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from devenv.errors import DevenvError
+from devenv.model import extensions
 from devenv.model.manifest import parse
 from devenv.model.resolve import load_stack, resolve
 from devenv.model.stack import Stack
@@ -226,37 +227,105 @@ def test_two_servers_on_one_host_port() -> None:
     )
 
 
-def test_timescaledb_extension_on_a_plain_postgres_server() -> None:
-    message = error_of("""
+def test_timescaledb_on_a_postgres_server_is_built_in_and_preloaded() -> None:
+    """The launch design: timescaledb beside pgaudit, pg_partman and pg_repack in one
+    database. The Alpine timescale image cannot be given them; the official one can."""
+    stack = stack_of("""
         project: demo
+        servers:
+          main: {kind: postgres, image: "postgres:17"}
         services:
-          auth:
-            postgres: true
-            extensions: [timescaledb]
+          launch:
+            postgres: main
+            extensions: [pg_stat_statements, pg_partman, pgaudit, pg_repack, timescaledb]
     """)
-    assert message == (
-        "devenv.yaml:5: services.auth.extensions.0: timescaledb needs a timescaledb server; "
-        f"'postgres' is a plain postgres server (timescaledb servers: none)\n{HINT}"
-    )
+    main = stack.servers["main"]
+    assert extensions.packages(stack, main) == [
+        "postgresql-{major}-partman", "postgresql-{major}-pgaudit", "postgresql-{major}-repack",
+        "postgresql-{major}-timescaledb"]
+    assert main.preload == ("timescaledb", "pg_stat_statements", "pgaudit", "pg_partman_bgw")
 
 
-def test_timescaledb_extension_on_a_named_postgres_server_lists_the_timescaledb_ones() -> None:
+def test_an_extension_the_timescale_image_lacks_says_what_to_set_instead() -> None:
     message = error_of("""
         project: demo
         servers:
-          main:
-            kind: postgres
-          ts:
-            kind: timescaledb
+          ts: {kind: timescaledb}
         services:
-          metrics:
-            postgres: main
-            extensions: [pgcrypto, timescaledb]
+          launch:
+            postgres: ts
+            extensions: [timescaledb, pgaudit]
     """)
     assert message == (
-        "devenv.yaml:10: services.metrics.extensions.1: timescaledb needs a timescaledb server; "
-        f"'main' is a plain postgres server (timescaledb servers: ts)\n{HINT}"
-    )
+        "devenv.yaml:7: services.launch.extensions.1: extension 'pgaudit' is not in image "
+        "timescale/timescaledb:latest-pg18 (Alpine: devenv cannot add packages to it). For "
+        "timescaledb and pgaudit in one database, put this service on a `kind: postgres` server "
+        "and list timescaledb among its extensions: devenv builds both into the official image "
+        "(TimescaleDB's Apache-2 edition); or set servers.ts.image to an image that ships "
+        f"pgaudit\n{HINT}")
+
+
+def test_a_typo_in_an_extension_gets_its_close_match_before_any_file_is_written() -> None:
+    message = error_of("""
+        project: demo
+        services:
+          orders:
+            postgres: true
+            extensions: [pg_partmann]
+    """)
+    assert message == (
+        "devenv.yaml:5: services.orders.extensions.0: extension 'pg_partmann' is not in image "
+        f"postgres:18 and devenv cannot build it in; did you mean 'pg_partman'?\n{HINT}")
+
+
+def test_an_unknown_extension_lists_what_devenv_builds_in() -> None:
+    message = error_of("""
+        project: demo
+        services:
+          orders:
+            postgres: true
+            extensions: [zombodb]
+    """)
+    assert message.startswith(
+        "devenv.yaml:5: services.orders.extensions.0: extension 'zombodb' is not in image "
+        "postgres:18 and devenv cannot build it in (devenv builds in: hypopg, pg_cron, ")
+
+
+def test_an_image_devenv_does_not_know_is_left_to_the_image_check() -> None:
+    stack = stack_of("""
+        project: demo
+        servers:
+          pg: {kind: postgres, image: "registry.example/pg-with-everything:17"}
+        services:
+          orders: {postgres: pg, extensions: [zombodb]}
+    """)
+    assert stack.services["orders"].extensions == ("zombodb",)
+
+
+def test_pg_cron_in_two_services_of_one_server_is_refused() -> None:
+    message = error_of("""
+        project: demo
+        servers:
+          pg: {kind: postgres}
+          other: {kind: postgres}
+        services:
+          a: {postgres: pg, extensions: [pg_cron]}
+          b: {postgres: pg, extensions: [citext, pg_cron]}
+          c: {postgres: other, extensions: [pg_cron]}
+    """)
+    assert message == (
+        "devenv.yaml:7: services.b.extensions.1: pg_cron lives in one database per server "
+        "(cron.database_name) and services.a already has it on server 'pg'; list it in one "
+        f"service only, or give this service a server of its own\n{HINT}")
+
+
+def test_pg_hint_plan_is_preloaded_or_its_hints_do_nothing() -> None:
+    stack = stack_of("""
+        project: demo
+        services:
+          a: {postgres: true, extensions: [pg_hint_plan]}
+    """)
+    assert stack.servers["postgres"].preload == ("pg_hint_plan",)
 
 
 def test_bad_extension_name() -> None:
