@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from devenv.console import Console
@@ -98,8 +99,10 @@ def needed_servers(stack: Stack, services: list[ServiceSpec]) -> list[ServerSpec
     return [s for s in stack.servers.values() if s.name in names]
 
 
-def prepare(stack: Stack, console: Console, *, choose_ports: bool = True) -> Context:
-    """Secrets, ports and generated files: everything `up` needs before touching Docker."""
+def prepare(stack: Stack, console: Console, *, choose_ports: bool = True,
+            previous: dict[Path, str | None] | None = None) -> Context:
+    """Secrets, ports and generated files: everything `up` needs before touching Docker.
+    `previous`: see devenv.store.generated.write."""
     # Renders with yaml and jinja2 (~40 ms of imports): a warm `up` never gets here.
     from devenv.store import generated  # noqa: PLC0415
 
@@ -108,7 +111,7 @@ def prepare(stack: Stack, console: Console, *, choose_ports: bool = True) -> Con
     creds = passwords.ensure(stack)
     current = state.load(stack)
     chosen = assign_auto(stack, current.ports) if choose_ports else current.ports
-    for rel in generated.write(stack, chosen, creds):
+    for rel in generated.write(stack, chosen, creds, previous=previous):
         if not (stack.root / rel).is_relative_to(stack.root / stack.state_dir):
             console.say(f"wrote {rel}")
     if chosen != current.ports:

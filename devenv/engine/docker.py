@@ -211,6 +211,37 @@ class Docker:
                               f"{done.stderr.strip()[-200:]}")
         return int(text.split(".")[0]) if text[:2].isdigit() else None
 
+    def image_id(self, image: str) -> str | None:
+        """The image's id; None when it is not on this machine."""
+        path = _socket_path()
+        if path is not None:
+            found = _api_get(path, f"/images/{urllib.parse.quote(image, safe='')}/json",
+                             missing_ok=True)
+            return str(found["Id"]) if found else None
+        done = subprocess.run(["docker", "image", "inspect", "--format", "{{.Id}}", image],
+                              capture_output=True, text=True, check=False)
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    def image_contents(self, image_id: str) -> tuple[frozenset[str], frozenset[str]]:
+        """(extensions, shared libraries) a PostgreSQL image ships, read by a throwaway
+        container of it (no network): its extension control files and its library folder,
+        where Debian (/usr/share/postgresql/$PG_MAJOR) and source builds such as the Alpine
+        images (/usr/local) keep them."""
+        script = ("for d in /usr/share/postgresql/${PG_MAJOR:-*}/extension "
+                  "/usr/local/share/postgresql/extension; do [ -d \"$d\" ] && ls \"$d\"; done; "
+                  "echo ::libraries::; for d in /usr/lib/postgresql/${PG_MAJOR:-*}/lib "
+                  "/usr/local/lib/postgresql; do [ -d \"$d\" ] && ls \"$d\"; done; exit 0")
+        done = subprocess.run(["docker", "run", "--rm", "--network", "none", "--entrypoint",
+                               "sh", image_id, "-c", script], capture_output=True, text=True,
+                              check=False, timeout=120)
+        if done.returncode != 0:
+            raise DevenvError(f"cannot list the extensions of image {image_id}: "
+                              f"{done.stderr.strip()[-200:]}")
+        controls, _, libraries = done.stdout.partition("::libraries::")
+        return (frozenset(n.removesuffix(".control") for n in controls.split()
+                          if n.endswith(".control")),
+                frozenset(n.removesuffix(".so") for n in libraries.split() if n.endswith(".so")))
+
     def has_image(self, image: str) -> bool:
         return image in self._image_tags() or f"docker.io/{image}" in self._image_tags()
 

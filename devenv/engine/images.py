@@ -48,6 +48,53 @@ def build_missing(stack: Stack, docker: Docker, servers: list[ServerSpec],
             docker.build(server.name, lambda line: console.note(f"  | {line}"))
 
 
+KEPT_IMAGES = 16  # image contents remembered in .devenv/state.json, newest last
+
+
+def check_contents(stack: Stack, docker: Docker, servers: list[ServerSpec]) -> None:
+    """Every listed extension and every preloaded library exists in the image each server
+    will run (the built one where devenv builds), before a container is created or recreated:
+    a missing preload library crash-loops the server. Read once per image id and kept in
+    .devenv/state.json."""
+    current = state.load(stack)
+    known = dict(current.contents)
+    problems = []
+    for server in servers:
+        if not server.is_database:
+            continue
+        image = extensions.built_image(stack, server) or server.image
+        image_id = docker.image_id(image)
+        if image_id is None:
+            continue  # not on the machine: compose pulls it, provisioning checks extensions
+        if image_id not in known:
+            names, libraries = docker.image_contents(image_id)
+            known[image_id] = {"extensions": sorted(names), "libraries": sorted(libraries)}
+        names = frozenset(known[image_id]["extensions"])
+        libraries = frozenset(known[image_id]["libraries"])
+        for svc in stack.services.values():
+            if svc.server != server.name:
+                continue
+            for ext in svc.extensions:
+                if ext not in names:
+                    close = extensions.close_matches(ext, names)
+                    near = f"; did you mean {' or '.join(close)}?" if close else ""
+                    problems.append(f"extension '{ext}' (services.{svc.name}.extensions) is not "
+                                    f"in image {image} of server '{server.name}'{near}")
+        for lib in server.preload:
+            if lib not in libraries:
+                problems.append(f"library '{lib}' (preloaded for the extensions of server "
+                                f"'{server.name}') is not in image {image}: the server would "
+                                "not start")
+    if known != current.contents:
+        current.contents = dict(list(known.items())[-KEPT_IMAGES:])
+        state.save(stack, current)
+    if problems:
+        raise DevenvError("\n".join(problems),
+                          hint=f"set `image:` on the server in {stack.manifest_name} to one "
+                          "that ships them, or remove them from its services' extensions; "
+                          "no container was created or changed")
+
+
 def volume_name(stack: Stack, server: ServerSpec) -> str:
     return f"{stack.project}_{server.name}-data"
 

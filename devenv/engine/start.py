@@ -11,6 +11,7 @@ import threading
 from concurrent.futures import Future
 from contextlib import suppress
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from devenv.console import Console
 from devenv.engine import images, ports
@@ -35,20 +36,37 @@ def begin(stack: Stack, console: Console, servers: list[ServerSpec]) -> Context:
     if current.fingerprint:
         current.fingerprint = ""
         state.save(stack, current)
-    ctx = prepare(stack, console)
+    # yaml and jinja2 (~40 ms of imports) come with it: a warm `up` never starts containers
+    from devenv.store import generated  # noqa: PLC0415
+
+    previous: dict[Path, str | None] = {}
+    ctx = prepare(stack, console, previous=previous)
+    try:
+        servers = ready_to_start(ctx, servers)
+    except BaseException:
+        generated.restore(stack, previous)  # a refusal changes no file
+        raise
     start_containers(ctx, servers)
     return ctx
 
 
-def start_containers(ctx: Context, servers: list[ServerSpec]) -> None:
-    """Refuse a data volume of another major and a taken port, build what is missing, start."""
-    servers = [ctx.stack.servers[s.name] for s in servers]  # with the images' own facts
+def ready_to_start(ctx: Context, servers: list[ServerSpec]) -> list[ServerSpec]:
+    """Refuse a data volume of another major, a taken port, an image that lacks what the
+    manifest lists; build what is missing. Nothing is created or recreated here. Returns the
+    servers with their images' own facts."""
+    servers = [ctx.stack.servers[s.name] for s in servers]
     images.guard_majors(ctx.stack, ctx.docker, servers)
     listed = ctx.docker.containers(all_projects=True)  # one listing serves both
     ours = {c.server: c for c in listed if c.project == ctx.stack.project and c.server}
     others = [c for c in listed if c.project != ctx.stack.project]
     ports.check_free(ctx.stack, servers, ctx.ports, ours, others, relist=ctx.docker.by_server)
     images.build_missing(ctx.stack, ctx.docker, servers, ctx.console)
+    images.check_contents(ctx.stack, ctx.docker, servers)
+    return servers
+
+
+def start_containers(ctx: Context, servers: list[ServerSpec]) -> None:
+    """`docker compose up` of the servers and their replicas (after `ready_to_start`)."""
     names = [s.name for s in servers] + [r.name for r in all_replicas(servers)]
     with ctx.console.step(f"Starting {', '.join(names)}"):
         ctx.docker.up(names)

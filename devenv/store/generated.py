@@ -28,15 +28,50 @@ def stale(stack: Stack) -> list[Path]:
     return out
 
 
-def write(stack: Stack, ports: dict[str, int], creds: Secrets | None = None) -> list[Path]:
-    """Write compose files and private state files; return those that changed."""
+Previous = dict[Path, "str | None"]  # a file's text before `write` changed it; None: absent
+
+
+def write(stack: Stack, ports: dict[str, int], creds: Secrets | None = None, *,
+          previous: Previous | None = None) -> list[Path]:
+    """Write compose files and private state files; return those that changed.
+
+    `previous` receives what each changed file held before, for `restore`: a refusal after
+    the files are written (a port taken, an image that lacks an extension) leaves them as
+    they were."""
     creds = creds or passwords.ensure(stack)
-    changed = [rel for rel, text in render.compose_files(stack).items()
-               if write_atomic(stack.root / rel, text)]
+    changed = []
+    for rel, text in render.compose_files(stack).items():
+        old = _text(stack.root / rel) if previous is not None else None
+        if write_atomic(stack.root / rel, text):
+            changed.append(rel)
+            if previous is not None:
+                previous[rel] = old
     for rel, text in render.state_files(stack, creds, ports).items():
+        old = _text(stack.root / rel) if previous is not None else None
         if write_private(stack.root / rel, text):
             changed.append(rel)
+            if previous is not None:
+                previous[rel] = old
     # Before Compose secrets, each server's passwords were in .devenv/secrets/<server>.env.
     for legacy in (stack.root / stack.state_dir / "secrets").glob("*.env"):
         legacy.unlink(missing_ok=True)
     return changed
+
+
+def restore(stack: Stack, previous: Previous) -> None:
+    """Put back what `write` replaced (private files stay private); remove what it added."""
+    for rel, text in previous.items():
+        path = stack.root / rel
+        if text is None:
+            path.unlink(missing_ok=True)
+        elif (stack.root / rel).is_relative_to(stack.root / stack.state_dir):
+            write_private(path, text)
+        else:
+            write_atomic(path, text)
+
+
+def _text(path: Path) -> str | None:
+    try:
+        return path.read_text()
+    except (FileNotFoundError, UnicodeDecodeError):
+        return None

@@ -37,6 +37,8 @@ class State:
     verified: dict[str, Verified] = field(default_factory=dict)
     # The PostgreSQL major each server's data volume was created with (devenv.engine.images).
     majors: dict[str, int] = field(default_factory=dict)
+    # Image id -> the extensions and libraries it ships (devenv.engine.images.check_contents).
+    contents: dict[str, dict[str, list[str]]] = field(default_factory=dict)
 
 
 def load(stack: Stack) -> State:
@@ -47,9 +49,11 @@ def load(stack: Stack) -> State:
         verified = {str(k): Verified(str(v["container"]), float(v["at"]))
                     for k, v in data.get("verified", {}).items()}
         majors = {str(k): int(v) for k, v in data.get("majors", {}).items()}
+        contents = {str(k): {str(n): [str(x) for x in xs] for n, xs in v.items()}
+                    for k, v in data.get("contents", {}).items()}
         covers = [str(name) for name in data.get("covers", [])]
         return State(ports=ports, fingerprint=str(data.get("fingerprint", "")), covers=covers,
-                     verified=verified, majors=majors)
+                     verified=verified, majors=majors, contents=contents)
     except FileNotFoundError:
         return State()
     except (OSError, ValueError, AttributeError, TypeError, KeyError) as exc:
@@ -63,7 +67,7 @@ def save(stack: Stack, state: State) -> None:
                        "covers": state.covers,
                        "verified": {k: {"container": v.container, "at": v.at}
                                     for k, v in state.verified.items()},
-                       "majors": state.majors}, indent=2)
+                       "majors": state.majors, "contents": state.contents}, indent=2)
     write_private(stack.root / stack.state_dir / STATE_FILE, body + "\n")
 
 

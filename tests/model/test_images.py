@@ -97,7 +97,7 @@ def test_extensions_the_image_lacks_get_a_recipe_and_their_preload_libraries() -
         "# mirror: -o Acquire::Check-Valid-Until=false).",
         "ARG APT_UPDATE_OPTIONS=",
         "RUN set -eux; apt-get $APT_UPDATE_OPTIONS update; \\",
-        "    apt-get install -y --no-install-recommends postgresql-${PG_MAJOR}-cron "
+        "    apt-get install -y --reinstall --no-install-recommends postgresql-${PG_MAJOR}-cron "
         "postgresql-${PG_MAJOR}-partman postgresql-${PG_MAJOR}-pgaudit; \\",
         "    rm -rf /var/lib/apt/lists/*",
     ]
