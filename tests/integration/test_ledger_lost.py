@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Iterator
 
@@ -42,6 +43,41 @@ def failed(result: Result) -> str:
     assert result.code == 1, result.explain()
     assert "Traceback" not in result.stderr, result.explain()
     return result.stderr
+
+
+def seed_states(stack: CopiedStack) -> dict[str, str]:
+    data = json.loads(stack.ok("info", "app", "--json").stdout)
+    return {s["script"]: s["state"] for s in data["seeds"]}
+
+
+def test_rollback_then_migrate_seeds_the_dropped_table_again(stack: CopiedStack) -> None:
+    db = admin_url(stack, "app")
+    assert query(db, "SELECT id, label FROM tags ORDER BY id") == [(1, "red"), (2, "blue")]
+
+    stack.ok("rollback", "app")
+    assert query(db, "SELECT to_regclass('tags') IS NULL") == [(True,)]
+    # The data of 02_tags.csv went with its table: info says so, the items seed is untouched.
+    assert seed_states(stack) == {"seeds/app/01_items.sql": "applied",
+                                  "seeds/app/02_tags.csv": "pending"}
+
+    out = stack.ok("migrate", "app").stdout
+    assert "seeded seeds/app/02_tags.csv" in out
+    assert "seeded seeds/app/01_items.sql" not in out
+    assert query(db, "SELECT id, label FROM tags ORDER BY id") == [(1, "red"), (2, "blue")]
+    assert query(db, "SELECT id, name FROM items") == [(1, "first")]
+    assert seed_states(stack) == {"seeds/app/01_items.sql": "applied",
+                                  "seeds/app/02_tags.csv": "applied"}
+    assert "is up to date" in stack.ok("up").stdout
+
+
+def test_rollback_then_up_seeds_the_dropped_table_again(stack: CopiedStack) -> None:
+    db = admin_url(stack, "app")
+    stack.ok("rollback", "app", "--steps", "2")
+    out = stack.ok("up").stdout
+    assert "app: applied 2 migration(s), now at 2" in out
+    assert "app: applied 2 seed file(s)" in out
+    assert query(db, "SELECT id, label FROM tags ORDER BY id") == [(1, "red"), (2, "blue")]
+    assert query(db, "SELECT id, name FROM items") == [(1, "first")]
 
 
 def test_deleted_default_migrations_folder_is_drift(stack: CopiedStack) -> None:
