@@ -120,8 +120,8 @@ def _drift_cell(drift: object) -> str:
     """`1 edited, 1 failed` from the problems' kinds; `-` when the files match the ledger."""
     if not isinstance(drift, list) or not drift:
         return "-"
-    words = {"changed": "edited", "missing": "missing", "failed": "failed",
-             "out-of-order": "out of order"}
+    words = {"changed": "edited", "missing": "missing", "folder-missing": "folder missing",
+             "failed": "failed", "out-of-order": "out of order"}
     counts: dict[str, int] = {}
     for problem in drift:
         kind = words.get(str(problem.get("kind")), str(problem.get("kind")))
@@ -150,7 +150,10 @@ def _migration_state(stack: Stack, name: str, console: Console,
             rows, problems = migrations_api.inspect(
                 url, migrations, out_of_order=spec.out_of_order if spec else False)
             out["drift"] = [{"kind": p.kind, "problem": p.text} for p in problems]
-            applied = [r.version for r in rows if r.state == "applied" and r.version]
+            # The ledger's version, as `migrate` sees it: an applied file that was since edited
+            # or deleted (its whole folder, too) is still applied to the data (issue 24).
+            applied = [r.version for r in rows
+                       if r.state in ("applied", "changed", "missing") and r.version]
             out["version"] = applied[-1] if applied else None
             out["pending"] = sum(1 for r in rows if r.state == "pending")
         seeds = seed_set(ctx.stack, svc)

@@ -182,7 +182,7 @@ def validate(stack: Stack, console: Console, *, names: list[str]) -> None:
         _, problems = migrations.inspect(direct_url(ctx, svc), found, out_of_order=out_of_order)
         lines += [f"{svc.name}: {p.text}" for p in problems]
         if problems:
-            hints.append(drift_hint(svc.name, problems))
+            hints.append(drift_hint(svc.name, problems, folder=found.shown))
     if lines:
         raise DevenvError("migration drift:\n" + "\n".join(lines), hint=" ".join(hints))
     console.say("migrations match the databases")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from devenv import migrations
 from devenv.engine.context import Context, no_database, parallel
 from devenv.migrations import check
-from devenv.migrations.formats import MigrationSet
+from devenv.migrations.formats import MigrationSet, absent_folder
 from devenv.migrations.seedfiles import SeedSet
 from devenv.migrations.state import DriftError, drift_error
 from devenv.model import facts
@@ -17,12 +17,18 @@ from devenv.model.stack import ServiceSpec, Stack
 
 
 def migration_set(stack: Stack, svc: ServiceSpec) -> MigrationSet | None:
+    """The service's migration folder, parsed; None when another tool migrates it.
+
+    A default folder (`migrations/<service>`, not in the manifest) that does not exist is an
+    empty set marked `missing`, not None: a brand-new service without one has no migrations,
+    but a ledger with applied versions says the folder was deleted, and `up`, `status` and
+    `validate` must say so (issue 24)."""
     spec = svc.migrations
     if spec is None or spec.path is None:
         return None
     folder = stack.root / spec.path
     if not folder.is_dir() and not spec.explicit:
-        return None
+        return absent_folder(folder, root=stack.root, service=svc.name)
     return migrations.load_migrations(folder, root=stack.root, service=svc.name)
 
 

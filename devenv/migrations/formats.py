@@ -128,6 +128,9 @@ class MigrationSet:
     format: Format | None  # None: the folder holds no migrations yet
     versioned: tuple[Migration, ...] = ()
     repeatable: tuple[Migration, ...] = field(default=())
+    # The folder does not exist: fine for a default folder and an empty ledger (the service has
+    # no migrations), drift when the ledger holds applied ones (issue 24).
+    missing: bool = False
 
     @property
     def all(self) -> tuple[Migration, ...]:
@@ -136,6 +139,13 @@ class MigrationSet:
     def shown_script(self, script: str) -> str:
         """A ledger script name as a path relative to the root, for messages."""
         return f"{self.shown}/{script}" if self.shown not in ("", ".") else script
+
+
+def absent_folder(folder: Path, *, root: Path, service: str) -> MigrationSet:
+    """A service's default folder that does not exist: no files, and a set that says so, so
+    that the ledger can still be checked against it (applied versions whose folder was deleted
+    are drift, not "no migrations")."""
+    return MigrationSet(folder, display_path(folder, root), service, None, missing=True)
 
 
 def load_migrations(folder: Path, *, root: Path, service: str | None = None) -> MigrationSet:

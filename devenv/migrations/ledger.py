@@ -45,9 +45,15 @@ _MIGRATION_DDL = """(
     execution_ms   integer NOT NULL,
     success        boolean NOT NULL
 )"""
+# tables: the root tables (by OID) a seed wrote into, so that a seed whose table was dropped
+# since (a rollback, a migration that recreates it) counts as not applied (issue 24).
 _SEED_DDL = ("(script text PRIMARY KEY, checksum text NOT NULL, "
-             "applied_at timestamptz NOT NULL DEFAULT now(), success boolean NOT NULL)")
+             "applied_at timestamptz NOT NULL DEFAULT now(), success boolean NOT NULL, "
+             "tables oid[])")
 _DDL = {TABLE: _MIGRATION_DDL, SEED_TABLE: _SEED_DDL}
+# Columns added after a ledger's first release: the next run that writes the ledger adds them
+# to a table an earlier devenv made; readers cope without them until then.
+_ADDED: dict[str, tuple[tuple[str, str], ...]] = {SEED_TABLE: (("tables", "oid[]"),)}
 
 
 @dataclass(frozen=True)
@@ -105,21 +111,36 @@ def ensure_table(conn: Conn, name: str = TABLE,
                  on_event: Callable[[str], None] | None = None) -> sql.Identifier:
     """The ledger in place under `devenv`, adopting an earlier devenv's one (call it under the
     run's advisory lock: CREATE IF NOT EXISTS and the move can race)."""
-    row = conn.execute("SELECT to_regnamespace(%s) IS NOT NULL, to_regclass(%s) IS NOT NULL",
-                       (SCHEMA, f"{SCHEMA}.{name}")).fetchone()
+    qualified = f"{SCHEMA}.{name}"
+    row = conn.execute(
+        "SELECT to_regnamespace(%s) IS NOT NULL, to_regclass(%s) IS NOT NULL, "
+        "ARRAY(SELECT attname::text FROM pg_attribute WHERE attrelid = to_regclass(%s) "
+        "AND attnum > 0 AND NOT attisdropped)",
+        (SCHEMA, qualified, qualified)).fetchone()
     has_schema, has_table = bool(row and row[0]), bool(row and row[1])
+    columns = [str(c) for c in row[2]] if row and isinstance(row[2], list) else []
     table = home(name)
-    if has_table:
-        return table
-    try:
-        _create(conn, name, has_schema=has_schema, on_event=on_event)
-    except psycopg.errors.InsufficientPrivilege as exc:
-        raise DevenvError(
-            f"Cannot create devenv's ledger {SCHEMA}.{name}: {exc.diag.message_primary}",
-            f"The service's role needs CREATE on its database (devenv's provisioning makes it "
-            f"the owner), or create the schema for it: `CREATE SCHEMA {SCHEMA} AUTHORIZATION "
-            "<role>;` as the admin.") from None
+    if not has_table:
+        try:
+            _create(conn, name, has_schema=has_schema, on_event=on_event)
+        except psycopg.errors.InsufficientPrivilege as exc:
+            raise DevenvError(
+                f"Cannot create devenv's ledger {qualified}: {exc.diag.message_primary}",
+                f"The service's role needs CREATE on its database (devenv's provisioning makes "
+                f"it the owner), or create the schema for it: `CREATE SCHEMA {SCHEMA} "
+                "AUTHORIZATION <role>;` as the admin.") from None
+        columns = _columns(conn, qualified)
+    for column, kind in _ADDED.get(name, ()):
+        if column not in columns:  # an earlier devenv's table (adopted, or found in place)
+            conn.execute(sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} " + kind).format(
+                table, sql.Identifier(column)))
     return table
+
+
+def _columns(conn: Conn, qualified: str) -> list[str]:
+    rows = conn.execute("SELECT attname::text FROM pg_attribute WHERE attrelid = %s::regclass "
+                        "AND attnum > 0 AND NOT attisdropped", (qualified,)).fetchall()
+    return [str(r[0]) for r in rows]
 
 
 def _create(conn: Conn, name: str, *, has_schema: bool,

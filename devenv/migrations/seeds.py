@@ -5,6 +5,9 @@ with `force=True` and otherwise returns it in `SeedResult.changed` for the CLI t
 Re-applying runs the file again as it is, over the rows already there: seeds meant to be forced
 should be idempotent (INSERT ... ON CONFLICT); a CSV seed COPYs its rows again. A full, clean
 re-apply of every seed happens on reset, which recreates the database.
+
+A seed's ledger row also keeps the tables it wrote into; while one of them is gone (a rollback
+dropped it), the seed reads as pending and the next run applies it again (issue 24).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from devenv.migrations.formats import Script
 from devenv.migrations.ledger import SEED_TABLE, ensure_table, home, locate
 from devenv.migrations.lock import SEED_LOCK, advisory_lock
 from devenv.migrations.seedfiles import SeedFile, SeedSet
+from devenv.model.stack import LEDGER_SCHEMA
 
 SeedState = Literal["applied", "pending", "changed"]
 TABLE = SEED_TABLE
@@ -48,21 +52,63 @@ def _quiet(_: str) -> None:
     pass
 
 
+# A seed counts as applied while every table it wrote into still exists: its rows went with a
+# table that a rollback (or a migration recreating it) dropped. OIDs, not names: a table
+# dropped and created again under the same name is another table, empty. Rows without
+# `tables` (recorded by an earlier devenv) count as applied, as they did.
+_APPLIED = ("SELECT script, checksum, applied_at FROM {} h WHERE success AND (h.tables IS NULL "
+            "OR (SELECT count(*) FROM pg_class c WHERE c.oid = ANY(h.tables)) "
+            "= cardinality(h.tables))")
+_APPLIED_BEFORE_TABLES = "SELECT script, checksum, applied_at FROM {} WHERE success"
+
+# What the seed's transaction wrote: pg_stat_xact_user_tables counts inserts, updates and
+# deletes (COPY included), but its counts also hold the session's earlier transactions whose
+# statistics are not flushed yet (PostgreSQL 15+ flushes them at most once a second, when
+# idle), so the counts read when the transaction began (_COUNTS) are subtracted. No flush
+# happens inside a transaction block. Each table is taken up to its root through
+# pg_inherits: a partition or a TimescaleDB chunk can be dropped (retention) while its table,
+# and the seed's other rows, stay. Temporary tables, devenv's own ledgers and an extension's
+# tables (TimescaleDB's catalog, written when an insert makes a chunk) do not count.
+_COUNTS = ("SELECT coalesce(array_agg(relid), '{}'), "
+           "coalesce(array_agg(n_tup_ins + n_tup_upd + n_tup_del), '{}') "
+           "FROM pg_catalog.pg_stat_xact_user_tables")
+_WRITTEN = sql.SQL("""(WITH RECURSIVE up(rel) AS (
+    SELECT s.relid FROM pg_catalog.pg_stat_xact_user_tables s
+      JOIN pg_catalog.pg_class c ON c.oid = s.relid
+      LEFT JOIN unnest(%s::oid[], %s::bigint[]) b(relid, n) ON b.relid = s.relid
+     WHERE s.n_tup_ins + s.n_tup_upd + s.n_tup_del > coalesce(b.n, 0)
+       AND c.relpersistence <> 't' AND s.schemaname <> {schema}
+       AND NOT EXISTS (SELECT FROM pg_catalog.pg_depend d WHERE d.objid = s.relid
+                       AND d.classid = 'pg_catalog.pg_class'::regclass AND d.deptype = 'e')
+    UNION
+    SELECT i.inhparent FROM up JOIN pg_catalog.pg_inherits i ON i.inhrelid = up.rel)
+  SELECT coalesce(array_agg(rel ORDER BY rel), '{{}}') FROM up
+   WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_inherits i WHERE i.inhrelid = up.rel))""").format(
+    schema=sql.Literal(LEDGER_SCHEMA))
+
+
 def read_ledger(conn: Conn, table: sql.Composable | None = None
                 ) -> dict[str, tuple[str, datetime]]:
-    """Applied seeds by file name; read-only callers pass no `table` (devenv's schema, else
-    an earlier devenv's ledger, else none: nothing is created)."""
-    query = "SELECT script, checksum, applied_at FROM {} WHERE success"
+    """Applied seeds by file name (a seed whose table was dropped since is not: see _APPLIED);
+    read-only callers pass no `table` (devenv's schema, else an earlier devenv's ledger, else
+    none: nothing is created)."""
     if table is None:
+        table = home(TABLE)
         try:
-            rows = conn.execute(sql.SQL(query).format(home(TABLE))).fetchall()
+            return _applied(conn, table)
         except (psycopg.errors.UndefinedTable, psycopg.errors.InvalidSchemaName):
             old = locate(conn, TABLE)
             if old is None:
                 return {}
-            rows = conn.execute(sql.SQL(query).format(sql.Identifier(old, TABLE))).fetchall()
-    else:
-        rows = conn.execute(sql.SQL(query).format(table)).fetchall()
+            table = sql.Identifier(old, TABLE)
+    return _applied(conn, table)
+
+
+def _applied(conn: Conn, table: sql.Composable) -> dict[str, tuple[str, datetime]]:
+    try:
+        rows = conn.execute(sql.SQL(_APPLIED).format(table)).fetchall()
+    except psycopg.errors.UndefinedColumn:  # an earlier devenv's ledger, read before a run
+        rows = conn.execute(sql.SQL(_APPLIED_BEFORE_TABLES).format(table)).fetchall()
     return {str(s): (str(c), a) for s, c, a in rows if isinstance(a, datetime)}
 
 
@@ -111,16 +157,18 @@ def _apply(conn: Conn, table: sql.Composable, seeds: SeedSet, seed_file: SeedFil
     script = Script(seed_file.path, seed_file.shown, seed_file.text, 0, len(seed_file.text), True)
     try:
         with conn.transaction():
+            before = conn.execute(_COUNTS, prepare=True).fetchone()
             if seed_file.kind == "sql":
                 run_whole(conn, script)
             else:
                 _copy(conn, seed_file)
             conn.execute("RESET ALL")
             conn.execute(sql.SQL(
-                "INSERT INTO {} (script, checksum, success) VALUES (%s, %s, true) "
+                "INSERT INTO {} (script, checksum, success, tables) VALUES (%s, %s, true, {}) "
                 "ON CONFLICT (script) DO UPDATE SET checksum = EXCLUDED.checksum, "
-                "applied_at = now(), success = true").format(table),
-                (seed_file.name, seed_file.checksum), prepare=True)
+                "applied_at = now(), success = true, tables = EXCLUDED.tables").format(
+                    table, _WRITTEN),
+                (seed_file.name, seed_file.checksum, *(before or ([], []))), prepare=True)
     except psycopg.Error as exc:
         if seed_file.kind == "sql":
             report = explain(conn, script, exc).report

@@ -14,7 +14,7 @@ from devenv.migrations.formats import Migration, MigrationSet, Version
 from devenv.migrations.ledger import LedgerRow
 
 State = Literal["pending", "applied", "changed", "missing", "failed"]
-ProblemKind = Literal["changed", "missing", "failed", "out-of-order"]
+ProblemKind = Literal["changed", "missing", "folder-missing", "failed", "out-of-order"]
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,8 @@ def info_rows(migrations: MigrationSet, history: History) -> list[InfoRow]:
         m, row = files.get(version), history.versioned.get(version)
         if m is None:
             assert row is not None
-            out.append(((0, *version.key), "", _row(row, migrations, "missing")))
+            state: State = "missing" if row.success else "failed"
+            out.append(((0, *version.key), "", _row(row, migrations, state)))
         else:
             out.append(((0, *version.key), "", _file_row(m, row)))
     scripts = {m.script: m for m in migrations.repeatable}
@@ -100,12 +101,14 @@ def problems(migrations: MigrationSet, history: History, *, out_of_order: bool) 
     found: list[Problem] = []
     current = history.current
     files = _by_version(migrations)
+    if migrations.missing:
+        found += _folder_missing(migrations, history)
     for version in sorted(set(files) | set(history.versioned)):
         m, row = files.get(version), history.versioned.get(version)
         if row is not None and not row.success:
             found.append(Problem("failed", f"{_shown(migrations, m, row)} failed on "
                                  f"{row.applied_at:%Y-%m-%d %H:%M:%S} and may be partly applied"))
-        elif m is None and row is not None:
+        elif m is None and row is not None and not migrations.missing:
             found.append(Problem("missing", f"{migrations.shown_script(row.script)} was applied "
                                  f"(version {row.version}) but the file is gone"))
         elif m is not None and row is not None and row.checksum != m.checksum:
@@ -122,6 +125,26 @@ def problems(migrations: MigrationSet, history: History, *, out_of_order: bool) 
             found.append(Problem("failed", f"{m.up.shown} failed on "
                                  f"{row.applied_at:%Y-%m-%d %H:%M:%S} and may be partly applied"))
     return found
+
+
+def _folder_missing(migrations: MigrationSet, history: History) -> list[Problem]:
+    """One problem for a whole deleted folder, instead of one "file is gone" per version: a
+    default folder that does not exist used to read as "no migrations" (issue 24)."""
+    versions = sorted(v for v, r in history.versioned.items() if r.success)
+    repeatables = sum(1 for r in history.repeatable.values() if r.success)
+    held = []
+    if versions:
+        held.append(f"{_count(len(versions), 'applied version')} (latest {versions[-1]})")
+    if repeatables:
+        held.append(_count(repeatables, "repeatable migration"))
+    if not held:
+        return []
+    return [Problem("folder-missing", f"{migrations.shown} does not exist, but the ledger holds "
+                    f"{' and '.join(held)} whose files are gone (folder missing)")]
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _shown(migrations: MigrationSet, m: Migration | None, row: LedgerRow) -> str:
@@ -157,6 +180,9 @@ _HINTS: dict[ProblemKind, str] = {
                "`devenv repair {service}`).",
     "missing": "Restore deleted files (or run `devenv repair {service}` to forget "
                "them).",
+    "folder-missing": "Restore the folder {folder} (e.g. `git checkout -- {folder}`), or, if "
+                      "the service no longer has migrations, run `devenv repair {service}` to "
+                      "forget them (its tables and data stay).",
     "out-of-order": "Give new files a version above the latest applied one, or allow them "
                     "with `out_of_order: true` under services.{service}.migrations in the "
                     "manifest.",
@@ -168,14 +194,16 @@ class DriftError(DevenvError):
     (Flyway's validate-on-migrate), whatever else is pending."""
 
 
-def drift_hint(service: str, found: list[Problem]) -> str:
-    """One sentence per kind of problem found, each naming the command for this service."""
+def drift_hint(service: str, found: list[Problem], *, folder: str) -> str:
+    """One sentence per kind of problem found, each naming the command for this service
+    (and `folder`, the migrations folder as shown, where restoring it is the fix)."""
     kinds = [k for k in _HINTS if any(p.kind == k for p in found)]
-    return " ".join(_HINTS[k].format(service=service) for k in kinds)
+    return " ".join(_HINTS[k].format(service=service, folder=folder) for k in kinds)
 
 
 def drift_error(migrations: MigrationSet, found: list[Problem], *, verb: str) -> DriftError:
     lines = "\n".join(f"  - {p.text}" for p in found)
     return DriftError(
         f"Refusing to {verb} {migrations.service}: the database history does not match "
-        f"{migrations.shown}:\n{lines}", drift_hint(migrations.service, found))
+        f"{migrations.shown}:\n{lines}",
+        drift_hint(migrations.service, found, folder=migrations.shown))

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from devenv.errors import DevenvError
-from devenv.migrations import SeedSet, load_seeds, migrate, seed, seed_status
+from devenv.migrations import SeedSet, load_seeds, migrate, rollback, seed, seed_status
 from tests.integration.test_migrations import database, query, server, write
 
 __all__ = ["database", "server"]  # fixtures, imported for pytest
@@ -109,3 +110,61 @@ def test_failing_csv_seed_names_file_and_row(tmp_path: Path, database: str) -> N
         "CONTEXT: COPY currencies, line 3: \"USD\"\n"
         "Hint: It was rolled back. Fix the file, then run `devenv seed billing` again.")
     assert query(database, "SELECT count(*) FROM currencies") == [(0,)]
+
+
+def test_a_seed_whose_table_a_rollback_dropped_is_pending_again(
+        tmp_path: Path, database: str) -> None:
+    """Issue 24: rollback, then migrate: the seed of the dropped table runs again, the seed of
+    the table that stayed does not (it would insert its rows twice)."""
+    ms = write(tmp_path, {
+        "000001_settings.up.sql": "CREATE TABLE settings (key text PRIMARY KEY, value text);\n",
+        "000001_settings.down.sql": "DROP TABLE settings;\n",
+        "000002_plans.up.sql": "CREATE TABLE plans (code text, price numeric, at date, "
+                               "PRIMARY KEY (code, at)) PARTITION BY RANGE (at);\n"
+                               "CREATE TABLE plans_2024 PARTITION OF plans FOR VALUES FROM "
+                               "('2024-01-01') TO ('2025-01-01');\n",
+        "000002_plans.down.sql": "DROP TABLE plans;\n",
+    }, folder="migrations/billing")
+    migrate(database, ms)
+    seeds = seeds_in(tmp_path, {
+        "01_settings.sql": "INSERT INTO settings VALUES ('theme', 'dark');\n"
+                           "CREATE TEMP TABLE scratch AS SELECT 1 AS x;\n",
+        "02_plans.csv": "code,price,at\npro,10.5,2024-03-01\n",
+        "03_nothing.sql": "SELECT 1;\n",
+    })
+    seed(database, seeds)
+    assert [s.state for s in seed_status(database, seeds)] == ["applied"] * 3
+
+    rollback(database, ms)
+    assert [(s.script, s.state, s.applied_at) for s in seed_status(database, seeds)][1] == (
+        "seeds/billing/02_plans.csv", "pending", None)
+    assert [s.state for s in seed_status(database, seeds)] == ["applied", "pending", "applied"]
+
+    migrate(database, ms)
+    again = seed(database, seeds)
+    assert (again.applied, again.changed) == (["seeds/billing/02_plans.csv"], [])
+    assert query(database, "SELECT code, price::text FROM plans") == [("pro", "10.5")]
+    assert query(database, "SELECT key, value FROM settings") == [("theme", "dark")]
+    assert [s.state for s in seed_status(database, seeds)] == ["applied"] * 3
+    assert seed(database, seeds).applied == []
+
+
+def test_a_seed_ledger_of_an_earlier_devenv_gains_the_tables_column(
+        tmp_path: Path, database: str) -> None:
+    """Rows recorded before devenv kept each seed's tables count as applied (what they wrote
+    is unknown); the next seed run adds the column and records what new seeds write."""
+    migrated(tmp_path, database)
+    seeds = seeds_in(tmp_path, {"01_settings.sql": SEEDS["01_settings.sql"]})
+    with psycopg.connect(database, autocommit=True) as conn:
+        conn.execute("CREATE TABLE devenv.devenv_seed_history (script text PRIMARY KEY, "
+                     "checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now(), "
+                     "success boolean NOT NULL)")
+        conn.execute("INSERT INTO devenv.devenv_seed_history (script, checksum, success) "
+                     "VALUES ('01_settings.sql', %s, true)", (seeds.files[0].checksum,))
+    assert [s.state for s in seed_status(database, seeds)] == ["applied"]
+    seeds = seeds_in(tmp_path, {"02_currencies.csv": SEEDS["02_currencies.csv"]})
+    assert seed(database, seeds).applied == ["seeds/billing/02_currencies.csv"]
+    assert query(database, "SELECT script, tables IS NULL FROM devenv.devenv_seed_history "
+                           "ORDER BY script") == [("01_settings.sql", True),
+                                                  ("02_currencies.csv", False)]
+    assert [s.state for s in seed_status(database, seeds)] == ["applied", "applied"]

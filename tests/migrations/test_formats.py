@@ -11,9 +11,10 @@ from hypothesis import strategies as st
 
 from devenv.errors import DevenvError
 from devenv.migrations import MigrationSet, Version, load_migrations, load_seeds
+from devenv.migrations.formats import absent_folder
 from devenv.migrations.ledger import LedgerRow
 from devenv.migrations.sqltext import checksum, excerpt, locate, split_statements
-from devenv.migrations.state import History, info_rows, pending, problems
+from devenv.migrations.state import History, drift_hint, info_rows, pending, problems
 
 
 def folder(tmp_path: Path, files: dict[str, str | bytes], name: str = "migrations/auth") -> Path:
@@ -397,3 +398,29 @@ def test_problems_name_each_file(tmp_path: Path) -> None:
         "changed", "missing", "failed"]
     assert [(r.version, r.state) for r in info_rows(ms, history)] == [
         ("1", "changed"), ("2", "pending"), ("3", "missing"), ("4", "failed")]
+
+
+def test_a_missing_default_folder_with_applied_versions_is_drift(tmp_path: Path) -> None:
+    """Issue 24: the folder went, the ledger stayed: one problem naming the folder, not "no
+    migrations"; an empty ledger without a folder is a service with no migrations."""
+    ms = absent_folder(tmp_path / "migrations" / "auth", root=tmp_path, service="auth")
+    assert (ms.missing, ms.format, ms.all) == (True, None, ())
+    history = History(_rows(("1", "V1__a.sql", "a", True), ("1.2", "V1.2__b.sql", "b", True),
+                            (None, "R__v.sql", "v", True)))
+    found = problems(ms, history, out_of_order=False)
+    assert [(p.kind, p.text) for p in found] == [
+        ("folder-missing", "migrations/auth does not exist, but the ledger holds 2 applied "
+                           "versions (latest 1.2) and 1 repeatable migration whose files are "
+                           "gone (folder missing)")]
+    assert drift_hint("auth", found, folder=ms.shown) == (
+        "Restore the folder migrations/auth (e.g. `git checkout -- migrations/auth`), or, if "
+        "the service no longer has migrations, run `devenv repair auth` to forget them (its "
+        "tables and data stay).")
+    assert pending(ms, history) == []
+    assert [(r.version, r.state) for r in info_rows(ms, history)] == [
+        ("1", "missing"), ("1.2", "missing"), (None, "missing")]
+    one = History(_rows(("7", "V7__a.sql", "a", True)))
+    assert [p.text for p in problems(ms, one, out_of_order=False)] == [
+        "migrations/auth does not exist, but the ledger holds 1 applied version (latest 7) "
+        "whose files are gone (folder missing)"]
+    assert problems(ms, History([]), out_of_order=False) == []
