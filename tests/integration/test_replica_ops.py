@@ -1,4 +1,4 @@
-"""A replica in the everyday commands (issue 24): `ps` and `status` show it like a server.
+"""A replica in the everyday commands (issue 24): `ps`, `status` and `logs` show it like a server.
 
 A copy of pcc trimmed to one pooled service (alloydb, pgbouncer, one replica), brought up once.
 """
@@ -71,3 +71,30 @@ def test_status_lists_the_replica_among_the_servers_and_in_json(pcc: CopiedStack
     assert replica == {"name": REPLICA, "kind": "postgres", "state": "running",
                        "port": replica_port, "replica_of": "alloydb"}
     assert entries["alloydb"]["replica_of"] is None
+
+
+def test_logs_of_a_replica_show_that_replica_masked(pcc: CopiedStack) -> None:
+    result = pcc.ok("logs", REPLICA, "--tail", "500")
+    lines = result.stdout.splitlines()
+    assert lines and all(line.startswith(f"{REPLICA}-1  | ") for line in lines), lines[:5]
+    assert "devenv: /var/lib/postgresql/18/docker cloned from alloydb (slot devenv_replica_1)" \
+        in result.stdout
+    for password in pcc.secrets().values():
+        assert password not in result.stdout + result.stderr
+
+
+def test_logs_without_a_name_include_the_replica(pcc: CopiedStack) -> None:
+    result = pcc.ok("logs", "--tail", "500")
+    shown = {line.split("  | ", 1)[0].strip() for line in result.stdout.splitlines()
+             if "  | " in line}
+    assert {"alloydb-1", f"{REPLICA}-1", "pgbouncer-1"} <= shown, sorted(shown)
+    for password in pcc.secrets().values():
+        assert password not in result.stdout + result.stderr
+
+
+def test_logs_of_an_unknown_name_lists_servers_and_replicas(pcc: CopiedStack) -> None:
+    result = pcc.devenv("logs", "alloydb-replica-2")
+    assert result.code == 1, result.explain()
+    assert result.stderr.splitlines()[0] == (
+        "error: no server or replica named 'alloydb-replica-2' (servers: alloydb, pgbouncer; "
+        "replicas: alloydb-replica-1)")
