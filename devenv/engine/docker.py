@@ -22,7 +22,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from devenv.errors import DevenvError
-from devenv.model.replicas import replicas_of
+from devenv.model.replicas import replica_port, replicas_of
 from devenv.model.stack import COMPOSE_ENV, COMPOSE_FILE, LABEL, Stack
 
 if TYPE_CHECKING:
@@ -421,6 +421,6 @@ def server_status(stack: Stack, current: State) -> list[ServerStatus]:
     for server in stack.servers.values():
         port = server.port if server.port is not None else current.ports.get(server.name)
         out.append(row(server.name, server.kind, port, None))
-        out += [row(r.name, server.kind, current.ports.get(r.name), server.name)
+        out += [row(r.name, server.kind, replica_port(r, current.ports), server.name)
                 for r in replicas_of(server)]
     return out

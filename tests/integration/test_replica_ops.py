@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.integration.stacks import PCC, CopiedStack, copied
+from tests.integration.replica_reads import one
+from tests.integration.stacks import PCC, CopiedStack, copied, free_ports
 
 pytestmark = pytest.mark.xdist_group("test_replica_ops")
 REPLICA = "alloydb-replica-1"
@@ -98,3 +100,21 @@ def test_logs_of_an_unknown_name_lists_servers_and_replicas(pcc: CopiedStack) ->
     assert result.stderr.splitlines()[0] == (
         "error: no server or replica named 'alloydb-replica-2' (servers: alloydb, pgbouncer; "
         "replicas: alloydb-replica-1)")
+
+
+def test_a_replica_port_set_in_the_manifest_is_where_the_replica_listens(tmp_path: Path) -> None:
+    (port,) = free_ports(1)
+
+    def edit(manifest: dict[str, Any]) -> None:
+        _one_service_one_replica(manifest)
+        manifest["servers"]["alloydb"]["replicas"] = [{"port": port}]
+
+    with copied(PCC, tmp_path, prefix="t-rport", edit=edit) as stack:
+        stack.ok("up")
+        # in the committed file, like a server's port: not a variable of .devenv/compose.env
+        assert f"- 127.0.0.1:{port}:5432\n" in (stack.root / "compose/compose.yaml").read_text()
+        client = stack.env("client")
+        assert client["PGPORT_READONLY"] == str(port)
+        assert one(client["DATABASE_READONLY_DIRECT_URL"], "SELECT pg_is_in_recovery()") is True
+        rows = {line.split()[1]: line.split() for line in stack.ok("ps").stdout.splitlines()[1:]}
+        assert rows[REPLICA][-2:] == [str(port), "alloydb"]
