@@ -423,12 +423,13 @@ def db_list(ctx: typer.Context, json_: Json = False) -> None:
 @app.command()
 def logs(
     ctx: typer.Context,
-    server: Annotated[Optional[str], typer.Argument(help="One server (default: all).")  # noqa: UP045
-                      ] = None,
+    server: Annotated[Optional[str], typer.Argument(  # noqa: UP045
+        help="One server or replica, e.g. pg-replica-1 (default: all, replicas included).",
+    )] = None,
     follow: Annotated[bool, typer.Option("-f", "--follow", help="Keep streaming.")] = False,
     tail: Annotated[int, typer.Option(help="Lines of history per server.")] = 100,
 ) -> None:
-    """Servers' logs (passwords masked)."""
+    """Servers' and replicas' logs (passwords masked)."""
     from devenv.cli import shells
 
     shells.logs(_stack(ctx), _console(ctx), server=server, follow=follow,

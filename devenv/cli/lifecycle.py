@@ -57,9 +57,8 @@ def status(stack: Stack, console: Console, *, as_json: bool) -> None:
         }, indent=2))
         return
     console.result(f"project {stack.project}")
-    console.result(table(["SERVER", "KIND", "STATE", "HEALTH", "READY", "PORT"], [
-        [s.name, s.kind, s.state, s.health or "-", ready(s.verified_at),
-         "-" if s.port is None else str(s.port)] for s in servers]))
+    console.result(_containers_table(["SERVER", "KIND"], [[s.name, s.kind] for s in servers],
+                                     servers))
     _explain_health(console, servers)
     if replicas:
         console.result(table(["REPLICA", "OF", "STATE", "LAG BYTES", "LAG SECONDS"], [
@@ -182,13 +181,22 @@ def _explain_health(console: Console, servers: list[ServerStatus]) -> None:
                      "run); READY is when `devenv up` last connected to the server itself")
 
 
+def _containers_table(heads: list[str], firsts: list[list[str]],
+                      servers: list[ServerStatus]) -> str:
+    """`heads` and their cells, then each container's state, health, READY and port, and
+    which primary a replica copies (that column only in a stack with replicas)."""
+    with_replicas = any(s.replica_of for s in servers)
+    rows = [[*first, s.state, s.health or "-", ready(s.verified_at),
+             "-" if s.port is None else str(s.port),
+             *([s.replica_of or "-"] if with_replicas else [])]
+            for first, s in zip(firsts, servers, strict=True)]
+    return table([*heads, "STATE", "HEALTH", "READY", "PORT",
+                  *(["REPLICA OF"] if with_replicas else [])], rows)
+
+
 def ps(stack: Stack, console: Console) -> None:
     containers = Docker(stack).by_server()
-    rows = []
     servers = server_status(stack, state.load(stack))
-    for s in servers:
-        c = containers.get(s.name)
-        rows.append([c.name if c else "-", s.name, s.state, s.health or "-", ready(s.verified_at),
-                     "-" if s.port is None else str(s.port)])
-    console.result(table(["CONTAINER", "SERVER", "STATE", "HEALTH", "READY", "PORT"], rows))
+    firsts = [[c.name if (c := containers.get(s.name)) else "-", s.name] for s in servers]
+    console.result(_containers_table(["CONTAINER", "SERVER"], firsts, servers))
     _explain_health(console, servers)

@@ -11,18 +11,29 @@ from devenv.engine.context import Context, attach, no_database, select
 from devenv.errors import DevenvError
 from devenv.masking import mask
 from devenv.model import facts
+from devenv.model.replicas import all_replicas
 from devenv.model.stack import Stack
+
+ERASE_LINE = "\x1b[2K"
 
 
 def logs(stack: Stack, console: Console, *, server: str | None, follow: bool,
          tail: int) -> None:
+    """One server's or replica's logs (each is a compose service), or all of them."""
     ctx = attach(stack, console)
-    if server is not None and server not in stack.servers:
-        raise DevenvError(f"no server named '{server}' (servers: {', '.join(stack.servers)})")
+    replicas = [r.name for r in all_replicas(list(stack.servers.values()))]
+    if server is not None and server not in stack.servers and server not in replicas:
+        listed = f"servers: {', '.join(stack.servers)}" + (
+            f"; replicas: {', '.join(replicas)}" if replicas else "")
+        what = "server or replica" if replicas else "server"
+        raise DevenvError(f"no {what} named '{server}' ({listed})")
     args = ["logs", "--no-color", "--tail", str(tail), *(["-f"] if follow else []),
             *([server] if server else [])]
+
     def show(line: str) -> None:
-        console.result(mask(line, ctx.secrets.all()))
+        # Compose (2.26) starts every line with an erase-line escape even when piped and with
+        # `--ansi never`; devenv's piped output carries no escape codes.
+        console.result(mask(line.removeprefix(ERASE_LINE), ctx.secrets.all()))
 
     code = ctx.docker.stream(ctx.docker.compose_command(*args), show)
     if code not in (0, 130):

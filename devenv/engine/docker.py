@@ -22,6 +22,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from devenv.errors import DevenvError
+from devenv.model.replicas import replica_port, replicas_of
 from devenv.model.stack import COMPOSE_ENV, COMPOSE_FILE, LABEL, Stack
 
 if TYPE_CHECKING:
@@ -430,19 +431,27 @@ class ServerStatus:
     health: str
     port: int | None
     verified_at: float | None = None  # epoch seconds `up` connected to this container itself
+    replica_of: str | None = None  # a read replica's primary
 
 
 def server_status(stack: Stack, current: State) -> list[ServerStatus]:
-    """Every server of the manifest with its container's state ('missing' without one), and
-    when `up` verified it answers, if that was this very container, still running."""
+    """Every server of the manifest, each followed by its replicas (a container each, issue
+    24), with its container's state ('missing' without one), and when `up` verified it
+    answers, if that was this very container, still running."""
     containers = Docker(stack).by_server()
     out = []
-    for server in stack.servers.values():
-        c = containers.get(server.name)
-        port = server.port if server.port is not None else current.ports.get(server.name)
-        seen = current.verified.get(server.name)
+
+    def row(name: str, kind: str, port: int | None, primary: str | None) -> ServerStatus:
+        c = containers.get(name)
+        seen = current.verified.get(name)
         verified = (seen.at if seen is not None and c is not None and c.id == seen.container
                     and c.state == "running" else None)
-        out.append(ServerStatus(server.name, server.kind, c.state if c else "missing",
-                                c.health if c else "", port, verified))
+        return ServerStatus(name, kind, c.state if c else "missing", c.health if c else "",
+                            port, verified, primary)
+
+    for server in stack.servers.values():
+        port = server.port if server.port is not None else current.ports.get(server.name)
+        out.append(row(server.name, server.kind, port, None))
+        out += [row(r.name, server.kind, replica_port(r, current.ports), server.name)
+                for r in replicas_of(server)]
     return out

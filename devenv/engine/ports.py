@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from devenv.engine.docker import ContainerState
 from devenv.errors import DevenvError
-from devenv.model.replicas import replicas_of
+from devenv.model.replicas import port_key, replicas_of
 from devenv.model.stack import ServerSpec, Stack
 from devenv.store.state import STATE_FILE
 
@@ -34,7 +34,8 @@ def pick_free(bind: str) -> int:
 
 def assign_auto(stack: Stack, known: dict[str, int]) -> dict[str, int]:
     """Keep every port chosen before (stable across restarts); choose the missing ones."""
-    replicas = {r.name: s for s in stack.servers.values() for r in replicas_of(s)}
+    replicas = {r.name: s for s in stack.servers.values() for r in replicas_of(s)
+                if r.port is None}  # a port set in the manifest is neither chosen nor kept
     out = {name: port for name, port in known.items()
            if (name in stack.servers and stack.servers[name].port is None) or name in replicas}
     for server in stack.servers.values():
@@ -49,7 +50,8 @@ def assign_auto(stack: Stack, known: dict[str, int]) -> dict[str, int]:
 def endpoints(stack: Stack, servers: list[ServerSpec], ports: dict[str, int]
               ) -> list[tuple[str, str, int, str]]:
     """(container, bind, port, how to move it) for every host port `up` is about to publish:
-    each server's, then each of its replicas' (chosen once by assign_auto and kept)."""
+    each server's, then each of its replicas' (from the manifest, or chosen once by
+    assign_auto and kept)."""
     out = []
     for server in servers:
         port = server.port if server.port is not None else ports[server.name]
@@ -57,6 +59,11 @@ def endpoints(stack: Stack, servers: list[ServerSpec], ports: dict[str, int]
                     f"change `servers.{server.name}.port` in {stack.manifest_name} (or set it "
                     "to `auto`)"))
         for replica in replicas_of(server):
+            if replica.port is not None:
+                out.append((replica.name, server.bind, replica.port,
+                            f"change `{port_key(replica)}` in {stack.manifest_name} (or set "
+                            "it to `auto`)"))
+                continue
             out.append((replica.name, server.bind, ports[replica.name],
                         f"remove \"{replica.name}\" from the ports of "
                         f"{stack.state_dir}/{STATE_FILE} (the next `devenv up` picks a free "

@@ -92,13 +92,19 @@ def repoint_replicas(ctx: Context, server: ServerSpec, deadline: float) -> list[
 
 def as_server(server: ServerSpec, replica: Replica) -> ServerSpec:
     """The replica seen as a server (its compose service name), for logs and diagnosis."""
-    return dataclasses.replace(server, name=replica.name, port=None, replicas=0)
+    return dataclasses.replace(server, name=replica.name, port=replica.port, replicas=0,
+                               replica_ports=())
+
+
+def _port(ctx: Context, replica: Replica) -> int:
+    """The replica's host port: the manifest's, or the one `up` chose (`auto`)."""
+    return facts.port_of(as_server(ctx.stack.servers[replica.primary], replica), ctx.ports)
 
 
 def replica_url(ctx: Context, server: ServerSpec, replica: Replica) -> str:
     """A service role's direct URL to the replica (the first service on the server), else the
     admin's: readiness proves what users will do."""
-    port = ctx.ports[replica.name]
+    port = _port(ctx, replica)
     host = facts.host_of(server)
     for svc in provision.services_on(ctx.stack, server):
         assert svc.role is not None and svc.database is not None
@@ -110,7 +116,7 @@ def replica_url(ctx: Context, server: ServerSpec, replica: Replica) -> str:
 
 def admin_replica_url(ctx: Context, server: ServerSpec, replica: Replica) -> str:
     return facts.pg_url(ADMIN_USER, ctx.secrets.get(server.name, ADMIN_USER),
-                        facts.host_of(server), ctx.ports[replica.name], ADMIN_USER)
+                        facts.host_of(server), _port(ctx, replica), ADMIN_USER)
 
 
 def primary_lsn(ctx: Context, server: ServerSpec) -> str:

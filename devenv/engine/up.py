@@ -224,8 +224,10 @@ def _verified(ctx: Context, servers: list[ServerSpec]) -> dict[str, state.Verifi
     warm `up` keeps the record of the cold one (same containers, nothing written)."""
     now = time.time()
     containers = ctx.docker.by_server()
-    return {s.name: state.Verified(c.id, now) for s in servers
-            if (c := containers.get(s.name)) is not None}
+    # a replica too: `up` waited until it answered as a service and replayed the primary
+    names = [s.name for s in servers] + [r.name for r in all_replicas(servers)]
+    return {name: state.Verified(c.id, now) for name in names
+            if (c := containers.get(name)) is not None}
 
 
 def _healthy(container: ContainerState | None) -> bool:

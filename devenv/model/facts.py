@@ -17,7 +17,7 @@ from urllib.parse import quote, urlencode
 
 from devenv.errors import DevenvError
 from devenv.model.credentials import Secrets
-from devenv.model.replicas import readonly_entry, replicas_of
+from devenv.model.replicas import readonly_entry, replica_port, replicas_of
 from devenv.model.stack import ServerSpec, ServiceSpec, Stack
 from devenv.model.templates import TemplateProblem, render_user
 
@@ -90,12 +90,14 @@ def db_facts(stack: Stack, svc: ServiceSpec, secrets: Secrets, ports: dict[str, 
 
 
 def replica_endpoints(server: ServerSpec, ports: dict[str, int]) -> list[tuple[str, int]]:
-    """(host, port) of each read replica of a server: their ports are chosen by `up`."""
+    """(host, port) of each read replica of a server: the manifest's ports, or chosen by
+    `up` (`auto`)."""
     out = []
     for replica in replicas_of(server):
-        if replica.name not in ports:
+        port = replica_port(replica, ports)
+        if port is None:
             raise DevenvError(f"replica '{replica.name}' has no port yet", hint="run `devenv up`")
-        out.append((host_of(server), ports[replica.name]))
+        out.append((host_of(server), port))
     return out
 
 

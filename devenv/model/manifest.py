@@ -90,6 +90,19 @@ class _ServerBase(_Model):
     )
 
 
+class Replica(_Model):
+    port: Port = Field(
+        "auto",
+        description="Host port of this read replica. 'auto' (the default) picks a free port "
+        "once and keeps it.",
+    )
+
+
+MAX_REPLICAS = 8
+REPLICAS_SHAPE = (f"expected a number of replicas from 0 to {MAX_REPLICAS}, or a list of up "
+                  f"to {MAX_REPLICAS} such as [{{port: 7201}}, {{port: auto}}]")
+
+
 class PostgresServer(_ServerBase):
     kind: Literal["postgres"] = Field(description="A PostgreSQL server.")
     settings: dict[str, Setting] = Field(
@@ -114,10 +127,11 @@ class PostgresServer(_ServerBase):
         "`devenv db clone`) on a `storage: volume` server, e.g. 256m, 2g. Memory is used only by "
         "the clones that exist; the pytest plugin checks at start that its clones made ahead fit.",
     )
-    replicas: int = Field(
-        0, ge=0, le=8,
+    replicas: list[Replica] = Field(
+        default_factory=list,
         description="Read replicas: streaming physical standbys of this server, one container "
-        "and volume each (host port chosen once, like 'auto'). Every service on the server gets "
+        "and volume each. A number (each host port 'auto': chosen once, kept), or a list of "
+        "{port: N|auto}, one per replica. Every service on the server gets "
         "DATABASE_READONLY_URL (through PgBouncer's '<database>_readonly' entry when pooled), "
         "DATABASE_READONLY_DIRECT_URL, PGHOST_READONLY and PGPORT_READONLY.",
     )
@@ -127,6 +141,20 @@ class PostgresServer(_ServerBase):
         description="recovery_min_apply_delay of the replicas (e.g. 500ms, 2s): lag on purpose, "
         "so tests see what a read-after-write on a replica sees in production.",
     )
+
+
+    # `replicas: 2` is the shorthand for two replicas on 'auto' ports; one message for either
+    # shape (a union would report both members' errors).
+    @field_validator("replicas", mode="before", json_schema_input_type=Annotated[
+        int, Field(ge=0, le=MAX_REPLICAS)] | Annotated[list[Replica],
+                                                         Field(max_length=MAX_REPLICAS)])
+    @classmethod
+    def _count(cls, value: Any) -> Any:
+        if isinstance(value, int) and 0 <= value <= MAX_REPLICAS:
+            return [{}] * value
+        if isinstance(value, list) and len(value) <= MAX_REPLICAS:
+            return value
+        raise ValueError(REPLICAS_SHAPE)
 
 
 class TimescaleServer(PostgresServer):
@@ -463,7 +491,8 @@ def _describe(error: Any, path: KeyPath, data: dict[str, Any]) -> str:
                 hint = f" (a {'/'.join(owners)} key, not a {_kind_of(path[1], data)} one)"
         shown = f"'{key}'" if key.isprintable() else repr(key)
         return f"unknown key {shown}{hint}; allowed: {', '.join(allowed)}"
-    if path[:1] == ("servers",) and path[2:] == ("port",):
+    if path[:1] == ("servers",) and path[-1:] == ("port",) and (
+            len(path) == 3 or path[2] == "replicas"):
         return "expected a port number from 1 to 65535, or 'auto'"
     if path[:1] == ("servers",) and path[2:3] == ("settings",) and len(path) == 4:
         return "expected a string, a number or true/false"
@@ -491,6 +520,8 @@ def _allowed_keys(path: KeyPath, data: dict[str, Any]) -> list[str]:
     rest = list(path)
     while rest and model is not None:
         part = rest.pop(0)
+        if isinstance(part, int):
+            continue  # an item of a list: the list's model holds on
         if model is Manifest and part in ("servers", "services") and rest:
             name = rest.pop(0)
             if part == "services":

@@ -23,7 +23,7 @@ from devenv.model import replicas, yamlio
 from devenv.model.credentials import Secrets
 from devenv.model.kinds import registry
 from devenv.model.kinds.postgres import PASSWORD_SECRET
-from devenv.model.replicas import replicas_of
+from devenv.model.replicas import Replica, replicas_of
 from devenv.model.stack import COMPOSE_ENV, COMPOSE_FILE, LABEL, ServerSpec, Stack, secret_name
 
 HEALTH_TIMING = {
@@ -105,7 +105,7 @@ def compose_data(stack: Stack) -> dict[str, Any]:
             copy = replicas.compose_service(service, server, replica)
             keys = [k for k in keys if k in (PASSWORD_SECRET, replicas.REPLICATION_SECRET)]
             copy["secrets"] = [secret_name(server.name, k) for k in keys]
-            copy["ports"] = [_port(server, replica.name)]
+            copy["ports"] = [_port(server, replica)]
             copy["healthcheck"] = {**copy["healthcheck"], **HEALTH_TIMING}
             copy["restart"] = "unless-stopped"
             copy["labels"] = {**service["labels"], f"{LABEL}.server": replica.name,
@@ -135,14 +135,16 @@ class _AnyPassword:
 _NAMES_ONLY: Any = _AnyPassword()
 
 
-def _port(server: ServerSpec, replica: str | None = None) -> str:
-    """A server's port mapping; a replica's host port is always chosen at `up`, like `auto`.
+def _port(server: ServerSpec, replica: Replica | None = None) -> str:
+    """A server's or replica's port mapping; an `auto` one is chosen at `up`.
 
-    Unset (plain `docker compose` on a fresh clone, before any `up`), a replica's host port is
-    empty, so Docker picks a free one: the committed file works on its own (`127.0.0.1::5432`)."""
+    Unset (plain `docker compose` on a fresh clone, before any `up`), an auto replica's host
+    port is empty, so Docker picks a free one: the committed file works on its own
+    (`127.0.0.1::5432`)."""
     bind = f"[{server.bind}]" if ":" in server.bind else server.bind
     if replica is not None:
-        host = f"${{{replica_port_variable(replica)}:-}}"
+        host = (str(replica.port) if replica.port is not None
+                else f"${{{replica_port_variable(replica.name)}:-}}")
     elif server.port is None:
         host = f"${{{port_variable(server)}:?run devenv up to choose this port}}"
     else:
@@ -165,6 +167,7 @@ def state_files(stack: Stack, secrets: Secrets, ports: dict[str, int]) -> dict[P
     lines += [f"{port_variable(s)}={ports[s.name]}\n"
               for s in stack.servers.values() if s.port is None and s.name in ports]
     lines += [f"{replica_port_variable(r.name)}={ports[r.name]}\n"
-              for s in stack.servers.values() for r in replicas_of(s) if r.name in ports]
+              for s in stack.servers.values() for r in replicas_of(s)
+              if r.port is None and r.name in ports]
     out[stack.state_dir / COMPOSE_ENV] = header(stack) + "".join(lines)
     return out

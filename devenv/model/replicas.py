@@ -9,6 +9,7 @@ image's own `docker-entrypoint.sh`, which then only fixes ownership and starts p
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,13 +91,26 @@ class Replica:
     primary: str
     index: int  # 1-based
     slot: str
+    port: int | None = None  # the host port set in the manifest; None: auto, chosen at `up`
 
 
 def replicas_of(server: ServerSpec) -> list[Replica]:
     if not server.is_database:
         return []
-    return [Replica(f"{server.name}-replica-{i}", server.name, i, f"{SLOT_PREFIX}{i}")
+    ports = server.replica_ports
+    return [Replica(f"{server.name}-replica-{i}", server.name, i, f"{SLOT_PREFIX}{i}",
+                    ports[i - 1] if i <= len(ports) else None)
             for i in range(1, server.replicas + 1)]
+
+
+def port_key(replica: Replica) -> str:
+    """Where the manifest sets this replica's host port (for errors and hints)."""
+    return f"servers.{replica.primary}.replicas.{replica.index - 1}.port"
+
+
+def replica_port(replica: Replica, ports: Mapping[str, int]) -> int | None:
+    """The replica's host port: the manifest's, else the one `up` chose (None: not yet)."""
+    return replica.port if replica.port is not None else ports.get(replica.name)
 
 
 def all_replicas(servers: list[ServerSpec]) -> list[Replica]:

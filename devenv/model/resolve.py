@@ -145,14 +145,23 @@ class _Resolver:
         return ref
 
     def _servers(self, services: dict[str, ServiceSpec]) -> dict[str, ServerSpec]:
-        used: dict[int, str] = {}
+        used: dict[int, str] = {}  # host port -> "server 'x'" / "replica 'x-replica-1'"
         for name, server in self.mf.servers.items():
-            if isinstance(server.port, int):
-                if server.port in used:
-                    self.fail(("servers", name, "port"),
-                              f"host port {server.port} is already used by server "
-                              f"'{used[server.port]}'; give each server its own port")
-                used.setdefault(server.port, name)
+            taken: list[tuple[KeyPath, object, str]] = [
+                (("servers", name, "port"), server.port, f"server '{name}'")]
+            if isinstance(server, m.PostgresServer):
+                taken += [(("servers", name, "replicas", i, "port"), replica.port,
+                           f"replica '{name}-replica-{i + 1}'")
+                          for i, replica in enumerate(server.replicas)]
+            for path, fixed, who in taken:
+                if not isinstance(fixed, int):
+                    continue  # auto, or the kind's default (counted up past these below)
+                if fixed in used:
+                    replica = who.startswith("replica ") or used[fixed].startswith("replica ")
+                    each = "server and replica" if replica else "server"
+                    self.fail(path, f"host port {fixed} is already used by {used[fixed]}; "
+                              f"give each {each} its own port")
+                used.setdefault(fixed, who)
         out: dict[str, ServerSpec] = {}
         for name, kind in self.kinds.items():
             declared = self.mf.servers.get(name)
@@ -165,7 +174,7 @@ class _Resolver:
                 port = DEFAULT_PORTS[kind]
                 while port in used:
                     port += 1
-                used[port] = name
+                used[port] = f"server '{name}'"
             image = (declared.image if declared else None) or DEFAULT_IMAGES[kind]
             common = {
                 "name": name,
@@ -189,7 +198,9 @@ class _Resolver:
                     clone_memory=declared.clone_memory if declared else "512m",
                     preload=self._preload(name, kind, services),
                     pg_major=major,
-                    replicas=declared.replicas if declared else 0,
+                    replicas=len(declared.replicas) if declared else 0,
+                    replica_ports=tuple(None if r.port == "auto" else r.port
+                                        for r in declared.replicas) if declared else (),
                     replica_delay=declared.replica_delay if declared else None,
                 )
             elif kind in REDIS_KINDS:

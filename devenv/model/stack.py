@@ -95,6 +95,7 @@ class ServerSpec:
     pool: Pool | None = None
     pg_major: int | None = None  # the image's PostgreSQL major, None when it cannot be told
     replicas: int = 0  # streaming standbys (devenv.model.replicas)
+    replica_ports: tuple[int | None, ...] = ()  # their host ports by index; None (or none): auto
     replica_delay: str | None = None  # their recovery_min_apply_delay
 
     @property
@@ -170,7 +171,10 @@ def as_manifest(stack: Stack) -> dict[str, object]:
             entry["data_dir"] = s.data_dir
             entry["storage"] = s.storage
             entry["clone_memory"] = s.clone_memory
-            entry["replicas"] = s.replicas
+            ports = [p for p in s.replica_ports if p is not None]
+            # the count when every port is auto (the shorthand), else one entry per replica
+            entry["replicas"] = [{"port": "auto" if p is None else p} for p in
+                                 s.replica_ports] if ports else s.replicas
             if s.replica_delay is not None:
                 entry["replica_delay"] = s.replica_delay
         elif s.is_redis:

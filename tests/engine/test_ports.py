@@ -97,3 +97,30 @@ def test_our_crash_looping_server_holding_its_port_between_restarts_is_not_anoth
     exited = ContainerState("id", "ports-db-1", "db", "ports", "exited", "", "", ())
     with pytest.raises(DevenvError, match="already in use by another process"):
         check_free(stack, [stack.servers["db"]], assign_auto(stack, {}), {"db": exited}, [])
+
+
+def fixed_stack(server_port: int, replica_port: int) -> Stack:
+    manifest, located = parse(textwrap.dedent(f"""
+        project: ports
+        servers:
+          db: {{kind: postgres, port: {server_port}, replicas: [{{port: {replica_port}}}, {{}}]}}
+        services:
+          app: {{postgres: true}}
+    """))
+    return resolve(manifest, located, root=Path("/project"))
+
+
+def test_a_replica_port_set_in_the_manifest_is_not_chosen_or_kept() -> None:
+    stack = fixed_stack(free_port(), 7201)
+    assert set(assign_auto(stack, {"db-replica-1": 40000, "db-replica-2": 40001})) == {
+        "db-replica-2"}
+
+
+def test_a_replica_port_set_in_the_manifest_is_checked_free_before_start(held: int) -> None:
+    stack = fixed_stack(free_port(), held)
+    with pytest.raises(DevenvError) as caught:
+        check_free(stack, [stack.servers["db"]], assign_auto(stack, {}), {}, [])
+    assert caught.value.message == (f"port {held} for replica 'db-replica-1' is already in use "
+                                    "by another process")
+    assert caught.value.hint == ("stop what holds it, or change `servers.db.replicas.0.port` in "
+                                 "devenv.yaml (or set it to `auto`)")

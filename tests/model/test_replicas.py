@@ -6,6 +6,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import yaml
 
 from devenv.errors import DevenvError
 from devenv.model import facts
@@ -15,7 +16,7 @@ from devenv.model.manifest import parse
 from devenv.model.render import compose_data, state_files
 from devenv.model.replicas import primary_conninfo
 from devenv.model.resolve import resolve
-from devenv.model.stack import Stack
+from devenv.model.stack import Stack, as_manifest
 
 
 def stack_of(text: str, *, replicas: int = 1, image: str = "postgres:17") -> Stack:
@@ -186,3 +187,135 @@ def test_primary_conninfo_names_the_primary_and_quotes_its_values() -> None:
     stack = stack_of("")
     assert primary_conninfo(stack.servers["db"], "it's\\x") == (
         "host='db' port=5432 user='devenv_replicator' password='it\\'s\\\\x'")
+
+
+# -- a replica's host port set in the manifest (issue 24) ---------------------------------------
+FIXED = """
+    project: rep
+    servers:
+      db:
+        kind: postgres
+        port: 7000
+        replicas:
+          - port: 7201
+          - port: auto
+    services:
+      app: {postgres: true}
+"""
+
+
+def test_a_replica_port_in_the_manifest_is_published_and_in_the_env() -> None:
+    stack = stack_of(FIXED)
+    assert stack.servers["db"].replicas == 2
+    services = compose_data(stack)["services"]
+    assert services["db-replica-1"]["ports"] == ["127.0.0.1:7201:5432"]
+    assert services["db-replica-2"]["ports"] == ["127.0.0.1:${DEVENV_PORT_DB_REPLICA_2:-}:5432"]
+    # only the auto one is chosen at `up` and goes into compose.env
+    env = state_files(stack, secrets_for(stack), {"db-replica-2": 7202})[
+        Path(".devenv/compose.env")]
+    assert "DEVENV_PORT_DB_REPLICA_2=7202\n" in env
+    assert "DB_REPLICA_1" not in env
+    got = facts.env_vars(stack, stack.services["app"], secrets_for(stack), {"db-replica-2": 7202})
+    assert (got["PGHOST_READONLY"], got["PGPORT_READONLY"]) == ("127.0.0.1,127.0.0.1",
+                                                                "7201,7202")
+
+
+def test_a_count_of_replicas_and_a_list_of_auto_ports_are_the_same_stack() -> None:
+    counted = stack_of("", replicas=2)
+    listed = stack_of(textwrap.dedent("""
+        project: rep
+        servers:
+          db: {kind: postgres, image: "postgres:17", port: 7000, replica_delay: 500ms,
+               replicas: [{port: auto}, {}]}
+        services:
+          app: {postgres: true}
+          other: {postgres: true, reads: [app]}
+    """))
+    assert listed == counted
+
+
+def error_of(text: str) -> str:
+    with pytest.raises(DevenvError) as caught:
+        stack_of(text)
+    return str(caught.value)
+
+
+HINT = "Hint: fix devenv.yaml; no file was changed"
+
+
+def test_a_replica_port_taken_by_a_server_is_a_located_error() -> None:
+    assert error_of("""
+        project: rep
+        servers:
+          db:
+            kind: postgres
+            port: 7000
+            replicas:
+              - port: 7100
+          cache: {kind: redis, port: 7100}
+        services:
+          app: {postgres: true}
+    """) == ("devenv.yaml:9: servers.cache.port: host port 7100 is already used by replica "
+             f"'db-replica-1'; give each server and replica its own port\n{HINT}")
+
+
+def test_a_replica_port_taken_by_its_primary_or_another_replica_is_a_located_error() -> None:
+    assert error_of("""
+        project: rep
+        servers:
+          db:
+            kind: postgres
+            port: 7000
+            replicas:
+              - port: 7000
+              - port: 7300
+              - port: 7300
+        services:
+          app: {postgres: true}
+    """) == (
+        "devenv.yaml:8: servers.db.replicas.0.port: host port 7000 is already used by server "
+        "'db'; give each server and replica its own port\n"
+        "devenv.yaml:10: servers.db.replicas.2.port: host port 7300 is already used by replica "
+        f"'db-replica-2'; give each server and replica its own port\n{HINT}")
+
+
+def test_a_default_server_port_counts_up_past_a_replica_port() -> None:
+    stack = stack_of("""
+        project: rep
+        servers:
+          db: {kind: postgres, port: 7000, replicas: [{port: 6379}]}
+        services:
+          app: {postgres: true, redis: true}
+    """)
+    assert stack.servers["redis"].port == 6380
+
+
+@pytest.mark.parametrize(("replicas", "message"), [
+    ("[{port: 0}]", "devenv.yaml:4: servers.db.replicas.0.port: expected a port number from 1 "
+                    "to 65535, or 'auto'"),
+    ("[{prot: 7201}]", "devenv.yaml:4: servers.db.replicas.0.prot: unknown key 'prot' (did you "
+                       "mean 'port'?); allowed: port"),
+    ("9", "devenv.yaml:4: servers.db.replicas: expected a number of replicas from 0 to 8, or "
+          "a list of up to 8 such as [{port: 7201}, {port: auto}]"),
+    ("[7201]", "devenv.yaml:4: servers.db.replicas.0: expected a mapping"),
+])
+def test_a_bad_replicas_entry_is_a_located_error(replicas: str, message: str) -> None:
+    assert error_of(f"""
+        project: rep
+        servers:
+          db: {{kind: postgres, port: 7000, replicas: {replicas}}}
+        services:
+          app: {{postgres: true}}
+    """) == f"{message}\n{HINT}"
+
+
+def test_config_prints_replica_ports_as_a_manifest_that_resolves_the_same() -> None:
+    stack = stack_of(FIXED)
+    printed = as_manifest(stack)["servers"]
+    assert isinstance(printed, dict)
+    assert printed["db"]["replicas"] == [{"port": 7201}, {"port": "auto"}]
+    again = parse(yaml.safe_dump(as_manifest(stack)))
+    server = resolve(*again, root=Path("/project")).servers["db"]
+    assert (server.replicas, server.replica_ports) == (2, (7201, None))
+    # every port auto: the count, as it was written
+    assert as_manifest(stack_of("", replicas=2))["servers"]["db"]["replicas"] == 2  # type: ignore[index]
