@@ -61,19 +61,23 @@ def free_ports(count: int) -> list[int]:
             sock.close()
 
 
-def _port_keys(node: Any, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
-    """Every key path whose last key is `port`, anywhere in the manifest."""
-    found: list[tuple[str, ...]] = []
+def _port_keys(node: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every key path whose last key is `port`, anywhere in the manifest
+    (a replica's `port` sits in a list: its index is part of the path)."""
+    found: list[tuple[Any, ...]] = []
     if isinstance(node, dict):
         for key, value in node.items():
             if key == "port":
                 found.append((*path, str(key)))
             else:
                 found += _port_keys(value, (*path, str(key)))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            found += _port_keys(value, (*path, index))
     return found
 
 
-def _set(node: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
+def _set(node: Any, path: tuple[Any, ...], value: Any) -> None:
     for key in path[:-1]:
         node = node[key]
     node[path[-1]] = value
@@ -232,6 +236,8 @@ def copy_example(source: Path, dest: Path, *, prefix: str,
         _set(data, path, port)
         if len(path) == 3 and path[0] == "servers":
             ports[path[1]] = port
+        elif len(path) == 5 and path[0] == "servers" and path[2] == "replicas":
+            ports[f"{path[1]}-replica-{path[3] + 1}"] = port
     stack = CopiedStack(dest, project, ports)
     stack.write_manifest(data)
     return stack
