@@ -15,13 +15,12 @@ from typing import Any
 import psycopg
 
 from devenv.engine import replication
-from devenv.engine.context import Context
+from devenv.engine.context import Context, unreachable
 from devenv.errors import DevenvError
 from devenv.model.replicas import Replica, replicas_of
 from devenv.model.stack import ServerSpec
 
 REPLAY_TIMEOUT = 30.0  # seconds; a `replica_delay` longer than this needs a bigger timeout
-
 
 class ReplayWait:
     """Cached admin sessions to a stack's replicas (one per replica, opened on first use)."""
@@ -74,19 +73,13 @@ class ReplayWait:
             except psycopg.OperationalError as exc:
                 self._sessions.pop(replica.name, None)
                 if attempt == 2:
-                    raise DevenvError(f"cannot reach replica '{replica.name}' ({exc})",
-                                      hint="`devenv up` starts it") from None
+                    raise unreachable(replica.name, exc, kind="replica") from None
         raise AssertionError("unreachable")
 
     def _session(self, server: ServerSpec, replica: Replica) -> psycopg.Connection[Any]:
         conn = self._sessions.get(replica.name)
         if conn is None or conn.closed:
-            url = replication.admin_replica_url(self.ctx, server, replica)
-            try:
-                conn = psycopg.connect(url, autocommit=True, connect_timeout=5)
-            except psycopg.OperationalError as exc:
-                raise DevenvError(f"cannot reach replica '{replica.name}' ({exc})",
-                                  hint="`devenv up` starts it") from None
+            conn = self.ctx.admin_session(server, replica=replica)
             self._sessions[replica.name] = conn
         return conn
 

@@ -32,7 +32,6 @@ from devenv.model.stack import ServiceSpec, Stack
 
 REPLAY_TIMEOUT = 30.0  # seconds a reset waits for the replicas to replay it
 
-
 def reset(stack: Stack, console: Console, *, names: list[str], all_: bool, hard: bool,
           refill: bool = True) -> list[ServiceSpec]:
     """Reset the services; the ones reset. `refill` False: the caller makes the next spares
@@ -90,7 +89,7 @@ def _console(ctx: Context, svc: ServiceSpec) -> psycopg.Connection[Any] | None:
     if svc.pgbouncer is None or svc.database is None:
         return None
     bouncer = ctx.stack.servers[svc.pgbouncer]
-    return ctx.admin_session(bouncer, url=ctx.console_url(bouncer))
+    return ctx.console_session(bouncer)
 
 
 @contextmanager
@@ -204,5 +203,5 @@ def reset_hard(ctx: Context, svc: ServiceSpec, *, closed: list[str] | None = Non
         if closed is not None:
             closed += sessions(conn, ctx, svc)
         golden.drop_database(conn, svc.database)
-        provision.reconcile_server(ctx.admin_url(server), ctx.stack, server, ctx.secrets)
+        provision.reconcile_server(ctx, server)
     migrate_service(ctx, svc, quiet=True)

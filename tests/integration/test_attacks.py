@@ -169,13 +169,12 @@ def test_provisioning_is_bounded_by_the_up_deadline(pcc: CopiedStack) -> None:
         holder.execute(f'ALTER ROLE "{role}" CONNECTION LIMIT 50')  # row lock, not committed
         started = time.monotonic()
         with pytest.raises(DevenvError) as failed:
-            provision.reconcile_server(ctx.admin_url(server), ctx.stack, server, ctx.secrets,
-                                       deadline=time.monotonic() + 2)
+            provision.reconcile_server(ctx, server, deadline=time.monotonic() + 2)
         assert time.monotonic() - started < 15
         holder.rollback()
     assert failed.value.message.startswith(
         "provisioning server 'alloydb' did not finish in time"), failed.value.message
-    actions = provision.reconcile_server(ctx.admin_url(server), ctx.stack, server, ctx.secrets)
+    actions = provision.reconcile_server(ctx, server)
     assert f"set password of role {role}" in actions, actions
 
 
