@@ -31,6 +31,9 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 CONNECT_TIMEOUT = 5  # seconds for an admin session; a stopped server answers at once
+# pg_temp last: named explicitly, the session's temporary schema is never searched first
+# (https://www.postgresql.org/docs/current/sql-createfunction.html#SQL-CREATEFUNCTION-SECURITY)
+ADMIN_OPTIONS = "-c search_path=pg_catalog,pg_temp"
 
 
 @dataclass(frozen=True)
@@ -72,19 +75,23 @@ class Context:
         keeps it so), raising psycopg's own error: for callers that retry until a server
         answers. Everyone else wants `admin_session`.
 
-        `deadline` (time.monotonic()) bounds the connect and every statement by what is left
-        of it, so a lock held by someone else cannot hang `up --timeout`.
+        The session's search_path is the catalog only, a startup option that overrides the
+        database's and the role's own defaults: a service owns its database and can set its
+        search_path to put a view named `pg_extension` ahead of the catalog, whose function
+        would then run as the superuser (issue 27). `deadline` (time.monotonic()) bounds the
+        connect and every statement by what is left of it, so a lock held by someone else
+        cannot hang `up --timeout`.
         """
         import psycopg  # noqa: PLC0415 - ~0.2 s; `devenv status` of a stopped stack never pays
 
         spec = self.stack.servers[server] if isinstance(server, str) else server
-        url = self.admin_url(spec, database, replica=replica)
-        if deadline is None:
-            return psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT)
-        left_ms = max(int((deadline - time.monotonic()) * 1000), 1)
-        return psycopg.connect(url, autocommit=True,
-                               connect_timeout=min(CONNECT_TIMEOUT, max(left_ms // 1000, 1)),
-                               options=f"-c statement_timeout={left_ms}")
+        options, timeout = ADMIN_OPTIONS, CONNECT_TIMEOUT
+        if deadline is not None:
+            left_ms = max(int((deadline - time.monotonic()) * 1000), 1)
+            options += f" -c statement_timeout={left_ms}"
+            timeout = min(timeout, max(left_ms // 1000, 1))
+        return psycopg.connect(self.admin_url(spec, database, replica=replica), autocommit=True,
+                               connect_timeout=timeout, options=options)
 
     def admin_session(self, server: ServerSpec | str, database: str = ADMIN_USER, *,
                       replica: Replica | None = None,
@@ -102,7 +109,7 @@ class Context:
 
     def console_session(self, bouncer: ServerSpec) -> psycopg.Connection[Any]:
         """PgBouncer's admin console: not the superuser and not PostgreSQL, so apart from
-        admin sessions."""
+        admin sessions (PgBouncer refuses their startup options)."""
         import psycopg  # noqa: PLC0415 - as in admin_connect
 
         try:

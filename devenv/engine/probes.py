@@ -53,7 +53,7 @@ def retry_until(deadline: float, what: Callable[[], T], *, longest_wait: float =
 def service_session(url: str) -> psycopg.Connection[Any]:
     """A session as a service's own role (its URL, direct or through PgBouncer), for
     readiness: what the service will do. Never the superuser's: that is
-    Context.admin_connect."""
+    Context.admin_connect, which also shields the session from the service's objects."""
     import psycopg  # noqa: PLC0415 - psycopg, ~0.2 s: a Redis-only stack never loads it
 
     return psycopg.connect(url, connect_timeout=3, autocommit=True)

@@ -290,7 +290,10 @@ def create_extensions(conn: Conn, svc: ServiceSpec, database: str) -> list[str]:
             "AND a.default_version = v.version WHERE v.name = %s", (ext,)).fetchone()
         own = OWN_SCHEMA.get(ext)
         if fixed is not None and fixed[0] is not None:
-            target: sql.Composable = sql.SQL("")
+            # its control file's schema wins under CASCADE; SCHEMA public is for what CASCADE
+            # installs with it, which would otherwise go to the first schema of an admin
+            # session's search_path: pg_catalog (Context.admin_connect)
+            target: sql.Composable = sql.SQL(" SCHEMA public")
         elif own is not None:
             conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {} AUTHORIZATION {}").format(
                 sql.Identifier(own), role))

@@ -1,5 +1,5 @@
-"""Every superuser session opens in Context.admin_connect: one connect timeout, one error
-wording, one place to harden. Other connections are listed with who they are."""
+"""Every superuser session opens in Context.admin_connect (issue 27): the one place that keeps
+a service's objects out of its search_path. Other connections are listed with who they are."""
 
 from __future__ import annotations
 
@@ -80,16 +80,19 @@ def _recorded(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict[str, Any]
     return calls
 
 
-def test_a_replica_session_is_the_admin_on_the_replica_port(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_admin_session_searches_the_catalog_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A startup option, so it overrides `ALTER DATABASE ... SET search_path` by the
+    service that owns the database."""
     calls = _recorded(monkeypatch)
     ctx = _ctx()
     server = ctx.stack.servers["db"]
     ctx.admin_session(server, "app")
     ctx.admin_session(server, replica=replicas_of(server)[0])
     assert [(url.rsplit("@", 1)[1], kw) for url, kw in calls] == [
-        ("127.0.0.1:7000/app", {"autocommit": True, "connect_timeout": 5}),
-        ("127.0.0.1:7001/postgres", {"autocommit": True, "connect_timeout": 5}),
+        ("127.0.0.1:7000/app", {"autocommit": True, "connect_timeout": 5,
+                                "options": "-c search_path=pg_catalog,pg_temp"}),
+        ("127.0.0.1:7001/postgres", {"autocommit": True, "connect_timeout": 5,
+                                     "options": "-c search_path=pg_catalog,pg_temp"}),
     ]
 
 
@@ -99,7 +102,8 @@ def test_a_deadline_bounds_the_connect_and_every_statement(
     monkeypatch.setattr(context.time, "monotonic", lambda: 100.0)
     _ctx().admin_session("db", deadline=102.5)
     assert calls[0][1] == {"autocommit": True, "connect_timeout": 2,
-                           "options": "-c statement_timeout=2500"}
+                           "options": "-c search_path=pg_catalog,pg_temp "
+                                      "-c statement_timeout=2500"}
 
 
 def test_an_unreachable_replica_is_named_as_one(monkeypatch: pytest.MonkeyPatch) -> None:
