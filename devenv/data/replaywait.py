@@ -16,11 +16,11 @@ import psycopg
 
 from devenv.engine import replication
 from devenv.engine.context import Context, unreachable
+from devenv.engine.replication import REPLAY_TIMEOUT
 from devenv.errors import DevenvError
 from devenv.model.replicas import Replica, replicas_of
 from devenv.model.stack import ServerSpec
 
-REPLAY_TIMEOUT = 30.0  # seconds; a `replica_delay` longer than this needs a bigger timeout
 
 class ReplayWait:
     """Cached admin sessions to a stack's replicas (one per replica, opened on first use)."""
@@ -50,10 +50,7 @@ class ReplayWait:
             if replayed:
                 return
             if paused:
-                raise DevenvError(
-                    f"replica '{replica.name}' is paused: it will not replay {lsn} until resumed",
-                    hint=f"`devenv replica resume {server.name}` (a test that paused it should "
-                    "resume it before waiting)")
+                raise replication.paused_error(server, replica, lsn)
             if time.monotonic() >= deadline:
                 delay = f" (replica_delay {server.replica_delay})" if server.replica_delay else ""
                 raise DevenvError(

@@ -29,6 +29,9 @@ HBA_LINE = f"host replication {REPLICATION_ROLE} all scram-sha-256"
 # initdb allows replication connections only from localhost; its own appended
 # `host all all all ...` line does not match the replication pseudo-database.
 _HBA_SCRIPT = ('grep -qxF "$2" "$1" || printf "%s\\n" "$2" >> "$1"')
+# seconds a wait for the replicas to replay gives them; a `replica_delay` longer than this
+# needs a bigger timeout
+REPLAY_TIMEOUT = 30.0
 Conn = psycopg.Connection[Any]
 
 
@@ -127,8 +130,8 @@ def replay_position(conn: psycopg.Connection[Any], lsn: str) -> tuple[bool, bool
 
 def caught_up(conn: Conn, lsn: str, *, delayed: bool) -> bool:
     """Raise until the replica answers as a hot standby and has the WAL up to `lsn`: replayed,
-    or (with replica_delay, which holds commits back on purpose) received. A paused replica
-    is ready as it is (False: `up` says so)."""
+    or (with replica_delay, which holds commits back on purpose) received. False: it is
+    paused, and will not get there until resumed (each caller says what that means)."""
     with conn:
         recovering, paused, replayed, received = replay_position(conn, lsn)
     if not recovering:
@@ -216,18 +219,40 @@ def set_paused(ctx: Context, server: ServerSpec, paused: bool) -> list[str]:
     return done
 
 
-def wait_replayed(ctx: Context, server: ServerSpec, timeout: float = 30.0) -> None:
-    """Return once every replica has replayed the primary's current WAL (reset, tests)."""
+def wait_replayed(ctx: Context, server: ServerSpec, timeout: float = REPLAY_TIMEOUT, *,
+                  skip_paused: bool = False) -> list[str]:
+    """Return once every replica has replayed the primary's current WAL (reset, `db clone`).
+
+    A paused replica will not replay it until resumed: an error naming the fix (`db clone`
+    must not hand out a read-only URL that does not work yet), or with `skip_paused` (a
+    reset: paused on purpose, it replays the reset once resumed) a warning, and its name
+    returned.
+    """
     if not server.replicas:
-        return
+        return []
     lsn = primary_lsn(ctx, server)
     deadline = time.monotonic() + timeout
+    skipped = []
     for replica in replicas_of(server):
         try:
-            probes.retry_until(deadline, lambda r=replica: caught_up(  # type: ignore[misc]
+            replayed = probes.retry_until(deadline, lambda r=replica: caught_up(  # type: ignore[misc]
                 ctx.admin_connect(server, replica=r), lsn, delayed=False))
         except Exception as exc:
             raise DevenvError(f"replica '{replica.name}' did not replay the primary's WAL up to "
                               f"{lsn} within {timeout:.0f}s ({exc})",
-                              hint=f"`devenv replica resume {server.name}` if it is paused; "
-                              f"`devenv logs {replica.name}` shows its log") from None
+                              hint=f"`devenv logs {replica.name}` shows its log") from None
+        if not replayed:
+            if not skip_paused:
+                raise paused_error(server, replica, lsn)
+            ctx.console.warn(f"replica '{replica.name}' is paused: it replays this once resumed "
+                             f"(`devenv replica resume {server.name}`)")
+            skipped.append(replica.name)
+    return skipped
+
+
+def paused_error(server: ServerSpec, replica: Replica, lsn: str) -> DevenvError:
+    """The one wording of "waited for a replica that is paused" (ReplayWait says it too)."""
+    return DevenvError(
+        f"replica '{replica.name}' is paused: it will not replay {lsn} until resumed",
+        hint=f"`devenv replica resume {server.name}` (a test that paused it should resume it "
+        "before waiting)")
