@@ -119,3 +119,19 @@ def test_an_unreachable_replica_is_named_as_one(monkeypatch: pytest.MonkeyPatch)
         ctx.admin_session(server, replica=replicas_of(server)[0])
     assert str(failed.value) == ("cannot reach replica 'db-replica-1' (Connection refused)\n"
                                  f"Hint: {context.STACK_DOWN_HINT}")
+
+
+def test_a_replica_port_from_the_manifest_needs_no_chosen_port(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = _recorded(monkeypatch)
+    stack = stack_of("""
+        project: rep
+        servers:
+          db: {kind: postgres, port: 7000, replicas: [{port: 7100}]}
+        services:
+          app: {postgres: true}
+    """)
+    ctx = Context(stack, secrets_for(stack), {}, None, Console(quiet=True))  # type: ignore[arg-type]
+    server = stack.servers["db"]
+    ctx.admin_session(server, replica=replicas_of(server)[0])
+    assert calls[0][0].rsplit("@", 1)[1] == "127.0.0.1:7100/postgres"
