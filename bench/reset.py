@@ -196,9 +196,8 @@ def main() -> None:
             # credential probe through PgBouncer hits PgBouncer's cached login failure
             # (server_login_retry) from before the role existed, and fails.
             server = ctx.stack.servers["auth-db"]
-            probes.retry_until(time.monotonic() + 60,
-                               lambda: probes.postgres_ok(ctx.admin_url(server)))
-            provision.reconcile_server(ctx.admin_url(server), ctx.stack, server, ctx.secrets)
+            probes.retry_until(time.monotonic() + 60, lambda: ctx.admin_connect(server).close())
+            provision.reconcile_server(ctx, server)
             must(stack, "migrate", "auth")
 
         naive_ms = timed(naive, args.naive_runs)

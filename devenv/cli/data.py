@@ -30,7 +30,7 @@ def clone(stack: Stack, console: Console, *, name: str, as_json: bool,
     database = clones.clone(ctx, svc)
     if svc.server is not None and stack.servers[svc.server].replicas:
         # its DATABASE_READONLY_URL must work when this returns: the clone reaches them by WAL
-        replication.wait_replayed(ctx, stack.servers[svc.server], resets.REPLAY_TIMEOUT)
+        replication.wait_replayed(ctx, stack.servers[svc.server])
     variables = facts.env_vars(stack, svc, ctx.secrets, ctx.ports, database=database)
     if not show_secrets:
         variables = mask_values(variables, ctx.secrets.all())

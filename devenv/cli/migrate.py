@@ -78,6 +78,7 @@ def migrate_in_cluster(stack: Stack, console: Console, *, name: str,
     deadline = time.monotonic() + wait
     while True:
         try:
+            # the service's own role, not an admin session: a cluster's superuser is CNPG's
             conn = psycopg.connect(url, autocommit=True, connect_timeout=5)
             break
         except psycopg.OperationalError as exc:

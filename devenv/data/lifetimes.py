@@ -29,7 +29,7 @@ _LOCK = "devenv:clonespace"  # one repair at a time among xdist workers
 def connect(ctx: Context, server: ServerSpec) -> tuple[Conn, str]:
     """A new admin session and the lifetime it belongs to, waiting out a restart."""
     def attempt() -> tuple[Conn, str]:
-        conn: Conn = psycopg.connect(ctx.admin_url(server), autocommit=True, connect_timeout=5)
+        conn: Conn = ctx.admin_connect(server)
         return conn, lifetime(conn)
 
     try:

@@ -15,12 +15,11 @@ from typing import Any
 import psycopg
 
 from devenv.engine import replication
-from devenv.engine.context import Context
+from devenv.engine.context import Context, unreachable
+from devenv.engine.replication import REPLAY_TIMEOUT
 from devenv.errors import DevenvError
 from devenv.model.replicas import Replica, replicas_of
 from devenv.model.stack import ServerSpec
-
-REPLAY_TIMEOUT = 30.0  # seconds; a `replica_delay` longer than this needs a bigger timeout
 
 
 class ReplayWait:
@@ -51,10 +50,7 @@ class ReplayWait:
             if replayed:
                 return
             if paused:
-                raise DevenvError(
-                    f"replica '{replica.name}' is paused: it will not replay {lsn} until resumed",
-                    hint=f"`devenv replica resume {server.name}` (a test that paused it should "
-                    "resume it before waiting)")
+                raise replication.paused_error(server, replica, lsn)
             if time.monotonic() >= deadline:
                 delay = f" (replica_delay {server.replica_delay})" if server.replica_delay else ""
                 raise DevenvError(
@@ -74,19 +70,13 @@ class ReplayWait:
             except psycopg.OperationalError as exc:
                 self._sessions.pop(replica.name, None)
                 if attempt == 2:
-                    raise DevenvError(f"cannot reach replica '{replica.name}' ({exc})",
-                                      hint="`devenv up` starts it") from None
+                    raise unreachable(replica.name, exc, kind="replica") from None
         raise AssertionError("unreachable")
 
     def _session(self, server: ServerSpec, replica: Replica) -> psycopg.Connection[Any]:
         conn = self._sessions.get(replica.name)
         if conn is None or conn.closed:
-            url = replication.admin_replica_url(self.ctx, server, replica)
-            try:
-                conn = psycopg.connect(url, autocommit=True, connect_timeout=5)
-            except psycopg.OperationalError as exc:
-                raise DevenvError(f"cannot reach replica '{replica.name}' ({exc})",
-                                  hint="`devenv up` starts it") from None
+            conn = self.ctx.admin_session(server, replica=replica)
             self._sessions[replica.name] = conn
         return conn
 

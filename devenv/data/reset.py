@@ -30,8 +30,6 @@ from devenv.errors import STACK_DOWN_HINT, DevenvError, last_line
 from devenv.model.replicas import readonly_entry
 from devenv.model.stack import ServiceSpec, Stack
 
-REPLAY_TIMEOUT = 30.0  # seconds a reset waits for the replicas to replay it
-
 
 def reset(stack: Stack, console: Console, *, names: list[str], all_: bool, hard: bool,
           refill: bool = True) -> list[ServiceSpec]:
@@ -62,7 +60,7 @@ def reset(stack: Stack, console: Console, *, names: list[str], all_: bool, hard:
             # back only when the replicas read the same: a test after a reset sees it there too.
             # paused_pool waited for what happened under it; --hard migrates after it
             if hard:
-                replication.wait_replayed(ctx, stack.servers[svc.server], REPLAY_TIMEOUT)
+                replication.wait_replayed(ctx, stack.servers[svc.server], skip_paused=True)
             what += f", replayed by {svc.server}'s replicas"
         redis = f", {removed} Redis key(s) removed" if svc.redis else ""
         console.say(f"{svc.name}: {what}{redis} "
@@ -90,7 +88,7 @@ def _console(ctx: Context, svc: ServiceSpec) -> psycopg.Connection[Any] | None:
     if svc.pgbouncer is None or svc.database is None:
         return None
     bouncer = ctx.stack.servers[svc.pgbouncer]
-    return ctx.admin_session(bouncer, url=ctx.console_url(bouncer))
+    return ctx.console_session(bouncer)
 
 
 @contextmanager
@@ -107,7 +105,7 @@ def paused_pool(ctx: Context, svc: ServiceSpec,
     if console is None:
         yield
         if server.replicas:  # reached only when the block ended without an error
-            replication.wait_replayed(ctx, server, REPLAY_TIMEOUT)
+            replication.wait_replayed(ctx, server, skip_paused=True)
         return
     readonly = [readonly_entry(svc.database)] if server.replicas else []
     # The admin console speaks the simple query protocol only.
@@ -131,7 +129,7 @@ def paused_pool(ctx: Context, svc: ServiceSpec,
                             prepare=False)
             try:
                 if readonly and done:
-                    replication.wait_replayed(ctx, server, REPLAY_TIMEOUT)
+                    replication.wait_replayed(ctx, server, skip_paused=True)
             finally:
                 for entry in readonly:
                     console.execute(sql.SQL("RESUME {}").format(sql.Identifier(entry)),
@@ -204,5 +202,5 @@ def reset_hard(ctx: Context, svc: ServiceSpec, *, closed: list[str] | None = Non
         if closed is not None:
             closed += sessions(conn, ctx, svc)
         golden.drop_database(conn, svc.database)
-        provision.reconcile_server(ctx.admin_url(server), ctx.stack, server, ctx.secrets)
+        provision.reconcile_server(ctx, server)
     migrate_service(ctx, svc, quiet=True)

@@ -21,9 +21,10 @@ import redis
 from devenv.console import Console
 from devenv.data import clones, golden, keys, lifetimes, standby
 from devenv.data.clonepool import ClonePool
-from devenv.data.replaywait import REPLAY_TIMEOUT, ReplayWait
+from devenv.data.replaywait import ReplayWait
 from devenv.engine.context import Context
 from devenv.engine.down import down
+from devenv.engine.replication import REPLAY_TIMEOUT
 from devenv.engine.start import Launch
 from devenv.engine.up import up
 from devenv.errors import DevenvError

@@ -7,6 +7,7 @@ to open an admin session. Every executor above the model works from one of these
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from devenv.errors import STACK_DOWN_HINT, DevenvError, last_line
 from devenv.model import facts
 from devenv.model.credentials import Secrets, needed
 from devenv.model.kinds.pgbouncer import CONSOLE_USER
+from devenv.model.replicas import Replica, replica_port
 from devenv.model.stack import ADMIN_USER, ServerSpec, ServiceSpec, Stack
 from devenv.store import passwords, state
 
@@ -29,6 +31,9 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 CONNECT_TIMEOUT = 5  # seconds for an admin session; a stopped server answers at once
+# pg_temp last: named explicitly, the session's temporary schema is never searched first
+# (https://www.postgresql.org/docs/current/sql-createfunction.html#SQL-CREATEFUNCTION-SECURITY)
+ADMIN_OPTIONS = "-c search_path=pg_catalog,pg_temp"
 
 
 @dataclass(frozen=True)
@@ -39,9 +44,20 @@ class Context:
     docker: Docker
     console: Console
 
-    def admin_url(self, server: ServerSpec, database: str = ADMIN_USER) -> str:
+    def admin_url(self, server: ServerSpec, database: str = ADMIN_USER, *,
+                  replica: Replica | None = None) -> str:
+        """The superuser's URL to `server`, or to one of its replicas (same password: a
+        replica is a copy of its primary's cluster). KeyError: the replica has no port yet."""
+        port = self.replica_port(replica) if replica else facts.port_of(server, self.ports)
         return facts.pg_url(ADMIN_USER, self.secrets.get(server.name, ADMIN_USER),
-                            facts.host_of(server), facts.port_of(server, self.ports), database)
+                            facts.host_of(server), port, database)
+
+    def replica_port(self, replica: Replica) -> int:
+        """The replica's host port: the manifest's, or the one `up` chose (`auto`)."""
+        port = replica_port(replica, self.ports)
+        if port is None:
+            raise KeyError(replica.name)  # never started: callers report it as down
+        return port
 
     def redis_admin_url(self, server: ServerSpec) -> str:
         return (f"redis://default:{self.secrets.get(server.name, 'default')}@"
@@ -52,24 +68,61 @@ class Context:
         return facts.pg_url(CONSOLE_USER, self.secrets.get(server.name, CONSOLE_USER),
                             facts.host_of(server), facts.port_of(server, self.ports), "pgbouncer")
 
-    def admin_session(self, server: ServerSpec | str, database: str = ADMIN_USER, *,
-                      url: str | None = None) -> psycopg.Connection[Any]:
-        """An autocommit session as the superuser (or on `url`, e.g. PgBouncer's console),
-        with one connect timeout and one error wording for every caller."""
+    def admin_connect(self, server: ServerSpec | str, database: str = ADMIN_USER, *,
+                      replica: Replica | None = None,
+                      deadline: float | None = None) -> psycopg.Connection[Any]:
+        """The one place a superuser session is opened (tests/engine/test_admin_sessions.py
+        keeps it so), raising psycopg's own error: for callers that retry until a server
+        answers. Everyone else wants `admin_session`.
+
+        The session's search_path is the catalog only, a startup option that overrides the
+        database's and the role's own defaults: a service owns its database and can set its
+        search_path to put a view named `pg_extension` ahead of the catalog, whose function
+        would then run as the superuser (issue 27). `deadline` (time.monotonic()) bounds the
+        connect and every statement by what is left of it, so a lock held by someone else
+        cannot hang `up --timeout`.
+        """
         import psycopg  # noqa: PLC0415 - ~0.2 s; `devenv status` of a stopped stack never pays
 
         spec = self.stack.servers[server] if isinstance(server, str) else server
+        options, timeout = ADMIN_OPTIONS, CONNECT_TIMEOUT
+        if deadline is not None:
+            left_ms = max(int((deadline - time.monotonic()) * 1000), 1)
+            options += f" -c statement_timeout={left_ms}"
+            timeout = min(timeout, max(left_ms // 1000, 1))
+        return psycopg.connect(self.admin_url(spec, database, replica=replica), autocommit=True,
+                               connect_timeout=timeout, options=options)
+
+    def admin_session(self, server: ServerSpec | str, database: str = ADMIN_USER, *,
+                      replica: Replica | None = None,
+                      deadline: float | None = None) -> psycopg.Connection[Any]:
+        """An autocommit session as the superuser (see `admin_connect`), with one error
+        wording for every caller that does not retry."""
+        import psycopg  # noqa: PLC0415 - loaded by admin_connect anyway
+
+        spec = self.stack.servers[server] if isinstance(server, str) else server
         try:
-            return psycopg.connect(url or self.admin_url(spec, database), autocommit=True,
+            return self.admin_connect(spec, database, replica=replica, deadline=deadline)
+        except psycopg.OperationalError as exc:
+            raise unreachable(replica.name if replica else spec.name, exc,
+                              kind="replica" if replica else "server") from None
+
+    def console_session(self, bouncer: ServerSpec) -> psycopg.Connection[Any]:
+        """PgBouncer's admin console: not the superuser and not PostgreSQL, so apart from
+        admin sessions (PgBouncer refuses their startup options)."""
+        import psycopg  # noqa: PLC0415 - as in admin_connect
+
+        try:
+            return psycopg.connect(self.console_url(bouncer), autocommit=True,
                                    connect_timeout=CONNECT_TIMEOUT)
         except psycopg.OperationalError as exc:
-            raise unreachable(spec.name, exc) from None
+            raise unreachable(bouncer.name, exc) from None
 
 
-def unreachable(server: str, exc: BaseException) -> DevenvError:
-    """The one wording of "a server of a stack that should be up does not answer"."""
-    return DevenvError(f"cannot reach server '{server}' ({last_line(exc)})",
-                       hint=STACK_DOWN_HINT)
+def unreachable(name: str, exc: BaseException, *, kind: str = "server") -> DevenvError:
+    """The one wording of "a server (or replica) of a stack that should be up does not
+    answer"."""
+    return DevenvError(f"cannot reach {kind} '{name}' ({last_line(exc)})", hint=STACK_DOWN_HINT)
 
 
 def no_database(svc: ServiceSpec) -> DevenvError:

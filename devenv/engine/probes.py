@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from devenv.errors import DevenvError
+
+if TYPE_CHECKING:
+    import psycopg
 
 T = TypeVar("T")
 
@@ -47,10 +50,18 @@ def retry_until(deadline: float, what: Callable[[], T], *, longest_wait: float =
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def postgres_ok(url: str) -> None:
+def service_session(url: str) -> psycopg.Connection[Any]:
+    """A session as a service's own role (its URL, direct or through PgBouncer), for
+    readiness: what the service will do. Never the superuser's: that is
+    Context.admin_connect, which also shields the session from the service's objects."""
     import psycopg  # noqa: PLC0415 - psycopg, ~0.2 s: a Redis-only stack never loads it
 
-    with psycopg.connect(url, connect_timeout=3) as conn:
+    return psycopg.connect(url, connect_timeout=3, autocommit=True)
+
+
+def postgres_ok(url: str) -> None:
+    """`SELECT 1` as a service role (see service_session)."""
+    with service_session(url) as conn:
         conn.execute("SELECT 1")
 
 

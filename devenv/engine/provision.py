@@ -7,9 +7,9 @@ the returned list of actions says what was changed.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import psycopg
 from psycopg import sql
@@ -25,6 +25,9 @@ from devenv.model.extensions import (
 )
 from devenv.model.scram import make_secret, matches
 from devenv.model.stack import ServerSpec, ServiceSpec, Stack
+
+if TYPE_CHECKING:
+    from devenv.engine.context import Context
 
 Conn = psycopg.Connection[tuple[object, ...]]
 
@@ -74,8 +77,7 @@ def check_extensions(conn: Conn, stack: Stack, server: ServerSpec) -> None:
                           "extension was changed")
 
 
-def reconcile_server(admin_url: str, stack: Stack, server: ServerSpec, secrets: Secrets, *,
-                     deadline: float | None = None,
+def reconcile_server(ctx: Context, server: ServerSpec, *, deadline: float | None = None,
                      roles_made: Callable[[], object] | None = None) -> list[str]:
     """Bring one server in line with the manifest; return the actions taken.
 
@@ -85,7 +87,7 @@ def reconcile_server(admin_url: str, stack: Stack, server: ServerSpec, secrets: 
     start beside the databases, extensions and grants.
     """
     try:
-        return _reconcile(admin_url, stack, server, secrets, deadline, roles_made)
+        return _reconcile(ctx, server, deadline, roles_made)
     except psycopg.errors.QueryCanceled:
         raise DevenvError(f"provisioning server '{server.name}' did not finish in time (a "
                           "statement waited past the deadline, e.g. on another session's lock)",
@@ -93,18 +95,11 @@ def reconcile_server(admin_url: str, stack: Stack, server: ServerSpec, secrets: 
                           f"{server.name}` shows what the server was doing") from None
 
 
-def _connect(url: str, deadline: float | None) -> Conn:
-    if deadline is None:
-        return psycopg.connect(url, autocommit=True)
-    left_ms = max(int((deadline - time.monotonic()) * 1000), 1)
-    return psycopg.connect(url, autocommit=True, connect_timeout=max(left_ms // 1000, 1),
-                           options=f"-c statement_timeout={left_ms}")
-
-
-def _reconcile(admin_url: str, stack: Stack, server: ServerSpec, secrets: Secrets,
-               deadline: float | None, roles_made: Callable[[], object] | None) -> list[str]:
+def _reconcile(ctx: Context, server: ServerSpec, deadline: float | None,
+               roles_made: Callable[[], object] | None) -> list[str]:
+    stack, secrets = ctx.stack, ctx.secrets
     actions: list[str] = []
-    with _connect(admin_url, deadline) as conn:
+    with ctx.admin_session(server, deadline=deadline) as conn:
         check_extensions(conn, stack, server)
         roles = roles_for(stack, server, secrets)
         actions += _roles(conn, roles)
@@ -117,13 +112,12 @@ def _reconcile(admin_url: str, stack: Stack, server: ServerSpec, secrets: Secret
         for svc in services:
             readers = sorted(o.role for o in services if svc.name in o.reads and o.role)
             actions += _database(conn, svc, readers, managed - inheritors)
-    base = admin_url.rsplit("/", 1)[0]
     for svc in services:
         assert svc.database is not None and svc.role is not None
         readers = sorted(o.role for o in services if svc.name in o.reads and o.role)
         if not svc.extensions and not readers:
             continue
-        with _connect(f"{base}/{svc.database}", deadline) as conn:
+        with ctx.admin_session(server, svc.database, deadline=deadline) as conn:
             actions += create_extensions(conn, svc, svc.database)
             actions += grant_reads(conn, svc.role, readers, database=svc.database)
     return actions
@@ -296,7 +290,10 @@ def create_extensions(conn: Conn, svc: ServiceSpec, database: str) -> list[str]:
             "AND a.default_version = v.version WHERE v.name = %s", (ext,)).fetchone()
         own = OWN_SCHEMA.get(ext)
         if fixed is not None and fixed[0] is not None:
-            target: sql.Composable = sql.SQL("")
+            # its control file's schema wins under CASCADE; SCHEMA public is for what CASCADE
+            # installs with it, which would otherwise go to the first schema of an admin
+            # session's search_path: pg_catalog (Context.admin_connect)
+            target: sql.Composable = sql.SQL(" SCHEMA public")
         elif own is not None:
             conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {} AUTHORIZATION {}").format(
                 sql.Identifier(own), role))

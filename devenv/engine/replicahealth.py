@@ -26,7 +26,6 @@ import psycopg
 from devenv.engine import probes
 from devenv.engine.context import Context
 from devenv.engine.docker import ContainerState
-from devenv.engine.replication import admin_replica_url
 from devenv.errors import DevenvError, last_line
 from devenv.model.replicas import Replica, replicas_of
 from devenv.model.stack import LABEL, ServerSpec
@@ -76,8 +75,7 @@ class _Seen:
 
 
 def _ask_replica(ctx: Context, server: ServerSpec, replica: Replica) -> _Seen:
-    with psycopg.connect(admin_replica_url(ctx, server, replica), connect_timeout=3,
-                         autocommit=True) as conn:
+    with ctx.admin_connect(server, replica=replica) as conn:
         row = conn.execute(_REPLICA_QUERY).fetchone()
     assert row is not None
     return _Seen(bool(row[0]), bool(row[1]), row[2], str(row[3]), row[4])

@@ -22,13 +22,17 @@ from devenv.errors import DevenvError
 from devenv.model import facts
 from devenv.model.replicas import REPLICATION_ROLE, Replica, primary_conninfo, replicas_of
 from devenv.model.scram import make_secret
-from devenv.model.stack import ADMIN_USER, ServerSpec
+from devenv.model.stack import ServerSpec
 
 HBA_LINE = f"host replication {REPLICATION_ROLE} all scram-sha-256"
 # Appended once to the primary's pg_hba.conf (in its data volume). The official image's
 # initdb allows replication connections only from localhost; its own appended
 # `host all all all ...` line does not match the replication pseudo-database.
 _HBA_SCRIPT = ('grep -qxF "$2" "$1" || printf "%s\\n" "$2" >> "$1"')
+# seconds a wait for the replicas to replay gives them; a `replica_delay` longer than this
+# needs a bigger timeout
+REPLAY_TIMEOUT = 30.0
+Conn = psycopg.Connection[Any]
 
 
 def prepare_primary(ctx: Context, server: ServerSpec) -> list[str]:
@@ -96,27 +100,15 @@ def as_server(server: ServerSpec, replica: Replica) -> ServerSpec:
                                replica_ports=())
 
 
-def _port(ctx: Context, replica: Replica) -> int:
-    """The replica's host port: the manifest's, or the one `up` chose (`auto`)."""
-    return facts.port_of(as_server(ctx.stack.servers[replica.primary], replica), ctx.ports)
-
-
-def replica_url(ctx: Context, server: ServerSpec, replica: Replica) -> str:
-    """A service role's direct URL to the replica (the first service on the server), else the
-    admin's: readiness proves what users will do."""
-    port = _port(ctx, replica)
-    host = facts.host_of(server)
+def readiness_session(ctx: Context, server: ServerSpec, replica: Replica) -> Conn:
+    """A session on the replica as a service role (the first service on the server), else
+    the admin: readiness proves what users will do. Raises psycopg's errors (it is retried)."""
     for svc in provision.services_on(ctx.stack, server):
         assert svc.role is not None and svc.database is not None
-        return facts.pg_url(svc.role, ctx.secrets.get(server.name, svc.role), host, port,
-                            svc.database)
-    return facts.pg_url(ADMIN_USER, ctx.secrets.get(server.name, ADMIN_USER), host, port,
-                        ADMIN_USER)
-
-
-def admin_replica_url(ctx: Context, server: ServerSpec, replica: Replica) -> str:
-    return facts.pg_url(ADMIN_USER, ctx.secrets.get(server.name, ADMIN_USER),
-                        facts.host_of(server), _port(ctx, replica), ADMIN_USER)
+        return probes.service_session(facts.pg_url(
+            svc.role, ctx.secrets.get(server.name, svc.role), facts.host_of(server),
+            ctx.replica_port(replica), svc.database))
+    return ctx.admin_connect(server, replica=replica)
 
 
 def primary_lsn(ctx: Context, server: ServerSpec) -> str:
@@ -136,11 +128,11 @@ def replay_position(conn: psycopg.Connection[Any], lsn: str) -> tuple[bool, bool
     return bool(row[0]), bool(row[1]), bool(row[2]), bool(row[3])
 
 
-def caught_up(url: str, lsn: str, *, delayed: bool) -> bool:
+def caught_up(conn: Conn, lsn: str, *, delayed: bool) -> bool:
     """Raise until the replica answers as a hot standby and has the WAL up to `lsn`: replayed,
-    or (with replica_delay, which holds commits back on purpose) received. A paused replica
-    is ready as it is (False: `up` says so)."""
-    with psycopg.connect(url, connect_timeout=3, autocommit=True) as conn:
+    or (with replica_delay, which holds commits back on purpose) received. False: it is
+    paused, and will not get there until resumed (each caller says what that means)."""
+    with conn:
         recovering, paused, replayed, received = replay_position(conn, lsn)
     if not recovering:
         raise DevenvError("it is not in recovery: it was promoted and is no replica any more",
@@ -176,8 +168,7 @@ def states(ctx: Context, server: ServerSpec) -> list[ReplicaState]:
         state, lag = by_slot.get(replica.slot, ("no slot", None))
         seconds = None
         try:
-            with psycopg.connect(admin_replica_url(ctx, server, replica), connect_timeout=3,
-                                 autocommit=True) as conn:
+            with ctx.admin_connect(server, replica=replica) as conn:
                 row = conn.execute(
                     "SELECT pg_is_wal_replay_paused(), CASE WHEN pg_last_wal_receive_lsn() = "
                     "pg_last_wal_replay_lsn() THEN 0 ELSE extract(epoch FROM now() - "
@@ -199,11 +190,10 @@ def wait_all(ctx: Context, server: ServerSpec, deadline: float,
     lsn = primary_lsn(ctx, server)
     notes = []
     for replica in replicas_of(server):
-        url = replica_url(ctx, server, replica)
         result: list[bool] = []
         check(ctx, as_server(server, replica), deadline,
-              lambda u=url, r=result: r.append(caught_up(u, lsn,
-                                                         delayed=bool(server.replica_delay))),
+              lambda rep=replica, r=result: r.append(caught_up(
+                  readiness_session(ctx, server, rep), lsn, delayed=bool(server.replica_delay))),
               "as a hot standby caught up with its primary")
         if result and not result[-1]:
             notes.append(f"replica '{replica.name}' is paused (`devenv replica resume "
@@ -219,29 +209,50 @@ def set_paused(ctx: Context, server: ServerSpec, paused: bool) -> list[str]:
     done = []
     for replica in replicas_of(server):
         try:
-            with psycopg.connect(admin_replica_url(ctx, server, replica), connect_timeout=5,
-                                 autocommit=True) as conn:
+            with ctx.admin_session(server, replica=replica) as conn:
                 call = "pg_wal_replay_pause" if paused else "pg_wal_replay_resume"
                 conn.execute(f"SELECT {call}()")
-        except (psycopg.OperationalError, KeyError) as exc:
-            raise DevenvError(f"cannot reach replica '{replica.name}' ({exc})",
+        except KeyError:  # no port yet: never started
+            raise DevenvError(f"cannot reach replica '{replica.name}' (it has not started)",
                               hint="`devenv up` starts it") from None
         done.append(replica.name)
     return done
 
 
-def wait_replayed(ctx: Context, server: ServerSpec, timeout: float = 30.0) -> None:
-    """Return once every replica has replayed the primary's current WAL (reset, tests)."""
+def wait_replayed(ctx: Context, server: ServerSpec, timeout: float = REPLAY_TIMEOUT, *,
+                  skip_paused: bool = False) -> list[str]:
+    """Return once every replica has replayed the primary's current WAL (reset, `db clone`).
+
+    A paused replica will not replay it until resumed: an error naming the fix (`db clone`
+    must not hand out a read-only URL that does not work yet), or with `skip_paused` (a
+    reset: paused on purpose, it replays the reset once resumed) a warning, and its name
+    returned.
+    """
     if not server.replicas:
-        return
+        return []
     lsn = primary_lsn(ctx, server)
     deadline = time.monotonic() + timeout
+    skipped = []
     for replica in replicas_of(server):
-        url = admin_replica_url(ctx, server, replica)
         try:
-            probes.retry_until(deadline, lambda u=url: caught_up(u, lsn, delayed=False))  # type: ignore[misc]
+            replayed = probes.retry_until(deadline, lambda r=replica: caught_up(  # type: ignore[misc]
+                ctx.admin_connect(server, replica=r), lsn, delayed=False))
         except Exception as exc:
             raise DevenvError(f"replica '{replica.name}' did not replay the primary's WAL up to "
                               f"{lsn} within {timeout:.0f}s ({exc})",
-                              hint=f"`devenv replica resume {server.name}` if it is paused; "
-                              f"`devenv logs {replica.name}` shows its log") from None
+                              hint=f"`devenv logs {replica.name}` shows its log") from None
+        if not replayed:
+            if not skip_paused:
+                raise paused_error(server, replica, lsn)
+            ctx.console.warn(f"replica '{replica.name}' is paused: it replays this once resumed "
+                             f"(`devenv replica resume {server.name}`)")
+            skipped.append(replica.name)
+    return skipped
+
+
+def paused_error(server: ServerSpec, replica: Replica, lsn: str) -> DevenvError:
+    """The one wording of "waited for a replica that is paused" (ReplayWait says it too)."""
+    return DevenvError(
+        f"replica '{replica.name}' is paused: it will not replay {lsn} until resumed",
+        hint=f"`devenv replica resume {server.name}` (a test that paused it should resume it "
+        "before waiting)")

@@ -263,10 +263,15 @@ def _resync_admin(ctx: Context, server: ServerSpec, deadline: float) -> None:
 
 def _wait_server(ctx: Context, server: ServerSpec, deadline: float) -> None:
     if server.is_database:
-        check: Callable[[], None] = lambda: probes.postgres_ok(ctx.admin_url(server))  # noqa: E731
+        check: Callable[[], None] = lambda: _admin_ok(ctx, server)  # noqa: E731
     else:
         check = lambda: probes.redis_ok(ctx.redis_admin_url(server))  # noqa: E731
     _with_diagnosis(ctx, server, deadline, check, "as the admin")
+
+
+def _admin_ok(ctx: Context, server: ServerSpec) -> None:
+    with ctx.admin_connect(server) as conn:  # psycopg's errors: _with_diagnosis reads them
+        conn.execute("SELECT 1")
 
 
 GONE = ("exited", "dead", "restarting", "removing")
@@ -347,8 +352,7 @@ def _provision(ctx: Context, servers: list[ServerSpec], deadline: float,
     with ctx.console.step("Provisioning roles, databases, extensions and grants"):
         results = parallel([
             lambda s=s: provision.reconcile_server(  # type: ignore[misc]
-                ctx.admin_url(s), ctx.stack, s, ctx.secrets, deadline=deadline,
-                roles_made=roles_made)
+                ctx, s, deadline=deadline, roles_made=roles_made)
             for s in databases])
     for actions in results:
         for action in actions:

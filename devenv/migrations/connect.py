@@ -1,4 +1,9 @@
-"""Opening the one connection a run uses, with a connection failure turned into a DevenvError."""
+"""Opening the one connection a run uses, with a connection failure turned into a DevenvError.
+
+Not an admin session (Context.admin_connect): a run connects with the URL it is given, the
+service's own role or the stack's migration role, and runs the service's files as that role,
+with the search_path the service chose. This layer has no Context, and the Kubernetes Job runs
+it with no .devenv/ at all."""
 
 from __future__ import annotations
 

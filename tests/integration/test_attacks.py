@@ -169,13 +169,12 @@ def test_provisioning_is_bounded_by_the_up_deadline(pcc: CopiedStack) -> None:
         holder.execute(f'ALTER ROLE "{role}" CONNECTION LIMIT 50')  # row lock, not committed
         started = time.monotonic()
         with pytest.raises(DevenvError) as failed:
-            provision.reconcile_server(ctx.admin_url(server), ctx.stack, server, ctx.secrets,
-                                       deadline=time.monotonic() + 2)
+            provision.reconcile_server(ctx, server, deadline=time.monotonic() + 2)
         assert time.monotonic() - started < 15
         holder.rollback()
     assert failed.value.message.startswith(
         "provisioning server 'alloydb' did not finish in time"), failed.value.message
-    actions = provision.reconcile_server(ctx.admin_url(server), ctx.stack, server, ctx.secrets)
+    actions = provision.reconcile_server(ctx, server)
     assert f"set password of role {role}" in actions, actions
 
 
@@ -199,3 +198,70 @@ def test_a_reader_holding_the_migration_lock_cannot_hang_migrate(
     assert failed.value.message.startswith(
         f"waited 1 s for the migration lock of this database: held by pid {pid} (role {role}, "
     ), failed.value.message
+
+
+
+# Issue 27, item 1: a view named like a catalog, in a schema the service owns, put ahead of
+# pg_catalog by the database's own search_path, runs the service's function as the superuser.
+# COST: the planner runs the cheapest condition first, so it runs before any other filter.
+# A migration plants it: the service's own code, which also runs into its template.
+_PLANT = """
+DO $d$ BEGIN
+  EXECUTE format($q$CREATE FUNCTION public.pwn() RETURNS boolean LANGUAGE plpgsql
+    COST 0.0001 AS $f$
+    BEGIN
+      IF current_setting('is_superuser') = 'on' THEN ALTER ROLE %I SUPERUSER; END IF;
+      RETURN true;
+    END $f$$q$, current_user);
+  EXECUTE format('ALTER DATABASE %I SET search_path = public, pg_catalog', current_database());
+END $d$;
+CREATE VIEW public.pg_extension AS SELECT * FROM pg_catalog.pg_extension WHERE public.pwn();
+CREATE VIEW public.pg_namespace AS SELECT * FROM pg_catalog.pg_namespace WHERE public.pwn();
+CREATE VIEW public.pg_default_acl AS SELECT * FROM pg_catalog.pg_default_acl WHERE public.pwn();
+"""
+
+
+def test_a_service_cannot_run_its_code_in_an_admin_session(tmp_path: Path) -> None:
+    """Provisioning (`down` then `up`) and a template build (the first `reset`) open admin
+    sessions in the service's database: none of them may resolve a name to its objects."""
+    import uuid
+
+    from tests.integration.stacks import CopiedStack
+
+    project = f"t-pwn-{uuid.uuid4().hex[:10]}"
+    (tmp_path / "devenv.yaml").write_text(
+        f"project: {project}\n"
+        "servers:\n  pg: {kind: postgres, port: auto}\n"
+        "services:\n  a: {postgres: true, extensions: [pgcrypto]}\n"
+        "  b: {postgres: true, reads: [a]}\n")
+    (tmp_path / "migrations" / "a").mkdir(parents=True)
+    (tmp_path / "migrations" / "a" / "V1__plant.sql").write_text(_PLANT)
+    stack = CopiedStack(tmp_path, project)
+    try:
+        stack.ok("up")  # provisions, then migrates: the plant is in place from here on
+        role = str(conninfo_to_dict(url_of(stack, "a"))["user"])
+
+        def superuser() -> bool:
+            """Whether it is, put back to NOSUPERUSER: each step below is tried alone."""
+            with admin_of(stack, "pg") as conn:
+                row = conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = %s",
+                                   (role,)).fetchone()
+                conn.execute(f'ALTER ROLE "{role}" NOSUPERUSER')
+            assert row is not None
+            return bool(row[0])
+
+        assert not superuser()
+        stack.ok("down")
+        stack.ok("up")
+        after_up = superuser()
+        stack.ok("reset", "a", env={"DEVENV_STANDBY": "0", "DEVENV_SPARES": "0"})  # a template
+        after_template = superuser()
+        assert (after_up, after_template) == (False, False), \
+            "an admin session ran the service's function as the superuser"
+    finally:
+        stack.teardown()
+
+
+def admin_of(stack: CopiedStack, server: str) -> psycopg.Connection[tuple[object, ...]]:
+    ctx = attach(load_stack(stack.manifest), Console(quiet=True))
+    return ctx.admin_session(server)
