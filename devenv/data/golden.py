@@ -188,7 +188,10 @@ def _build(ctx: Context, svc: ServiceSpec, conn: Conn, name: str, mark: str, dig
             ident, sql.Literal(f"{mark}{digest}:building")))
         database_access(conn, name, readers(ctx, svc), [])
         _extensions(ctx, svc, name)
-        migrate_service(ctx, svc, database=name, quiet=True)
+        try:
+            migrate_service(ctx, svc, database=name, quiet=True)
+        except DevenvError as exc:
+            raise template_failed(svc, name, exc) from None
         assert svc.server is not None
         with ctx.admin_session(svc.server, name) as db:
             grant_reads(db, svc.role, readers(ctx, svc), database=name)
@@ -202,6 +205,16 @@ def _build(ctx: Context, svc: ServiceSpec, conn: Conn, name: str, mark: str, dig
                 _drop(conn, old)
         drop_marked(conn, f"{SPARE_MARK}{svc.name}:")  # spares: copies of the old template
         return name
+
+
+def template_failed(svc: ServiceSpec, name: str, exc: DevenvError) -> DevenvError:
+    """A migration or seed failed in the template, not in the service's database: the
+    runner's "still at version N, run `devenv migrate`" would point at the wrong one."""
+    return DevenvError(
+        f"building the template of {svc.name} ({name}, a fresh database migrated and seeded "
+        f"from the files) failed: {exc.message}",
+        hint=f"{svc.name}'s own database {svc.database} was not touched. Fix the file; the "
+        f"next `devenv reset {svc.name}` (or test) builds the template again from scratch")
 
 
 def _extensions(ctx: Context, svc: ServiceSpec, database: str) -> None:

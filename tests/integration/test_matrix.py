@@ -335,6 +335,24 @@ def test_reset_puts_one_service_back_and_touches_no_other(stack: CopiedStack,
                    key="DATABASE_READONLY_DIRECT_URL") == rows
 
 
+def test_a_migration_failing_in_the_template_says_so_and_leaves_the_service_alone(
+        stack: CopiedStack) -> None:
+    broken = stack.root / "migrations" / "launch" / "V4__Broken.sql"
+    broken.write_text("SELECT no_such_function();\n")
+    try:
+        result = run(stack, "reset", "launch", ok=False)
+    finally:
+        broken.unlink()
+    text = result.stdout + result.stderr
+    assert result.code == 1
+    assert "building the template of launch (launch_dev_tpl_" in text, text
+    assert "V4__Broken.sql" in text and "launch's own database launch_dev was not touched" in text
+    assert "run `devenv migrate" not in text
+    assert_all_seeded(stack)
+    run(stack, "reset", "launch")  # the files as before: their template is still there
+    assert_all_seeded(stack)
+
+
 def test_reset_hard_rebuilds_from_the_files(stack: CopiedStack) -> None:
     query(stack, "launch", "DELETE FROM events")
     result = run(stack, "reset", "launch", "--hard")
@@ -462,6 +480,7 @@ def test_down_volumes_removes_everything(stack: CopiedStack) -> None:
 
 OPERATIONS = ("cold up", "warm up", "up SERVICE", "status", "ps", "logs", "doctor",
               "migrate --to", "rollback", "validate", "repair", "seed --force", "reset",
+              "reset with a broken template",
               "reset --hard", "db clone", "db drop", "db prune", "db list",
               "pytest plugin", "pytest plugin -n 2", "generate --check",
               "export kubernetes", "down + up", "down --volumes")
