@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.integration.replica_reads import one
-from tests.integration.stacks import PCC, CopiedStack, copied, free_ports
+from tests.integration.stacks import PCC, CopiedStack, copied
 
 pytestmark = pytest.mark.xdist_group("test_replica_ops")
 REPLICA = "alloydb-replica-1"
@@ -103,13 +103,12 @@ def test_logs_of_an_unknown_name_lists_servers_and_replicas(pcc: CopiedStack) ->
 
 
 def test_a_replica_port_set_in_the_manifest_is_where_the_replica_listens(tmp_path: Path) -> None:
-    (port,) = free_ports(1)
-
     def edit(manifest: dict[str, Any]) -> None:
         _one_service_one_replica(manifest)
-        manifest["servers"]["alloydb"]["replicas"] = [{"port": port}]
+        manifest["servers"]["alloydb"]["replicas"] = [{"port": 7219}]
 
     with copied(PCC, tmp_path, prefix="t-rport", edit=edit) as stack:
+        port = stack.ports[REPLICA]  # copied gives every `port:` key a free port of its own
         stack.ok("up")
         # in the committed file, like a server's port: not a variable of .devenv/compose.env
         assert f"- 127.0.0.1:{port}:5432\n" in (stack.root / "compose/compose.yaml").read_text()
