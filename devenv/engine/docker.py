@@ -181,19 +181,25 @@ class Docker:
                      or []]
         return names[0] if len(names) == 1 else None
 
-    def image_config(self, image: str) -> dict[str, Any] | None:
-        """The image's runtime config (Env, Volumes, User...) as `docker image inspect` gives
-        it; None when the image is not on this machine."""
+    def _inspect_image(self, image: str) -> dict[str, Any] | None:
+        """`docker image inspect` of one image (Engine API when its socket answers); None
+        when the image is not on this machine."""
         path = _socket_path()
         if path is not None:
             found = _api_get(path, f"/images/{urllib.parse.quote(image, safe='')}/json",
                              missing_ok=True)
-            return dict(found.get("Config") or {}) if found else None
-        done = subprocess.run(["docker", "image", "inspect", "--format", "{{json .Config}}",
-                               image], capture_output=True, text=True, check=False)
+            return dict(found) if found else None
+        done = subprocess.run(["docker", "image", "inspect", "--format", "{{json .}}", image],
+                              capture_output=True, text=True, check=False)
         if done.returncode != 0:
             return None
         return dict(json.loads(done.stdout or "{}") or {})
+
+    def image_config(self, image: str) -> dict[str, Any] | None:
+        """The image's runtime config (Env, Volumes, User...) as `docker image inspect` gives
+        it; None when the image is not on this machine."""
+        found = self._inspect_image(image)
+        return None if found is None else dict(found.get("Config") or {})
 
     def pg_version_in(self, volume: str, image: str) -> int | None:
         """The PostgreSQL major whose data a volume holds (its PG_VERSION file), read by a
@@ -214,14 +220,8 @@ class Docker:
 
     def image_id(self, image: str) -> str | None:
         """The image's id; None when it is not on this machine."""
-        path = _socket_path()
-        if path is not None:
-            found = _api_get(path, f"/images/{urllib.parse.quote(image, safe='')}/json",
-                             missing_ok=True)
-            return str(found["Id"]) if found else None
-        done = subprocess.run(["docker", "image", "inspect", "--format", "{{.Id}}", image],
-                              capture_output=True, text=True, check=False)
-        return done.stdout.strip() if done.returncode == 0 else None
+        found = self._inspect_image(image)
+        return None if found is None else str(found["Id"])
 
     def image_contents(self, image_id: str) -> tuple[frozenset[str], frozenset[str]]:
         """(extensions, shared libraries) a PostgreSQL image ships, read by a throwaway

@@ -71,15 +71,8 @@ def check_contents(stack: Stack, docker: Docker, servers: list[ServerSpec]) -> N
             known[image_id] = {"extensions": sorted(names), "libraries": sorted(libraries)}
         names = frozenset(known[image_id]["extensions"])
         libraries = frozenset(known[image_id]["libraries"])
-        for svc in stack.services.values():
-            if svc.server != server.name:
-                continue
-            for ext in svc.extensions:
-                if ext not in names:
-                    close = extensions.close_matches(ext, names)
-                    near = f"; did you mean {' or '.join(close)}?" if close else ""
-                    problems.append(f"extension '{ext}' (services.{svc.name}.extensions) is not "
-                                    f"in image {image} of server '{server.name}'{near}")
+        problems += extensions.missing(stack, server, names,
+                                       f"in image {image} of server '{server.name}'")
         for lib in server.preload:
             if lib not in libraries:
                 problems.append(f"library '{lib}' (preloaded for the extensions of server "

@@ -21,7 +21,7 @@ from devenv.model.extensions import (
     OWN_SCHEMA,
     USAGE_SCHEMA,
     built_image,
-    close_matches,
+    missing,
 )
 from devenv.model.scram import make_secret, matches
 from devenv.model.stack import ServerSpec, ServiceSpec, Stack
@@ -60,16 +60,9 @@ def roles_for(stack: Stack, server: ServerSpec, secrets: Secrets) -> list[RoleSp
 
 def check_extensions(conn: Conn, stack: Stack, server: ServerSpec) -> None:
     """Fail before any change when the image lacks a requested extension."""
-    available = {str(r[0]) for r in conn.execute("SELECT name FROM pg_available_extensions")}
-    problems = []
-    for svc in services_on(stack, server):
-        for ext in svc.extensions:
-            if ext not in available:
-                close = close_matches(ext, available)
-                near = f"; did you mean {' or '.join(close)}?" if close else ""
-                problems.append(f"extension '{ext}' (services.{svc.name}.extensions) is not "
-                                f"available on server '{server.name}' (image "
-                                f"{built_image(stack, server) or server.image}){near}")
+    available = [str(r[0]) for r in conn.execute("SELECT name FROM pg_available_extensions")]
+    problems = missing(stack, server, available, f"available on server '{server.name}' (image "
+                       f"{built_image(stack, server) or server.image})")
     if problems:
         raise DevenvError("\n".join(problems),
                           hint="use an image that ships it (set `image:` on the server) or "

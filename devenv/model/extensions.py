@@ -115,6 +115,23 @@ def close_matches(name: str, candidates: Iterable[str]) -> list[str]:
     return difflib.get_close_matches(name, sorted(candidates), n=3, cutoff=0.75)
 
 
+def missing(stack: Stack, server: ServerSpec, available: Iterable[str], where: str) -> list[str]:
+    """One line per extension a service of `server` lists that is not in `available` (what
+    the image or the running server has), with its close match; `where` names the place."""
+    have = frozenset(available)
+    problems = []
+    for svc in stack.services.values():
+        if svc.server != server.name:
+            continue
+        for ext in svc.extensions:
+            if ext not in have:
+                close = close_matches(ext, have)
+                near = f"; did you mean {' or '.join(close)}?" if close else ""
+                problems.append(f"extension '{ext}' (services.{svc.name}.extensions) is not "
+                                f"{where}{near}")
+    return problems
+
+
 def extensions_on(stack: Stack, server: ServerSpec) -> list[str]:
     return list(dict.fromkeys(e for s in stack.services.values() if s.server == server.name
                               for e in s.extensions))

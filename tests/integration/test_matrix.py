@@ -108,10 +108,6 @@ def assert_all_seeded(stack: CopiedStack, *, but: tuple[str, ...] = ()) -> None:
             assert seeded(stack, service) == rows, f"{service}.{table}"
 
 
-def containers(stack: CopiedStack) -> dict[str, str]:
-    return stack.containers()
-
-
 # -- cold up ------------------------------------------------------------------------------------
 
 
@@ -213,13 +209,13 @@ def test_pgbouncer_redis_and_valkey_as_each_service(stack: CopiedStack) -> None:
 
 
 def test_warm_up_changes_nothing(stack: CopiedStack) -> None:
-    before = containers(stack)
+    before = stack.containers()
     result = run(stack, "up")
     assert f"{stack.project} is up to date" in result.stdout
-    assert containers(stack) == before
+    assert stack.containers() == before
     result = run(stack, "up", "geo")
     assert f"{stack.project} is up to date" in result.stdout
-    assert containers(stack) == before
+    assert stack.containers() == before
 
 
 def test_status_ps_logs_and_doctor_cover_every_server_and_the_replica(
@@ -474,7 +470,7 @@ def test_down_then_up_keeps_volume_data_and_reseeds_tmpfs(stack: CopiedStack) ->
 def test_down_volumes_removes_everything(stack: CopiedStack) -> None:
     run(stack, "down", "--volumes", "--yes")
     assert stack.volumes() == []
-    assert containers(stack) == {}
+    assert stack.containers() == {}
     print(f"\nmatrix: {len(FEATURES)} features x {len(OPERATIONS)} operations")
 
 
