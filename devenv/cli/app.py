@@ -175,10 +175,16 @@ def up(
     resync: Annotated[bool, typer.Option(
         "--resync-passwords", help="Set the passwords of .devenv/ on existing servers (after "
         ".devenv/ was lost); data is kept.")] = False,
+    show_plan: Annotated[bool, typer.Option(
+        "--plan", help="Print what `up` would change and change nothing (`devenv plan`).")
+                         ] = False,
 ) -> None:
     """Start, provision, migrate and seed; write each service's .env file."""
     from devenv.cli import lifecycle
 
+    if show_plan:
+        lifecycle.plan(_stack(ctx), _console(ctx), names=services or [], as_json=False)
+        return
     lifecycle.up(_stack(ctx), _console(ctx), names=services or [], timeout=timeout,
                  migrate=not no_migrate, resync=resync)
 
@@ -469,6 +475,15 @@ def ps(ctx: typer.Context) -> None:
     from devenv.cli import lifecycle
 
     lifecycle.ps(_stack(ctx), _console(ctx))
+
+
+@app.command()
+def plan(ctx: typer.Context, services: Services = None, json_: Json = False) -> None:
+    """Print what `devenv up` would change (files, images, containers, roles, databases,
+    extensions, grants, migrations, seeds, env files); change nothing."""
+    from devenv.cli import lifecycle
+
+    lifecycle.plan(_stack(ctx), _console(ctx), names=services or [], as_json=json_)
 
 
 @app.command()

@@ -28,6 +28,18 @@ def stale(stack: Stack) -> list[Path]:
     return out
 
 
+def pending(stack: Stack, ports: dict[str, int], creds: Secrets) -> list[tuple[Path, bool]]:
+    """(file, whether it exists) for every generated file `write` would change: what `devenv
+    plan` lists, read from disk only."""
+    out = []
+    rendered = {**render.compose_files(stack), **render.state_files(stack, creds, ports)}
+    for rel, text in rendered.items():
+        old = _text(stack.root / rel)
+        if old != text:
+            out.append((rel, old is not None))
+    return out
+
+
 Previous = dict[Path, "str | None"]  # a file's text before `write` changed it; None: absent
 
 
