@@ -16,7 +16,6 @@ import psycopg
 from psycopg import sql
 
 from devenv.errors import DevenvError
-from devenv.model.credentials import Secrets
 from devenv.model.extensions import (
     ONE_DATABASE,
     OWN_SCHEMA,
@@ -25,6 +24,7 @@ from devenv.model.extensions import (
     missing,
 )
 from devenv.model.scram import make_secret, matches
+from devenv.model.secrets import Secrets
 from devenv.model.stack import ServerSpec, ServiceSpec, Stack
 
 if TYPE_CHECKING:

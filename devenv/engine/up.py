@@ -247,7 +247,7 @@ def _await_servers(ctx: Context, servers: list[ServerSpec], deadline: float, *,
                        for s in servers if s.is_database])
     with ctx.console.step("Waiting for the servers to answer"):
         parallel([lambda s=s: _wait_server(ctx, s, deadline)  # type: ignore[misc]
-                   for s in servers if s.kind != "pgbouncer"])
+                   for s in servers if not s.is_pooler])
     images.record_majors(ctx.stack, servers)
 
 

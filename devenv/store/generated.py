@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from devenv.model import render
-from devenv.model.credentials import Secrets
+from devenv.model.secrets import Secrets
 from devenv.model.stack import Stack
 from devenv.store import passwords
 from devenv.store.files import write_atomic, write_private
