@@ -42,6 +42,9 @@ app.add_typer(db_app, name="db")
 export_app = typer.Typer(help="The stack for somewhere other than this machine.",
                          no_args_is_help=True)
 app.add_typer(export_app, name="export")
+migration_app = typer.Typer(help="Migration files of a service's folder.",
+                            no_args_is_help=True)
+app.add_typer(migration_app, name="migration")
 replica_app = typer.Typer(help="Read replicas: stop and restart their WAL replay (lag on demand).",
                           no_args_is_help=True)
 app.add_typer(replica_app, name="replica")
@@ -265,6 +268,30 @@ def env(
               show_secrets=show_secrets, role=role)
 
 
+@app.command()
+def url(
+    ctx: typer.Context,
+    service: RoleService = None,
+    readonly: Annotated[bool, typer.Option(
+        "--readonly", help="The read replicas' URL (through PgBouncer when pooled).")] = False,
+    direct: Annotated[bool, typer.Option(
+        "--direct", help="Straight to the server, not through PgBouncer.")] = False,
+    redis: Annotated[bool, typer.Option("--redis", help="The service's Redis URL.")] = False,
+    show_secrets: Annotated[bool, typer.Option("--show-secrets",
+                                               help="Print the password instead of ****.")
+                            ] = False,
+    role: Role = "service",
+) -> None:
+    """Print one connection string of a service (for a GUI client or another tool): its
+    DATABASE_URL, or with --direct/--readonly/--redis the matching variable of its .env file;
+    masked unless --show-secrets."""
+    from devenv.cli import project as verbs
+
+    service = _role_service(ctx, service, role)
+    verbs.url(_stack(ctx), _console(ctx), service=service, role=role, readonly=readonly,
+              direct=direct, redis=redis, show_secrets=show_secrets)
+
+
 Services = Annotated[Optional[list[str]], typer.Argument(  # noqa: UP045
     help="Services (default: all).")]
 ResetServices = Annotated[Optional[list[str]], typer.Argument(  # noqa: UP045
@@ -291,6 +318,22 @@ def migrate(
         verbs.migrate_in_cluster(_stack(ctx), _console(ctx), name=(services or [""])[0])
         return
     verbs.migrate(_stack(ctx), _console(ctx), names=services or [], target=to)
+
+
+@migration_app.command("new")
+def migration_new(
+    ctx: typer.Context,
+    service: Service,
+    name: Annotated[str, typer.Argument(help="What it does, e.g. add_users.")],
+    format_: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--format", help="flyway, golang-migrate or dbmate: only for a folder with no "
+        "migration yet (default: flyway).")] = None,
+) -> None:
+    """Create the next migration file(s) of a service, in its folder's own format and
+    numbering (sequence or timestamp); a golang-migrate folder gets an up and a down file."""
+    from devenv.cli import migrate as verbs
+
+    verbs.new(_stack(ctx), _console(ctx), name=service, title=name, fmt=format_)
 
 
 @app.command()
