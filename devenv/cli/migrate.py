@@ -210,12 +210,12 @@ def new(stack: Stack, console: Console, *, name: str, title: str, fmt: str | Non
 
     svc = select(stack, [name])[0]
     spec = svc.migrations
+    if spec is not None and spec.command is not None:
+        raise DevenvError(f"service '{name}' is migrated by `{spec.command}`",
+                          hint="create the file with that tool (e.g. `alembic revision -m ...`)")
     if spec is None or spec.path is None:
         raise DevenvError(f"service '{name}' has no migrations folder",
                           hint=f"give it a database (`postgres: true` in services.{name})")
-    if spec.command is not None:
-        raise DevenvError(f"service '{name}' is migrated by `{spec.command}`",
-                          hint="create the file with that tool (e.g. `alembic revision -m ...`)")
     if fmt is not None and fmt not in FORMAT_NAMES:
         raise DevenvError(f"unknown migration format {fmt!r}",
                           hint=f"use one of: {', '.join(FORMAT_NAMES)}")

@@ -38,12 +38,26 @@ def assign_auto(stack: Stack, known: dict[str, int]) -> dict[str, int]:
                 if r.port is None}  # a port set in the manifest is neither chosen nor kept
     out = {name: port for name, port in known.items()
            if (name in stack.servers and stack.servers[name].port is None) or name in replicas}
+    fixed = {s.port for s in stack.servers.values() if s.port is not None} | {
+        r.port for s in stack.servers.values() for r in replicas_of(s) if r.port is not None}
+
+    def choose(bind: str) -> int:
+        if stack.port_base is None:
+            return pick_free(bind)
+        port = stack.port_base  # the next one from the base nothing else holds
+        while port in fixed or port in out.values() or not _free(bind, port):
+            port += 1
+            if port > 65535:
+                raise DevenvError(f"no free host port from ports.base {stack.port_base} up",
+                                  hint=f"lower ports.base in {stack.manifest_name}")
+        return port
+
     for server in stack.servers.values():
         if server.port is None and server.name not in out:
-            out[server.name] = pick_free(server.bind)
+            out[server.name] = choose(server.bind)
     for name, server in replicas.items():  # a replica's port is always chosen here, kept
         if name not in out:
-            out[name] = pick_free(server.bind)
+            out[name] = choose(server.bind)
     return out
 
 

@@ -332,6 +332,13 @@ class Roles(_Model):
         return None if value is None else check_identifier(value)
 
 
+class Ports(_Model):
+    base: int = Field(ge=1024, le=65000, description=(
+        "The first host port of the project: every server and replica without a `port:` takes "
+        "the next free one from here, in manifest order, chosen once and kept in .devenv/ (as "
+        "'auto' is). Gives each project its own range."))
+
+
 class Manifest(_Model):
     project: str = Field(description="Compose project name; prefixes containers and volumes.")
     environment: str = Field("dev", description="Used in naming patterns ({environment}).")
@@ -341,6 +348,7 @@ class Manifest(_Model):
     env_example: str | Literal[False] = Field(
         ".env.example", description="Where `up` and `generate` write the names of each "
         "service's variables (no values), to commit; false: nowhere.")
+    ports: Ports | None = Field(None, description="Host ports for the whole project.")
     naming: Naming = Field(default_factory=Naming, description="Name patterns.")
     roles: Roles = Field(default_factory=Roles, description="Optional shared roles.")
     servers: dict[str, Server] = Field(

@@ -79,6 +79,7 @@ class _Resolver:
             naming_database=self.mf.naming.database,
             naming_role=self.mf.naming.role,
             env_example=None if self.mf.env_example is False else Path(self.mf.env_example),
+            port_base=self.mf.ports.base if self.mf.ports else None,
         )
 
     # -- servers -------------------------------------------------------------------------
@@ -164,8 +165,9 @@ class _Resolver:
         for name, kind in self.kinds.items():
             declared = self.mf.servers.get(name)
             port: int | None
-            if declared is not None and declared.port == "auto":
-                port = None
+            if (declared is not None and declared.port == "auto") or (
+                    self.mf.ports is not None and (declared is None or declared.port is None)):
+                port = None  # chosen once by `up` (from ports.base when set) and kept
             elif declared is not None and isinstance(declared.port, int):
                 port = declared.port
             else:

@@ -141,6 +141,7 @@ class Stack:
     naming_database: str = "{service}"  # the patterns, kept for `devenv config`
     naming_role: str = "{service}"
     env_example: Path | None = Path(".env.example")  # None: not written
+    port_base: int | None = None  # `ports.base`: where ports not set in the manifest start
 
     @property
     def manifest_name(self) -> str:
@@ -204,6 +205,7 @@ def as_manifest(stack: Stack) -> dict[str, object]:
         "environment": stack.environment,
         "compose_dir": str(stack.compose_dir),
         "env_example": str(stack.env_example) if stack.env_example is not None else False,
+        **({"ports": {"base": stack.port_base}} if stack.port_base is not None else {}),
         "naming": {"database": stack.naming_database, "role": stack.naming_role},
         "roles": roles,
         "servers": servers,

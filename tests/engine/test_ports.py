@@ -124,3 +124,31 @@ def test_a_replica_port_set_in_the_manifest_is_checked_free_before_start(held: i
                                     "by another process")
     assert caught.value.hint == ("stop what holds it, or change `servers.db.replicas.0.port` in "
                                  "devenv.yaml (or set it to `auto`)")
+
+
+def based(base: int, fixed: int) -> Stack:
+    manifest, located = parse(textwrap.dedent(f"""
+        project: ports
+        ports: {{base: {base}}}
+        servers:
+          a: {{kind: postgres, replicas: 1}}
+          b: {{kind: postgres, port: {fixed}}}
+          cache: {{kind: redis}}
+        services:
+          app: {{postgres: a, redis: true}}
+          other: {{postgres: b}}
+    """))
+    return resolve(manifest, located, root=Path("/project"))
+
+
+def test_ports_base_gives_each_server_then_replica_the_next_free_port_and_keeps_it(
+        held: int) -> None:
+    """The base is the held port: it is skipped, as is the port set in the manifest."""
+    stack = based(held, held + 1)
+    assert stack.servers["a"].port is None and stack.servers["b"].port == held + 1
+    chosen = assign_auto(stack, {})
+    ports = sorted(chosen.values())
+    assert list(chosen) == ["a", "cache", "a-replica-1"]  # servers in order, then replicas
+    assert held not in ports and held + 1 not in ports
+    assert ports[0] >= held + 2 and len(set(ports)) == 3
+    assert assign_auto(stack, chosen) == chosen  # kept, as `auto` is

@@ -231,6 +231,8 @@ def copy_example(source: Path, dest: Path, *, prefix: str,
     if edit is not None:
         edit(data)
     keys = _port_keys(data)
+    if isinstance(data.get("ports"), dict) and "base" in data["ports"]:
+        keys.append(("ports", "base"))  # a range of its own: up takes the next free ones
     ports: dict[str, int] = {}
     for path, port in zip(keys, free_ports(len(keys)), strict=True):
         _set(data, path, port)

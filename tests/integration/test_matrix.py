@@ -44,7 +44,8 @@ FEATURES = ("postgres 18", "postgres 17", "timescaledb server", "extensions buil
             "pg_cron", "postgis", "vector", "contrib", "replica", "replica_delay", "reads",
             "pgbouncer", "redis", "valkey", "flyway V/R", "golang-migrate", "dbmate",
             "command runner (alembic)", "sql seeds", "csv seeds", "naming", "roles.admin",
-            "roles.migration", "env templates", "storage tmpfs", "plan")
+            "roles.migration", "env templates", "storage tmpfs", "plan", "ports.base",
+            "url", "migration new", "generated .env.example")
 
 
 @pytest.fixture(scope="module")
@@ -499,6 +500,54 @@ def test_the_pytest_plugin_gives_each_test_a_database_of_every_service(
 
 
 # -- generate, export, down ------------------------------------------------------------------------
+
+
+def test_url_ports_base_and_env_example(stack: CopiedStack) -> None:
+    """`devenv url` prints the .env file's variable; queue took its port from ports.base; the
+    generated .env.example names every variable and holds no value."""
+    orders, launch = env(stack, "orders"), env(stack, "launch")
+    assert run(stack, "url", "orders", "--redis", "--show-secrets").stdout.strip() == \
+        orders["REDIS_URL"]
+    assert run(stack, "url", "launch", "--readonly", "--direct", "--show-secrets"
+               ).stdout.strip() == launch["DATABASE_READONLY_DIRECT_URL"]
+    masked = run(stack, "url", "launch").stdout.strip()
+    assert masked == launch["DATABASE_URL"].replace(
+        launch["PGPASSWORD"], "****"), masked  # through PgBouncer, masked
+    assert launch["PGPASSWORD"] not in masked
+    missing = run(stack, "url", "geo", "--redis", ok=False)
+    assert missing.code == 1 and "service 'geo' has no Redis" in missing.stderr
+    base = yaml.safe_load((stack.root / "devenv.yaml").read_text())["ports"]["base"]
+    status = json.loads(run(stack, "status", "--json").stdout)
+    queue = next(s for s in status["servers"] if s["name"] == "queue")
+    assert base <= queue["port"] < base + 20, (base, queue)
+    assert str(queue["port"]) in orders["REDIS_URL"]  # orders' valkey
+    example = (stack.root / ".env.example").read_text()
+    assigned = [ln for ln in example.splitlines() if "=" in ln and not ln.startswith("#")]
+    assert assigned and all(ln.endswith("=") for ln in assigned)
+    for service in SERVICES:
+        assert f"# -- {service}: .devenv/env/{service}.env" in example
+    assert "LAUNCH_DB_NAME=" in example  # an env template's name
+
+
+def test_migration_new_makes_the_next_golang_migrate_pair_that_migrate_applies(
+        stack: CopiedStack) -> None:
+    made = run(stack, "migration", "new", "orders", "Add notes").stdout
+    folder = stack.root / "migrations" / "orders"
+    assert made.splitlines() == ["created migrations/orders/000004_add_notes.up.sql",
+                                 "created migrations/orders/000004_add_notes.down.sql"]
+    (folder / "000004_add_notes.up.sql").write_text(
+        "ALTER TABLE orders ADD COLUMN notes text;\n")
+    (folder / "000004_add_notes.down.sql").write_text("ALTER TABLE orders DROP COLUMN notes;\n")
+    assert "would:" in run(stack, "plan").stdout
+    run(stack, "migrate", "orders")
+    assert one(stack, "orders", "SELECT count(*) FROM information_schema.columns "
+                                "WHERE table_name = 'orders' AND column_name = 'notes'") == 1
+    wrong = run(stack, "migration", "new", "orders", "x", "--format", "dbmate", ok=False)
+    assert wrong.code == 1 and "holds golang-migrate migrations, not dbmate" in wrong.stderr
+    runner = run(stack, "migration", "new", "jobs", "x", ok=False)
+    assert runner.code == 1 and "service 'jobs' is migrated by `alembic upgrade head`" in \
+        runner.stderr
+    assert_all_seeded(stack)
 
 
 def test_generate_check_is_clean_after_up(stack: CopiedStack) -> None:
