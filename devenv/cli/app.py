@@ -42,6 +42,9 @@ app.add_typer(db_app, name="db")
 export_app = typer.Typer(help="The stack for somewhere other than this machine.",
                          no_args_is_help=True)
 app.add_typer(export_app, name="export")
+migration_app = typer.Typer(help="Migration files of a service's folder.",
+                            no_args_is_help=True)
+app.add_typer(migration_app, name="migration")
 replica_app = typer.Typer(help="Read replicas: stop and restart their WAL replay (lag on demand).",
                           no_args_is_help=True)
 app.add_typer(replica_app, name="replica")
@@ -175,10 +178,16 @@ def up(
     resync: Annotated[bool, typer.Option(
         "--resync-passwords", help="Set the passwords of .devenv/ on existing servers (after "
         ".devenv/ was lost); data is kept.")] = False,
+    show_plan: Annotated[bool, typer.Option(
+        "--plan", help="Print what `up` would change and change nothing (`devenv plan`).")
+                         ] = False,
 ) -> None:
     """Start, provision, migrate and seed; write each service's .env file."""
     from devenv.cli import lifecycle
 
+    if show_plan:
+        lifecycle.plan(_stack(ctx), _console(ctx), names=services or [], as_json=False)
+        return
     lifecycle.up(_stack(ctx), _console(ctx), names=services or [], timeout=timeout,
                  migrate=not no_migrate, resync=resync)
 
@@ -259,6 +268,30 @@ def env(
               show_secrets=show_secrets, role=role)
 
 
+@app.command()
+def url(
+    ctx: typer.Context,
+    service: RoleService = None,
+    readonly: Annotated[bool, typer.Option(
+        "--readonly", help="The read replicas' URL (through PgBouncer when pooled).")] = False,
+    direct: Annotated[bool, typer.Option(
+        "--direct", help="Straight to the server, not through PgBouncer.")] = False,
+    redis: Annotated[bool, typer.Option("--redis", help="The service's Redis URL.")] = False,
+    show_secrets: Annotated[bool, typer.Option("--show-secrets",
+                                               help="Print the password instead of ****.")
+                            ] = False,
+    role: Role = "service",
+) -> None:
+    """Print one connection string of a service (for a GUI client or another tool): its
+    DATABASE_URL, or with --direct/--readonly/--redis the matching variable of its .env file;
+    masked unless --show-secrets."""
+    from devenv.cli import project as verbs
+
+    service = _role_service(ctx, service, role)
+    verbs.url(_stack(ctx), _console(ctx), service=service, role=role, readonly=readonly,
+              direct=direct, redis=redis, show_secrets=show_secrets)
+
+
 Services = Annotated[Optional[list[str]], typer.Argument(  # noqa: UP045
     help="Services (default: all).")]
 ResetServices = Annotated[Optional[list[str]], typer.Argument(  # noqa: UP045
@@ -285,6 +318,22 @@ def migrate(
         verbs.migrate_in_cluster(_stack(ctx), _console(ctx), name=(services or [""])[0])
         return
     verbs.migrate(_stack(ctx), _console(ctx), names=services or [], target=to)
+
+
+@migration_app.command("new")
+def migration_new(
+    ctx: typer.Context,
+    service: Service,
+    name: Annotated[str, typer.Argument(help="What it does, e.g. add_users.")],
+    format_: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--format", help="flyway, golang-migrate or dbmate: only for a folder with no "
+        "migration yet (default: flyway).")] = None,
+) -> None:
+    """Create the next migration file(s) of a service, in its folder's own format and
+    numbering (sequence or timestamp); a golang-migrate folder gets an up and a down file."""
+    from devenv.cli import migrate as verbs
+
+    verbs.new(_stack(ctx), _console(ctx), name=service, title=name, fmt=format_)
 
 
 @app.command()
@@ -469,6 +518,15 @@ def ps(ctx: typer.Context) -> None:
     from devenv.cli import lifecycle
 
     lifecycle.ps(_stack(ctx), _console(ctx))
+
+
+@app.command()
+def plan(ctx: typer.Context, services: Services = None, json_: Json = False) -> None:
+    """Print what `devenv up` would change (files, images, containers, roles, databases,
+    extensions, grants, migrations, seeds, env files); change nothing."""
+    from devenv.cli import lifecycle
+
+    lifecycle.plan(_stack(ctx), _console(ctx), names=services or [], as_json=json_)
 
 
 @app.command()

@@ -28,6 +28,16 @@ def up(stack: Stack, console: Console, *, names: list[str], timeout: float, migr
     start.up(stack, console, names=names, deadline_s=timeout, migrate=migrate, resync=resync)
 
 
+def plan(stack: Stack, console: Console, *, names: list[str], as_json: bool) -> None:
+    from devenv.engine import dryrun  # noqa: PLC0415 - as `up`
+
+    changes = dryrun.plan(stack, console, names=names)
+    if as_json:
+        console.result(json.dumps(changes.as_json(), indent=2))
+    else:
+        console.result("\n".join(changes.lines(stack.project)))
+
+
 def down(stack: Stack, console: Console, *, volumes: bool) -> None:
     """Stop the stack, and the reset standby first: it would serve resets of a stopped stack
     (and once more after: a refill that finished meanwhile may have started one)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 
 from devenv import migrations
 from devenv.console import Console, table
@@ -206,3 +206,34 @@ def seed(stack: Stack, console: Console, *, name: str, force: bool) -> None:
     for script in done.changed:
         console.warn(f"{script} was edited after it was applied and was NOT re-applied: "
                      f"`devenv seed {svc.name} --force` applies it")
+
+
+def new(stack: Stack, console: Console, *, name: str, title: str, fmt: str | None) -> None:
+    """The next migration file(s) of a service's folder, in its format and numbering."""
+    from devenv.migrations.formats import FORMAT_NAMES, absent_folder, load_migrations  # noqa: PLC0415 - as the other verbs of this module, read from disk only
+    from devenv.migrations.scaffold import new_files  # noqa: PLC0415 - same
+
+    svc = select(stack, [name])[0]
+    spec = svc.migrations
+    if spec is None or spec.path is None:
+        raise DevenvError(f"service '{name}' has no migrations folder",
+                          hint=f"give it a database (`postgres: true` in services.{name})")
+    if spec.command is not None:
+        raise DevenvError(f"service '{name}' is migrated by `{spec.command}`",
+                          hint="create the file with that tool (e.g. `alembic revision -m ...`)")
+    if fmt is not None and fmt not in FORMAT_NAMES:
+        raise DevenvError(f"unknown migration format {fmt!r}",
+                          hint=f"use one of: {', '.join(FORMAT_NAMES)}")
+    folder = stack.root / spec.path
+    found = (load_migrations(folder, root=stack.root, service=name) if folder.is_dir() else
+             absent_folder(folder, root=stack.root, service=name))
+    files = new_files(found, title, datetime.now(tz=UTC), wanted=fmt)
+    folder.mkdir(parents=True, exist_ok=True)
+    for made in files:
+        try:
+            with made.path.open("x") as handle:
+                handle.write(made.text)
+        except FileExistsError:
+            raise DevenvError(f"{made.path.relative_to(stack.root)} already exists",
+                              hint="give the migration another name") from None
+        console.result(f"created {made.path.relative_to(stack.root)}")

@@ -10,6 +10,7 @@ from devenv.console import Console
 from devenv.errors import DevenvError
 from devenv.masking import mask_values
 from devenv.model import facts, yamlio
+from devenv.model.secrets import Secrets
 from devenv.model.stack import Stack, as_manifest
 from devenv.store import generated, passwords, state
 from devenv.store.files import write_atomic
@@ -117,6 +118,15 @@ def env(stack: Stack, console: Console, *, service: str | None, fmt: str,
     database (default: the first service with one); masked like every other output."""
     if fmt not in ("dotenv", "shell", "json"):
         raise DevenvError(f"unknown format {fmt!r}", hint="use dotenv, shell or json")
+    variables, creds = _variables(stack, service, role)
+    if not show_secrets:
+        variables = mask_values(variables, creds.all())
+    console.result(facts.format_env(variables, fmt).rstrip("\n"), raw=show_secrets)
+
+
+def _variables(stack: Stack, service: str | None, role: str) -> tuple[dict[str, str], Secrets]:
+    """A service's variables (or, with `role`, that role's on its database) and the passwords
+    they hold, from .devenv/ as the last `up` left it."""
     svc = facts.database_service(stack, service) if role != "service" else None
     if service is not None and service not in stack.services:
         raise DevenvError(f"no service named '{service}' in {stack.manifest_name} "
@@ -126,10 +136,32 @@ def env(stack: Stack, console: Console, *, service: str | None, fmt: str,
         raise DevenvError("no passwords yet in .devenv/", hint="run `devenv up` first")
     ports = state.load(stack).ports
     if svc is not None:
-        variables = facts.role_env_vars(facts.role_facts(stack, svc, creds, ports, role))
+        return facts.role_env_vars(facts.role_facts(stack, svc, creds, ports, role)), creds
+    assert service is not None
+    return facts.env_vars(stack, stack.services[service], creds, ports), creds
+
+
+def url(stack: Stack, console: Console, *, service: str | None, role: str, readonly: bool,
+        direct: bool, redis: bool, show_secrets: bool) -> None:
+    """One connection string, for a GUI client or another tool: the variable of the service's
+    .env file that says it (README "The .env file"), masked unless asked."""
+    variables, creds = _variables(stack, service, role)
+    if redis:
+        key = "REDIS_URL"
+        missing = f"service '{service}' has no Redis", f"add `redis: true` to services.{service}"
+    elif readonly:
+        key = "DATABASE_READONLY_DIRECT_URL" if direct else "DATABASE_READONLY_URL"
+        missing = (f"service '{service}' has no read replicas to read from",
+                   "give its server `replicas: 1` in " + stack.manifest_name)
     else:
-        assert service is not None
-        variables = facts.env_vars(stack, stack.services[service], creds, ports)
-    if not show_secrets:
-        variables = mask_values(variables, creds.all())
-    console.result(facts.format_env(variables, fmt).rstrip("\n"), raw=show_secrets)
+        key = "DATABASE_DIRECT_URL" if direct else "DATABASE_URL"
+        if role != "service":
+            key = "DATABASE_URL"  # roles.admin/migration connect directly anyway
+        hint = (f"`devenv url {service} --redis` prints its Redis URL"
+                if "REDIS_URL" in variables else f"add `postgres: true` to services.{service}")
+        missing = f"service '{service}' has no database", hint
+    if key not in variables:
+        raise DevenvError(missing[0], hint=missing[1])
+    value = variables[key]
+    console.result(value if show_secrets else mask_values({key: value}, creds.all())[key],
+                   raw=show_secrets)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -19,6 +20,7 @@ import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from devenv.errors import DevenvError
@@ -345,6 +347,32 @@ class Docker:
         except DockerException as exc:
             raise self._compose_error("stop", exc) from None
 
+    def planned_up(self, servers: list[str], compose_text: str, env_text: str
+                   ) -> dict[str, str] | None:
+        """What `up` of `servers` would do to each container, by compose's own dry run of the
+        files `up` would write (given here, never written): `create`, `recreate`, `start` or
+        `keep`. None when this Compose has no dry run (before 2.17)."""
+        import tempfile  # noqa: PLC0415 - only `devenv plan` needs it
+
+        with tempfile.TemporaryDirectory(prefix="devenv-plan-") as tmp:
+            env_file = Path(tmp) / "compose.env"
+            env_file.touch(mode=0o600)
+            env_file.write_text(env_text)
+            command = ["docker", "compose", "--project-directory", str(self.compose_file.parent),
+                       "-f", "-", "--env-file", str(env_file), "-p", self.stack.project,
+                       "--dry-run", "up", "--detach", "--no-build", "--pull", "never", *servers]
+            try:
+                done = subprocess.run(command, input=compose_text, capture_output=True,
+                                      text=True, timeout=60)
+            except FileNotFoundError:
+                raise not_running_error() from None
+        if done.returncode != 0:
+            if "unknown flag: --dry-run" in done.stderr:
+                return None
+            raise DevenvError("docker compose could not tell what `up` would do:\n"
+                              + "\n".join(done.stderr.strip().splitlines()[-10:]))
+        return planned_actions(done.stdout + done.stderr, self.stack.project)
+
     def build(self, server: str, on_line: Callable[[str], None]) -> None:
         """`docker compose build SERVER`, each output line handed to `on_line` (progress)."""
         code = self.stream(self.compose_command("build", "--progress", "plain", server), on_line)
@@ -454,4 +482,22 @@ def server_status(stack: Stack, current: State) -> list[ServerStatus]:
         out.append(row(server.name, server.kind, port, None))
         out += [row(r.name, server.kind, replica_port(r, current.ports), server.name)
                 for r in replicas_of(server)]
+    return out
+
+
+_DRY_RUN_LINE = re.compile(r"Container (?:[0-9a-f]{12}_)?(\S+)\s+(\w+)")
+
+
+def planned_actions(output: str, project: str) -> dict[str, str]:
+    """Compose's `--dry-run up` lines, by server: a container it would create (`Creating`),
+    recreate (`Recreate`), start (`Starting`, a stopped one) or leave running (`keep`)."""
+    verbs: dict[str, set[str]] = {}
+    for match in _DRY_RUN_LINE.finditer(output):
+        name, verb = match.groups()
+        if name.startswith(f"{project}-") and name.endswith("-1"):
+            verbs.setdefault(name[len(project) + 1:-2], set()).add(verb)
+    out = {}
+    for server, seen in verbs.items():
+        out[server] = ("create" if "Creating" in seen else "recreate" if "Recreate" in seen
+                       else "start" if "Starting" in seen else "keep")
     return out

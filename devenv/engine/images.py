@@ -33,16 +33,25 @@ def refine(stack: Stack, docker: Docker) -> Stack:
     return with_image_facts(stack, found)
 
 
-def build_missing(stack: Stack, docker: Docker, servers: list[ServerSpec],
-                  console: Console) -> None:
+def to_build(stack: Stack, docker: Docker, servers: list[ServerSpec]
+             ) -> list[tuple[ServerSpec, str, str]]:
+    """(server, image tag, what it adds) for every image devenv must build before a start."""
+    out = []
     for server in servers:
         tag = extensions.built_image(stack, server)
         if tag is None or docker.has_image(tag):
             continue
         wanted = ", ".join(e for e in extensions.extensions_on(stack, server)
                            if e in extensions.PACKAGES)
+        out.append((server, tag, f"{server.image} + {wanted}"))
+    return out
+
+
+def build_missing(stack: Stack, docker: Docker, servers: list[ServerSpec],
+                  console: Console) -> None:
+    for server, tag, what in to_build(stack, docker, servers):
         docker.ensure_images([server.name])  # the recipe's FROM
-        console.say(f"Building the image of {server.name} ({server.image} + {wanted}), once: "
+        console.say(f"Building the image of {server.name} ({what}), once: "
                     f"{stack.compose_dir}/images/{server.name}/Dockerfile")
         with console.step(f"Building {tag}"):
             docker.build(server.name, lambda line: console.note(f"  | {line}"))
@@ -51,11 +60,12 @@ def build_missing(stack: Stack, docker: Docker, servers: list[ServerSpec],
 KEPT_IMAGES = 16  # image contents remembered in .devenv/state.json, newest last
 
 
-def check_contents(stack: Stack, docker: Docker, servers: list[ServerSpec]) -> None:
+def check_contents(stack: Stack, docker: Docker, servers: list[ServerSpec], *,
+                   keep: bool = True) -> None:
     """Every listed extension and every preloaded library exists in the image each server
     will run (the built one where devenv builds), before a container is created or recreated:
     a missing preload library crash-loops the server. Read once per image id and kept in
-    .devenv/state.json."""
+    .devenv/state.json (not when `keep` is false: `devenv plan` writes nothing)."""
     current = state.load(stack)
     known = dict(current.contents)
     problems = []
@@ -78,7 +88,7 @@ def check_contents(stack: Stack, docker: Docker, servers: list[ServerSpec]) -> N
                 problems.append(f"library '{lib}' (preloaded for the extensions of server "
                                 f"'{server.name}') is not in image {image}: the server would "
                                 "not start")
-    if known != current.contents:
+    if keep and known != current.contents:
         current.contents = dict(list(known.items())[-KEPT_IMAGES:])
         state.save(stack, current)
     if problems:
@@ -92,8 +102,10 @@ def volume_name(stack: Stack, server: ServerSpec) -> str:
     return f"{stack.project}_{server.name}-data"
 
 
-def guard_majors(stack: Stack, docker: Docker, servers: list[ServerSpec]) -> None:
-    """Refuse to start a server's image on a volume holding another major's data."""
+def guard_majors(stack: Stack, docker: Docker, servers: list[ServerSpec], *,
+                 keep: bool = True) -> None:
+    """Refuse to start a server's image on a volume holding another major's data (what a
+    volume holds is kept in .devenv/state.json unless `keep` is false)."""
     volumes = set(docker.volumes())
     current = state.load(stack)
     recorded = dict(current.majors)
@@ -113,7 +125,7 @@ def guard_majors(stack: Stack, docker: Docker, servers: list[ServerSpec]) -> Non
             recorded[server.name] = had
         if server.pg_major is not None and server.pg_major != had and refused is None:
             refused = major_error(stack, server, volume, had)
-    if recorded != current.majors:  # what a volume holds, kept even when refusing
+    if keep and recorded != current.majors:  # what a volume holds, kept even when refusing
         current.majors = recorded
         state.save(stack, current)
     if refused is not None:

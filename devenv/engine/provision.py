@@ -7,7 +7,8 @@ the returned list of actions says what was changed.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -15,7 +16,6 @@ import psycopg
 from psycopg import sql
 
 from devenv.errors import DevenvError
-from devenv.model.credentials import Secrets
 from devenv.model.extensions import (
     ONE_DATABASE,
     OWN_SCHEMA,
@@ -24,6 +24,7 @@ from devenv.model.extensions import (
     missing,
 )
 from devenv.model.scram import make_secret, matches
+from devenv.model.secrets import Secrets
 from devenv.model.stack import ServerSpec, ServiceSpec, Stack
 
 if TYPE_CHECKING:
@@ -71,16 +72,22 @@ def check_extensions(conn: Conn, stack: Stack, server: ServerSpec) -> None:
 
 
 def reconcile_server(ctx: Context, server: ServerSpec, *, deadline: float | None = None,
-                     roles_made: Callable[[], object] | None = None) -> list[str]:
+                     roles_made: Callable[[], object] | None = None,
+                     dry: bool = False) -> list[str]:
     """Bring one server in line with the manifest; return the actions taken.
 
     `deadline` (time.monotonic()) bounds the whole of it, `up --timeout`: every connection and
     statement gets what is left, so a lock held by someone else cannot hang `up`.
     `roles_made` is called once the roles are: what needs only them (a template build) can
     start beside the databases, extensions and grants.
+
+    `dry` (`devenv plan`): the same statements, decided by the same catalog reads, run in
+    transactions that are rolled back, so the actions are those `up` would take. Only what
+    cannot run in a transaction is listed instead of run: CREATE DATABASE, and what follows
+    in a database (or for a role) that does not exist yet (`fresh_database`).
     """
     try:
-        return _reconcile(ctx, server, deadline, roles_made)
+        return _reconcile(ctx, server, deadline, roles_made, dry=dry)
     except psycopg.errors.QueryCanceled:
         raise DevenvError(f"provisioning server '{server.name}' did not finish in time (a "
                           "statement waited past the deadline, e.g. on another session's lock)",
@@ -89,12 +96,14 @@ def reconcile_server(ctx: Context, server: ServerSpec, *, deadline: float | None
 
 
 def _reconcile(ctx: Context, server: ServerSpec, deadline: float | None,
-               roles_made: Callable[[], object] | None) -> list[str]:
+               roles_made: Callable[[], object] | None, *, dry: bool) -> list[str]:
     stack, secrets = ctx.stack, ctx.secrets
     actions: list[str] = []
-    with ctx.admin_session(server, deadline=deadline) as conn:
+    absent: set[str] = set()  # dry: databases that do not exist yet
+    with ctx.admin_session(server, deadline=deadline) as conn, _undone(conn, dry=dry):
         check_extensions(conn, stack, server)
         roles = roles_for(stack, server, secrets)
+        existing = _existing_roles(conn, [r.name for r in roles]) if dry else set()
         actions += _roles(conn, roles)
         services = services_on(stack, server)
         managed = {r.name for r in roles}
@@ -104,15 +113,69 @@ def _reconcile(ctx: Context, server: ServerSpec, deadline: float | None,
             roles_made()
         for svc in services:
             readers = sorted(o.role for o in services if svc.name in o.reads and o.role)
-            actions += _database(conn, svc, readers, managed - inheritors)
+            done = _database(conn, svc, readers, managed - inheritors, dry=dry)
+            if done is None:
+                assert svc.database is not None
+                absent.add(svc.database)
+                actions += fresh_database(svc, readers)
+            else:
+                actions += done
     for svc in services:
         assert svc.database is not None and svc.role is not None
         readers = sorted(o.role for o in services if svc.name in o.reads and o.role)
-        if not svc.extensions and not readers:
+        if (not svc.extensions and not readers) or svc.database in absent:
             continue
-        with ctx.admin_session(server, svc.database, deadline=deadline) as conn:
+        with ctx.admin_session(server, svc.database, deadline=deadline) as conn, \
+                _undone(conn, dry=dry):
+            if dry:  # made in the first transaction, rolled back since: made again, as there
+                for role in sorted({svc.role, *readers} - existing):
+                    conn.execute(sql.SQL("CREATE ROLE {}").format(sql.Identifier(role)))
             actions += create_extensions(conn, svc, svc.database)
             actions += grant_reads(conn, svc.role, readers, database=svc.database)
+    return actions
+
+
+@contextmanager
+def _undone(conn: Conn, *, dry: bool) -> Iterator[None]:
+    """`dry`: everything inside runs in one transaction that is then rolled back."""
+    if not dry:
+        yield
+        return
+    with conn.transaction(force_rollback=True):
+        yield
+
+
+def _existing_roles(conn: Conn, names: list[str]) -> set[str]:
+    return {str(r[0]) for r in conn.execute(
+        "SELECT rolname FROM pg_catalog.pg_roles WHERE rolname = ANY(%s)", (names,))}
+
+
+def fresh_server(stack: Stack, server: ServerSpec, secrets: Secrets) -> list[str]:
+    """What provisioning does on a server with no data yet (`devenv plan`), in its words."""
+    roles = roles_for(stack, server, secrets)
+    actions = [f"created role {r.name}" for r in roles]
+    actions += [f"granted {g} to {r.name}" for r in roles for g in r.member_of]
+    shared = [r for r in (stack.migration_role, stack.admin_role) if r is not None]
+    actions.append("revoked PUBLIC access to database postgres")
+    actions += [f"granted CONNECT on postgres to {r}" for r in shared]
+    services = services_on(stack, server)
+    for svc in services:
+        actions += fresh_database(svc, sorted(o.role for o in services
+                                              if svc.name in o.reads and o.role))
+    return actions
+
+
+def fresh_database(svc: ServiceSpec, readers: list[str]) -> list[str]:
+    """What provisioning does in a service database that does not exist yet (`devenv plan`
+    cannot run it: CREATE DATABASE is not transactional), in provisioning's own words."""
+    assert svc.database is not None
+    db = svc.database
+    actions = [f"created database {db}", f"revoked PUBLIC access to database {db}"]
+    actions += [f"granted CONNECT on {db} to {r}" for r in readers]
+    actions += [f"created extension {e} in {db}" for e in svc.extensions]
+    for reader in readers:
+        actions += [f"granted SELECT on future tables of {db} to {reader}",
+                    f"granted USAGE on future schemas of {db} to {reader}"]
     return actions
 
 
@@ -163,12 +226,15 @@ def scram_secret(role: RoleSpec) -> str:
 
 
 def _database(conn: Conn, svc: ServiceSpec, readers: list[str],
-              service_roles: Iterable[str]) -> list[str]:
+              service_roles: Iterable[str], *, dry: bool = False) -> list[str] | None:
+    """The actions taken; None (only when `dry`) for a database that does not exist."""
     assert svc.database is not None and svc.role is not None
     db, owner = sql.Identifier(svc.database), sql.Identifier(svc.role)
     actions = []
-    row = conn.execute("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = %s",
-                       (svc.database,)).fetchone()
+    row = conn.execute("SELECT pg_get_userbyid(datdba) FROM pg_catalog.pg_database "
+                       "WHERE datname = %s", (svc.database,)).fetchone()
+    if row is None and dry:
+        return None
     if row is None:
         # template0: the TimescaleDB image puts its extension in template1, and a service
         # should get only the extensions it asks for.

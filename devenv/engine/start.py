@@ -55,14 +55,19 @@ def ready_to_start(ctx: Context, servers: list[ServerSpec]) -> list[ServerSpec]:
     manifest lists; build what is missing. Nothing is created or recreated here. Returns the
     servers with their images' own facts."""
     servers = [ctx.stack.servers[s.name] for s in servers]
-    images.guard_majors(ctx.stack, ctx.docker, servers)
+    refuse_conflicts(ctx, servers)
+    images.build_missing(ctx.stack, ctx.docker, servers, ctx.console)
+    images.check_contents(ctx.stack, ctx.docker, servers)
+    return servers
+
+
+def refuse_conflicts(ctx: Context, servers: list[ServerSpec], *, keep: bool = True) -> None:
+    """A data volume of another major, a taken port (`keep`: see images.guard_majors)."""
+    images.guard_majors(ctx.stack, ctx.docker, servers, keep=keep)
     listed = ctx.docker.containers(all_projects=True)  # one listing serves both
     ours = {c.server: c for c in listed if c.project == ctx.stack.project and c.server}
     others = [c for c in listed if c.project != ctx.stack.project]
     ports.check_free(ctx.stack, servers, ctx.ports, ours, others, relist=ctx.docker.by_server)
-    images.build_missing(ctx.stack, ctx.docker, servers, ctx.console)
-    images.check_contents(ctx.stack, ctx.docker, servers)
-    return servers
 
 
 def start_containers(ctx: Context, servers: list[ServerSpec]) -> None:

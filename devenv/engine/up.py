@@ -247,7 +247,7 @@ def _await_servers(ctx: Context, servers: list[ServerSpec], deadline: float, *,
                        for s in servers if s.is_database])
     with ctx.console.step("Waiting for the servers to answer"):
         parallel([lambda s=s: _wait_server(ctx, s, deadline)  # type: ignore[misc]
-                   for s in servers if s.kind != "pgbouncer"])
+                   for s in servers if not s.is_pooler])
     images.record_majors(ctx.stack, servers)
 
 
@@ -479,11 +479,14 @@ def _probe_services(ctx: Context, services: list[ServiceSpec], *, quick: bool = 
 
 def _write_env_files(ctx: Context, services: list[ServiceSpec]) -> None:
     for svc in services:
-        variables = facts.env_vars(ctx.stack, svc, ctx.secrets, ctx.ports)
-        header = (f"{start.ENV_HEADER} '{svc.name}' from "
-                  f"{ctx.stack.manifest_name}. Private: do not commit.\n")
-        write_private(ctx.stack.root / svc.env_file, facts.format_env(variables, "dotenv",
-                                                                      header=header))
+        write_private(ctx.stack.root / svc.env_file, env_file_text(ctx, svc))
+
+
+def env_file_text(ctx: Context, svc: ServiceSpec) -> str:
+    variables = facts.env_vars(ctx.stack, svc, ctx.secrets, ctx.ports)
+    header = (f"{start.ENV_HEADER} '{svc.name}' from "
+              f"{ctx.stack.manifest_name}. Private: do not commit.\n")
+    return facts.format_env(variables, "dotenv", header=header)
 
 
 def _summary(ctx: Context, services: list[ServiceSpec], seconds: float, *, warm: bool) -> None:

@@ -26,6 +26,8 @@ class Outstanding:
     edited_seeds: int  # seed files edited since they were applied
     drift: tuple[Problem, ...] = ()  # files that no longer match the ledger
     busy: bool = False  # another run holds the migration lock: its "failed" rows are running
+    scripts: tuple[str, ...] = ()  # the pending migrations' files, in order (`devenv plan`)
+    seed_files: tuple[str, ...] = ()  # the seed files to apply, new or edited
 
     @property
     def any(self) -> bool:
@@ -37,10 +39,10 @@ def outstanding(conninfo: str, migrations: MigrationSet | None, seeds: SeedSet |
     drift: list[Problem] = []
     busy = False
     with connect(conninfo) as conn:
-        count = 0
+        todo = []
         if migrations is not None:
             history = History(read_rows(conn))
-            count = len(pending(migrations, history))
+            todo = pending(migrations, history)
             drift = problems(migrations, history, out_of_order=out_of_order)
             # A migration run outside a transaction is recorded as failed until it ends: when
             # another run holds the lock, it may still be running, not failed. Only asked when
@@ -51,8 +53,10 @@ def outstanding(conninfo: str, migrations: MigrationSet | None, seeds: SeedSet |
         if seeds is not None and seeds.files:
             ledger = read_ledger(conn)
             states = [state_of(f, ledger) for f in seeds.files]
-    return Outstanding(count, states.count("pending"), states.count("changed"), tuple(drift),
-                       busy)
+    seed_files = tuple(f.shown for f, s in zip(seeds.files if seeds else (), states,
+                                               strict=True) if s == "pending")
+    return Outstanding(len(todo), states.count("pending"), states.count("changed"), tuple(drift),
+                       busy, tuple(m.up.shown for m in todo), seed_files)
 
 
 def _locked_elsewhere(conn: Conn) -> bool:

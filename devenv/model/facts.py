@@ -16,8 +16,8 @@ from dataclasses import asdict, dataclass
 from urllib.parse import quote, urlencode
 
 from devenv.errors import DevenvError
-from devenv.model.credentials import Secrets
 from devenv.model.replicas import readonly_entry, replica_port, replicas_of
+from devenv.model.secrets import Secrets
 from devenv.model.stack import ServerSpec, ServiceSpec, Stack
 from devenv.model.templates import TemplateProblem, render_user
 

@@ -31,11 +31,11 @@ from typing import Any
 from devenv import __version__
 from devenv.errors import DevenvError
 from devenv.model import facts, yamlio
-from devenv.model.credentials import Secrets
 from devenv.model.extensions import CONTRIB
 from devenv.model.extensions import TIMESCALE_IMAGE as TIMESCALE_SHIPS
 from devenv.model.images import major_from_tag, split_reference
 from devenv.model.kinds.redis import PERSISTENCE, acl_lines
+from devenv.model.secrets import Secrets
 from devenv.model.stack import ADMIN_USER, ServerSpec, ServiceSpec, Stack
 from devenv.model.yamlio import KeyPath
 

@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from devenv.model import replicas, yamlio
-from devenv.model.credentials import Secrets
-from devenv.model.kinds import registry
+from devenv.model.kinds import KINDS
 from devenv.model.kinds.postgres import PASSWORD_SECRET
 from devenv.model.replicas import Replica, replicas_of
+from devenv.model.secrets import Secrets
 from devenv.model.stack import COMPOSE_ENV, COMPOSE_FILE, LABEL, ServerSpec, Stack, secret_name
 
 HEALTH_TIMING = {
@@ -67,7 +67,7 @@ def secrets_variable(server: ServerSpec) -> str:
 
 def compose_files(stack: Stack) -> dict[Path, str]:
     """The committed files, by path relative to the project root."""
-    kinds = registry()
+    kinds = KINDS
     out = {stack.compose_dir / COMPOSE_FILE: header(stack) + yamlio.dump(compose_data(stack))}
     for server in stack.servers.values():
         for rel, text in kinds[server.kind].config_files(server, stack).items():
@@ -76,7 +76,7 @@ def compose_files(stack: Stack) -> dict[Path, str]:
 
 
 def compose_data(stack: Stack) -> dict[str, Any]:
-    kinds = registry()
+    kinds = KINDS
     services: dict[str, Any] = {}
     volumes: dict[str, Any] = {}
     secrets: dict[str, Any] = {}
@@ -154,7 +154,7 @@ def _port(server: ServerSpec, replica: Replica | None = None) -> str:
 
 def state_files(stack: Stack, secrets: Secrets, ports: dict[str, int]) -> dict[Path, str]:
     """The private files under .devenv/ (mode 0600), by path relative to the project root."""
-    kinds = registry()
+    kinds = KINDS
     out: dict[Path, str] = {}
     lines: list[str] = []
     for server in stack.servers.values():

@@ -12,17 +12,14 @@ from devenv.model import extensions
 from devenv.model import manifest as m
 from devenv.model.extensions import IMPLIED_PRELOAD
 from devenv.model.images import data_mount, major_from_tag
+from devenv.model.kinds import KINDS, kinds_of
+from devenv.model.kinds.postgres import Postgres
 from devenv.model.replicas import REPLICATION_ROLE, readonly_entry, replicas_of
 from devenv.model.stack import (
     ADMIN_USER,
-    CONTAINER_PORTS,
-    DATABASE_KINDS,
-    DEFAULT_IMAGES,
-    DEFAULT_PORTS,
     EXTENSION_NAME,
     LEDGER_SCHEMA,
     PRELOAD,
-    REDIS_KINDS,
     STATE_DIR,
     MigrationsSpec,
     Pool,
@@ -90,10 +87,10 @@ class _Resolver:
     def _implicit_servers(self) -> None:
         """A service saying `postgres: true` or `redis: true` gets a server without declaring it."""
         wants_pg = any(s.postgres is True for s in self.mf.services.values())
-        if wants_pg and not self._of_kind(*DATABASE_KINDS):
+        if wants_pg and not self._of_kind(*kinds_of("postgres")):
             self.kinds.setdefault("postgres", "postgres")
         if any(s.redis is True for s in self.mf.services.values()) and \
-                not self._of_kind(*REDIS_KINDS):
+                not self._of_kind(*kinds_of("redis")):
             self.kinds.setdefault("redis", "redis")
 
     def _pgbouncer_targets(self) -> None:
@@ -107,7 +104,7 @@ class _Resolver:
             path = ("servers", name, "target")
             if server.target not in self.kinds:
                 self.fail(path, f"no server named '{server.target}' ({self._listing()})")
-            elif self.kinds[server.target] not in DATABASE_KINDS:
+            elif self.kinds[server.target] not in kinds_of("postgres"):
                 self.fail(path, f"'{server.target}' is a {self.kinds[server.target]} server; "
                           "PgBouncer pools a postgres or timescaledb server")
             else:
@@ -171,20 +168,21 @@ class _Resolver:
             elif declared is not None and isinstance(declared.port, int):
                 port = declared.port
             else:
-                port = DEFAULT_PORTS[kind]
+                port = KINDS[kind].port
                 while port in used:
                     port += 1
                 used[port] = f"server '{name}'"
-            image = (declared.image if declared else None) or DEFAULT_IMAGES[kind]
+            image = (declared.image if declared else None) or KINDS[kind].image
             common = {
                 "name": name,
                 "kind": kind,
+                "family": KINDS[kind].family,
                 "image": image,
                 "port": port,
                 "bind": declared.bind if declared else "127.0.0.1",
-                "container_port": CONTAINER_PORTS[kind],
+                "container_port": KINDS[kind].port,
             }
-            if kind in DATABASE_KINDS:
+            if KINDS[kind].family == "postgres":
                 assert declared is None or isinstance(declared, m.PostgresServer)
                 major = major_from_tag(image)
                 given = declared.data_dir if declared else None
@@ -203,7 +201,7 @@ class _Resolver:
                                         for r in declared.replicas) if declared else (),
                     replica_delay=declared.replica_delay if declared else None,
                 )
-            elif kind in REDIS_KINDS:
+            elif KINDS[kind].family == "redis":
                 persistence = declared.persistence if isinstance(declared, m.RedisServer) else "aof"
                 out[name] = ServerSpec(**common, persistence=persistence)  # type: ignore[arg-type]
             else:
@@ -242,7 +240,8 @@ class _Resolver:
                           f"'{svc.server}'; give the database another name")
 
     def _preload(self, server: str, kind: str, services: dict[str, ServiceSpec]) -> tuple[str, ...]:
-        wanted = {"timescaledb"} if kind == "timescaledb" else set()
+        family = KINDS[kind]
+        wanted = set(family.preload) if isinstance(family, Postgres) else set()
         for svc in services.values():
             if svc.server == server:
                 wanted.update(e for e in svc.extensions if e in PRELOAD)
@@ -281,7 +280,7 @@ class _Resolver:
     # -- services ------------------------------------------------------------------------
     def _service(self, name: str, svc: m.Service) -> ServiceSpec:
         base: KeyPath = ("services", name)
-        server = self._pick((*base, "postgres"), svc.postgres, DATABASE_KINDS, "postgres")
+        server = self._pick((*base, "postgres"), svc.postgres, kinds_of("postgres"), "postgres")
         has_db = svc.postgres is not False
         database = role = None
         if has_db:
@@ -295,7 +294,7 @@ class _Resolver:
             if not EXTENSION_NAME.match(ext):
                 self.fail((*base, "extensions", index), f"{ext!r} is not an extension name")
         pool = self._pool(name, svc, server) if has_db and svc.pgbouncer is not False else None
-        redis = self._pick((*base, "redis"), svc.redis, REDIS_KINDS, "redis/valkey")
+        redis = self._pick((*base, "redis"), svc.redis, kinds_of("redis"), "redis/valkey")
         self._check_reads(name, svc)
         self._check_templates(name, svc)
         mig = svc.migrations or m.Migrations()

@@ -11,22 +11,6 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# The current majors (README "Servers" says why): a default never moves an existing volume to
-# another PostgreSQL major, `up` refuses that (devenv.engine.majors).
-DEFAULT_IMAGES = {
-    "postgres": "postgres:18",
-    "timescaledb": "timescale/timescaledb:latest-pg18",
-    # Redis 8: the current major; it loads a Redis 7 volume (RDB/AOF are forward compatible).
-    # Teams that want the BSD-licensed fork say `kind: valkey`.
-    "redis": "redis:8",
-    "valkey": "valkey/valkey:8",
-    "pgbouncer": "edoburu/pgbouncer:latest",
-}
-DEFAULT_PORTS = {"postgres": 5432, "timescaledb": 5432, "redis": 6379, "valkey": 6379,
-                 "pgbouncer": 6432}
-CONTAINER_PORTS = DEFAULT_PORTS
-DATABASE_KINDS = ("postgres", "timescaledb")
-REDIS_KINDS = ("redis", "valkey")  # one protocol, one ACL model: a service's `redis:` picks either
 # Libraries that must be in shared_preload_libraries before CREATE EXTENSION works (or before
 # they do anything useful), in load order; pg_partman_bgw is pg_partman's maintenance worker.
 PRELOAD = ("timescaledb", "pg_stat_statements", "pg_cron", "pgaudit", "auto_explain",
@@ -80,6 +64,7 @@ class Pool:
 class ServerSpec:
     name: str
     kind: str
+    family: str  # the kind's family (devenv.model.kinds): postgres, redis or pgbouncer
     image: str
     port: int | None  # None: 'auto', chosen at `up` time and kept in .devenv/
     bind: str
@@ -100,11 +85,15 @@ class ServerSpec:
 
     @property
     def is_database(self) -> bool:
-        return self.kind in DATABASE_KINDS
+        return self.family == "postgres"
 
     @property
     def is_redis(self) -> bool:
-        return self.kind in REDIS_KINDS
+        return self.family == "redis"
+
+    @property
+    def is_pooler(self) -> bool:
+        return self.family == "pgbouncer"
 
 
 @dataclass(frozen=True)

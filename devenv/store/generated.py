@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from devenv.model import render
-from devenv.model.credentials import Secrets
+from devenv.model.secrets import Secrets
 from devenv.model.stack import Stack
 from devenv.store import passwords
 from devenv.store.files import write_atomic, write_private
@@ -25,6 +25,18 @@ def stale(stack: Stack) -> list[Path]:
             current = None
         if current != text:
             out.append(rel)
+    return out
+
+
+def pending(stack: Stack, ports: dict[str, int], creds: Secrets) -> list[tuple[Path, bool]]:
+    """(file, whether it exists) for every generated file `write` would change: what `devenv
+    plan` lists, read from disk only."""
+    out = []
+    rendered = {**render.compose_files(stack), **render.state_files(stack, creds, ports)}
+    for rel, text in rendered.items():
+        old = _text(stack.root / rel)
+        if old != text:
+            out.append((rel, old is not None))
     return out
 
 

@@ -45,16 +45,24 @@ def load(state_dir: Path) -> Secrets | None:
     return Secrets(dict(passwords))
 
 
+def completed(stack: Stack) -> tuple[Secrets, list[str]]:
+    """The stack's passwords with the missing ones made up in memory, and the keys of those
+    (every key when there is no file yet). Nothing is written: `ensure` does, `plan` not."""
+    current = load(stack.root / stack.state_dir)
+    passwords = dict(current.passwords) if current else {}
+    missing = [key for key in needed(stack) if key not in passwords]
+    for key in missing:
+        passwords[key] = new_password()
+    remember(passwords.values())
+    return Secrets(passwords), (missing if current is not None else list(passwords))
+
+
 def ensure(stack: Stack) -> Secrets:
     """Load the stack's passwords, creating the missing ones (kept across runs)."""
     state_dir = stack.root / stack.state_dir
-    current = load(state_dir)
-    passwords = dict(current.passwords) if current else {}
-    missing = [key for key in needed(stack) if key not in passwords]
-    if missing or current is None:
-        for key in missing:
-            passwords[key] = new_password()
+    secrets, missing = completed(stack)
+    passwords = secrets.passwords
+    if missing or not (state_dir / SECRETS_FILE).exists():
         body = json.dumps({"passwords": dict(sorted(passwords.items()))}, indent=2) + "\n"
         write_private(state_dir / SECRETS_FILE, body)
-    remember(passwords.values())
-    return Secrets(passwords)
+    return secrets

@@ -44,7 +44,7 @@ FEATURES = ("postgres 18", "postgres 17", "timescaledb server", "extensions buil
             "pg_cron", "postgis", "vector", "contrib", "replica", "replica_delay", "reads",
             "pgbouncer", "redis", "valkey", "flyway V/R", "golang-migrate", "dbmate",
             "command runner (alembic)", "sql seeds", "csv seeds", "naming", "roles.admin",
-            "roles.migration", "env templates", "storage tmpfs")
+            "roles.migration", "env templates", "storage tmpfs", "plan")
 
 
 @pytest.fixture(scope="module")
@@ -107,6 +107,42 @@ def assert_all_seeded(stack: CopiedStack, *, but: tuple[str, ...] = ()) -> None:
     for service, (table, rows) in SEEDED.items():
         if service not in but:
             assert seeded(stack, service) == rows, f"{service}.{table}"
+
+
+# -- plan, cold up ------------------------------------------------------------------------------
+
+
+def test_plan_from_nothing_lists_the_whole_cold_up_and_changes_nothing(
+        stack: CopiedStack) -> None:
+    result = run(stack, "plan")
+    out = result.stdout
+    assert "Nothing was changed." in out
+    assert "write compose/compose.yaml" in out
+    assert f"build image devenv/{stack.project}-core" in out
+    assert f"build image devenv/{stack.project}-legacy" in out
+    assert "create container(s) core, legacy, metrics, cache, queue, pool, core-replica-1" \
+        in out, out
+    for line in ("on server core:", "created role launch_svc", "created database launch_dev",
+                 "created extension pg_partman in launch_dev",
+                 "granted CONNECT on launch_dev to orders_svc", "on server metrics:",
+                 "jobs: runs `alembic upgrade head` on every `up`",
+                 "write .devenv/env/launch.env"):
+        assert line in out, (line, out)
+    assert "launch: apply 4 migration(s) (new database)" in out, out
+    assert "telemetry: apply " in out and "seeds/telemetry/" in out, out
+    data = json.loads(run(stack, "plan", "--json").stdout)
+    assert data["changes"] is True
+    assert data["containers"]["core-replica-1"] == "create"
+    assert data["migrations"]["orders"]["new_database"] is True
+    # nothing was made: no passwords, no generated file, no container, volume or image
+    assert not (stack.root / ".devenv" / "secrets.json").exists()
+    assert not (stack.root / "compose").exists()
+    assert not list((stack.root / ".devenv").glob("env/*"))
+    assert stack.containers() == {}
+    assert stack.volumes() == []
+    tags = subprocess.run(["docker", "images", "-q", f"devenv/{stack.project}-*"],
+                          capture_output=True, text=True, check=True).stdout.split()
+    assert tags == []
 
 
 # -- cold up ------------------------------------------------------------------------------------
@@ -217,6 +253,30 @@ def test_warm_up_changes_nothing(stack: CopiedStack) -> None:
     result = run(stack, "up", "geo")
     assert f"{stack.project} is up to date" in result.stdout
     assert stack.containers() == before
+
+
+def test_plan_after_up_says_nothing_and_then_exactly_what_up_does(stack: CopiedStack) -> None:
+    assert "would change nothing" in run(stack, "plan").stdout
+    assert "would change nothing" in run(stack, "up", "--plan").stdout
+    manifest = stack.root / "devenv.yaml"
+    data = yaml.safe_load(manifest.read_text())
+    assert data["services"]["orders"]["extensions"] == ["pg_cron", "citext"]
+    data["services"]["orders"]["extensions"].append("pg_trgm")
+    manifest.write_text(yaml.safe_dump(data, sort_keys=False))
+    before = stack.containers()
+    planned = run(stack, "plan").stdout
+    assert "    created extension pg_trgm in orders_dev" in planned, planned
+    assert "container(s)" not in planned, planned  # a contrib extension recreates nothing
+    assert stack.containers() == before
+    assert one(stack, "orders", "SELECT count(*) FROM pg_extension "
+                                "WHERE extname = 'pg_trgm'") == 0
+    done = run(stack, "up").stdout
+    provisioned = [line.strip() for line in planned.splitlines() if line.startswith("    ")]
+    for line in provisioned:
+        assert f"  {line}" in done, (line, done)
+    assert one(stack, "orders", "SELECT similarity('devenv', 'devenv')") == 1
+    assert stack.containers() == before
+    assert "would change nothing" in run(stack, "plan").stdout
 
 
 def test_status_ps_logs_and_doctor_cover_every_server_and_the_replica(

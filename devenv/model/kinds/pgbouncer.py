@@ -18,8 +18,8 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from devenv.model.credentials import Secrets
 from devenv.model.replicas import readonly_entry, replicas_of
+from devenv.model.secrets import Secrets
 from devenv.model.stack import ServerSpec, ServiceSpec, Stack, secret_target
 from devenv.model.templates import render_template
 
@@ -65,6 +65,13 @@ def config_text(server: ServerSpec, stack: Stack) -> str:
 
 
 class PgBouncer:
+    family = "pgbouncer"
+    image = "edoburu/pgbouncer:latest"
+    port = 6432
+
+    def users(self, server: ServerSpec, stack: Stack) -> list[str]:
+        return [CONSOLE_USER]  # its admin console (PAUSE/RESUME for resets)
+
     def compose_service(self, server: ServerSpec, stack: Stack) -> dict[str, Any]:
         port = str(server.container_port)
         source = secret_target(server.name, USERLIST_SECRET)

@@ -6,12 +6,13 @@ Read from docker-library/postgres (docker-entrypoint.sh) and timescale/timescale
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from devenv.model import extensions
-from devenv.model.credentials import Secrets
 from devenv.model.images import split_reference
 from devenv.model.replicas import REPLICATION_ROLE, REPLICATION_SECRET
+from devenv.model.secrets import Secrets
 from devenv.model.stack import ADMIN_USER, CLONE_DIR, ServerSpec, Stack, secret_target
 
 # A local, reproducible database trades host-crash durability for speed, as test setups do: no
@@ -29,11 +30,10 @@ PASSWORD_SECRET = "admin-password"
 
 
 def settings_of(server: ServerSpec, stack: Stack) -> list[tuple[str, str]]:
-    """The `-c` settings of a server: devenv's, the extensions', then the manifest's."""
+    """The `-c` settings of a server: devenv's, the kind's, the extensions', the manifest's."""
     mine = {key for key, _ in server.settings}
-    ours = list(DEV_SETTINGS)
-    if server.kind == "timescaledb":
-        ours += TIMESCALE_SETTINGS
+    kind = TIMESCALEDB if server.kind == "timescaledb" else POSTGRES
+    ours = [*DEV_SETTINGS, *kind.settings]
     dbs = {ext: [s.database for s in stack.services.values()
                  if s.server == server.name and ext in s.extensions and s.database]
            for ext in ("pg_cron", "pg_partman")}
@@ -47,13 +47,23 @@ def settings_of(server: ServerSpec, stack: Stack) -> list[tuple[str, str]]:
     settings = [s for s in ours if s[0] not in mine] + list(server.settings)
     if server.preload:
         settings.insert(0, ("shared_preload_libraries", ",".join(server.preload)))
-    if server.kind == "timescaledb":
-        # No phoning home from a developer's laptop or CI.
-        settings.append(("timescaledb.telemetry_level", "off"))
-    return settings
+    return settings + list(kind.forced)
 
 
+@dataclass(frozen=True)
 class Postgres:
+    image: str
+    settings: tuple[tuple[str, str], ...] = ()  # the kind's defaults; the manifest's win
+    forced: tuple[tuple[str, str], ...] = ()  # set after the manifest's
+    environment: tuple[tuple[str, str], ...] = ()  # the image's own switches
+    preload: tuple[str, ...] = ()  # always in shared_preload_libraries (with the extensions')
+    family: str = "postgres"
+    port: int = 5432
+
+    def users(self, server: ServerSpec, stack: Stack) -> list[str]:
+        users = [ADMIN_USER, *(r for r in (stack.migration_role, stack.admin_role) if r)]
+        return [*users, REPLICATION_ROLE] if server.replicas else users
+
     def compose_service(self, server: ServerSpec, stack: Stack) -> dict[str, Any]:
         environment = {
             # Read by the entrypoint as root before it drops to postgres, on first init only;
@@ -70,8 +80,7 @@ class Postgres:
             # 18), a sixth of a cold start. With fsync off the server gives up the same
             # durability anyway; `fsync: on` in settings keeps initdb's.
             environment["POSTGRES_INITDB_ARGS"] = "--no-sync"
-        if server.kind == "timescaledb":
-            environment.update(NO_TS_TUNE="true", TIMESCALEDB_TELEMETRY="off")
+        environment.update(self.environment)
         service: dict[str, Any] = {"image": server.image}
         built = extensions.built_image(stack, server)
         if built is not None:
@@ -118,3 +127,11 @@ def clone_mount(server: ServerSpec) -> str:
     """The short-syntax tmpfs entry (options passed to mount as is: Compose v2.0+, any engine)."""
     uid = postgres_uid(server.image)
     return f"{CLONE_DIR}:uid={uid},gid={uid},mode=0700,size={server.clone_memory}"
+
+
+POSTGRES = Postgres("postgres:18")
+TIMESCALEDB = Postgres(
+    "timescale/timescaledb:latest-pg18", settings=TIMESCALE_SETTINGS,
+    forced=(("timescaledb.telemetry_level", "off"),),  # no phoning home from a laptop or CI
+    environment=(("NO_TS_TUNE", "true"), ("TIMESCALEDB_TELEMETRY", "off")),
+    preload=("timescaledb",))

@@ -14,7 +14,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from devenv.model.credentials import Secrets
+from devenv.model.secrets import Secrets
 from devenv.model.stack import ServerSpec, Stack, secret_target
 
 ACL_FILE = "/tmp/devenv-users.acl"
@@ -55,9 +55,15 @@ def acl_lines(server: ServerSpec, stack: Stack, secrets: Secrets) -> list[str]:
 
 @dataclass(frozen=True)
 class Redis:
+    image: str
     binary: str = "redis-server"
     cli: str = "redis-cli"
     user: str = "redis"  # uid 999 in both images
+    family: str = "redis"
+    port: int = 6379
+
+    def users(self, server: ServerSpec, stack: Stack) -> list[str]:
+        return ["default"]  # the healthcheck's and devenv's; services have ACL users
 
     def compose_service(self, server: ServerSpec, stack: Stack) -> dict[str, Any]:
         args = " ".join(["--aclfile", ACL_FILE, *PERSISTENCE[server.persistence]])
@@ -87,4 +93,7 @@ class Redis:
         }
 
 
-VALKEY = Redis(binary="valkey-server", cli="valkey-cli", user="valkey")
+# Redis 8: the current major; it loads a Redis 7 volume (RDB/AOF are forward compatible).
+# Teams that want the BSD-licensed fork say `kind: valkey`.
+REDIS = Redis("redis:8")
+VALKEY = Redis("valkey/valkey:8", binary="valkey-server", cli="valkey-cli", user="valkey")
