@@ -270,6 +270,25 @@ def extension_images(stack: Stack, server: ServerSpec, image: Operand) -> list[E
     return list(dict.fromkeys(wanted))
 
 
+def requirements(stack: Stack) -> list[str]:
+    """One line per database server that mounts extension images: what its cluster needs
+    beyond CNPG 1.27 (docs/src/imagevolume_extensions.md, v1.30.0: the ImageVolume feature
+    and a runtime that has it; the `env` of PostGIS's entry from CNPG 1.29)."""
+    out = []
+    for server in stack.servers.values():
+        if not server.is_database:
+            continue
+        mounted = extension_images(stack, server, operand(stack, server, {}))
+        if mounted:
+            cnpg = max((e.cnpg for e in mounted), key=lambda v: tuple(map(int, v.split("."))))
+            out.append(f"{server.name} mounts {', '.join(e.name for e in mounted)} from "
+                       f"CloudNativePG's extension images: it needs Kubernetes "
+                       f"{IMAGE_VOLUME_KUBERNETES}+ with the ImageVolume feature (on by default "
+                       "from 1.35; containerd 2.1+ or CRI-O 1.31+) and CloudNativePG "
+                       f"{cnpg}+")
+    return out
+
+
 def check_settings(stack: Stack, server: ServerSpec, lines: dict[KeyPath, int]) -> None:
     """The manifest's `settings` as CNPG's webhook reads a Cluster's `parameters`
     (internal/webhook/v1/cluster_webhook.go validateConfiguration, v1.27.0 and v1.30.0): the
