@@ -278,7 +278,8 @@ def test_the_round_trip_notices_an_unknown_field_and_a_wrong_type() -> None:
         _round_trip(job, "V1Job")
 
 
-@pytest.mark.parametrize("name", ["capsule", "pcc", "all-kinds", "all-on-cnpg"])
+@pytest.mark.parametrize("name", ["capsule", "pcc", "all-kinds", "all-on-cnpg",
+                                  "pg18-extensions"])
 def test_names_are_dns_labels_and_unique(name: str) -> None:
     import re
 
@@ -287,6 +288,13 @@ def test_names_are_dns_labels_and_unique(name: str) -> None:
     assert len(keys) == len(set(keys))
     for _, value in keys:
         assert re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", value), value
+    # The Services the namespace gets: CNPG's `<cluster>-rw/-ro/-r` (pkg/specs/services.go,
+    # v1.30.0), one per Pooler named after it (pkg/specs/pgbouncer/services.go), Redis's own.
+    services = [f"{d['metadata']['name']}-{kind}" for d in of_kind(docs, "Cluster")
+                for kind in ("rw", "ro", "r")]
+    services += [d["metadata"]["name"] for d in of_kind(docs, "Pooler")]
+    services += [d["metadata"]["name"] for d in of_kind(docs, "Service")]
+    assert len(services) == len(set(services)), services
 
 
 # -- mapping rules ------------------------------------------------------------------------
