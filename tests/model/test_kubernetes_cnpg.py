@@ -113,10 +113,10 @@ def test_standbys_keep_the_postgres_database_and_services_are_rejected_there() -
     initdb = cluster["spec"]["bootstrap"]["initdb"]
     assert "postInitSQL" not in initdb  # no REVOKE ALL ON DATABASE postgres FROM PUBLIC
     hba = cnpg_pg_hba(cluster)
-    for connection in ("hostssl",):
-        assert hba_method(hba, connection, "postgres", "streaming_replica") == "cert"
-        assert hba_method(hba, connection, "replication", "streaming_replica") == "cert"
-        assert hba_method(hba, connection, "postgres", "cnpg_pooler_pgbouncer") == "cert"
+    assert hba_method(hba, "hostssl", "postgres", "streaming_replica") == "cert"
+    assert hba_method(hba, "hostssl", "replication", "streaming_replica") == "cert"
+    assert hba_method(hba, "hostssl", "postgres", "cnpg_pooler_pgbouncer") == "cert"
+    assert hba_method(hba, "local", "postgres", "cnpg_metrics_exporter") == "peer"
     roles = service_roles(stack, "alloydb")
     assert len(roles) == 7
     for role in roles:
