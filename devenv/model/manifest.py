@@ -338,6 +338,9 @@ class Manifest(_Model):
     compose_dir: str = Field(
         "compose", description="Folder of the generated compose file and configs."
     )
+    env_example: str | Literal[False] = Field(
+        ".env.example", description="Where `up` and `generate` write the names of each "
+        "service's variables (no values), to commit; false: nowhere.")
     naming: Naming = Field(default_factory=Naming, description="Name patterns.")
     roles: Roles = Field(default_factory=Roles, description="Optional shared roles.")
     servers: dict[str, Server] = Field(

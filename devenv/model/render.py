@@ -19,7 +19,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from devenv.model import replicas, yamlio
+from devenv.model import envexample, replicas, yamlio
 from devenv.model.kinds import KINDS
 from devenv.model.kinds.postgres import PASSWORD_SECRET
 from devenv.model.replicas import Replica, replicas_of
@@ -72,6 +72,8 @@ def compose_files(stack: Stack) -> dict[Path, str]:
     for server in stack.servers.values():
         for rel, text in kinds[server.kind].config_files(server, stack).items():
             out[stack.compose_dir / rel] = text
+    if stack.env_example is not None:
+        out[stack.env_example] = envexample.text(stack)
     return out
 
 

@@ -78,6 +78,7 @@ class _Resolver:
             admin_role=self.mf.roles.admin,
             naming_database=self.mf.naming.database,
             naming_role=self.mf.naming.role,
+            env_example=None if self.mf.env_example is False else Path(self.mf.env_example),
         )
 
     # -- servers -------------------------------------------------------------------------
@@ -467,6 +468,15 @@ class _Resolver:
                       "files with the project's own or devenv's private ones; use a folder of "
                       "its own such as 'compose'")
         seen: dict[Path, str] = {}
+        if self.mf.env_example is not False:
+            example = self._inside(("env_example",), Path(self.mf.env_example), "env_example")
+            if example is not None and (example == manifest or example.is_relative_to(state)
+                                        or (compose is not None
+                                            and example.is_relative_to(compose))):
+                self.fail(("env_example",), f"'{self.mf.env_example}' is a file or folder "
+                          "devenv reads or generates; use '.env.example'")
+            elif example is not None:
+                seen[example] = "env_example"
         for svc in services.values():
             path = ("services", svc.name, "env_file")
             target = self._inside(path, svc.env_file, "env_file")
@@ -477,8 +487,9 @@ class _Resolver:
                 self.fail(path, f"'{svc.env_file}' is a file devenv reads or generates; "
                           f"use e.g. '{STATE_DIR}/env/{svc.name}.env'")
             elif target in seen:
-                self.fail(path, f"'{svc.env_file}' is also the env_file of service "
-                          f"'{seen[target]}'")
+                self.fail(path, f"'{svc.env_file}' is also " + (
+                    "env_example" if seen[target] == "env_example" else
+                    f"the env_file of service '{seen[target]}'"))
             seen.setdefault(target, svc.name)
 
     def _inside(self, path: KeyPath, value: Path, what: str) -> Path | None:

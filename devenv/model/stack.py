@@ -140,6 +140,7 @@ class Stack:
     state_dir: Path = field(default=Path(STATE_DIR))
     naming_database: str = "{service}"  # the patterns, kept for `devenv config`
     naming_role: str = "{service}"
+    env_example: Path | None = Path(".env.example")  # None: not written
 
     @property
     def manifest_name(self) -> str:
@@ -202,6 +203,7 @@ def as_manifest(stack: Stack) -> dict[str, object]:
         "project": stack.project,
         "environment": stack.environment,
         "compose_dir": str(stack.compose_dir),
+        "env_example": str(stack.env_example) if stack.env_example is not None else False,
         "naming": {"database": stack.naming_database, "role": stack.naming_role},
         "roles": roles,
         "servers": servers,

@@ -8,15 +8,29 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from devenv.model import render
+from devenv.errors import DevenvError
+from devenv.model import envexample, render
 from devenv.model.secrets import Secrets
 from devenv.model.stack import Stack
 from devenv.store import passwords
 from devenv.store.files import write_atomic, write_private
 
 
+def refuse_foreign_example(stack: Stack) -> None:
+    """A project's own hand-kept `.env.example` is never overwritten: say how to keep both."""
+    if stack.env_example is None:
+        return
+    current = _text(stack.root / stack.env_example)
+    if current is not None and not current.startswith(envexample.HEADER):
+        raise DevenvError(
+            f"{stack.env_example} exists and was not written by devenv: refusing to replace it",
+            hint=f"set `env_example: false` in {stack.manifest_name} to keep yours, or "
+            "`env_example: <another path>` for devenv's list of each service's variables")
+
+
 def stale(stack: Stack) -> list[Path]:
     """The committed files that differ from what the manifest renders to."""
+    refuse_foreign_example(stack)
     out = []
     for rel, text in render.compose_files(stack).items():
         try:
@@ -31,6 +45,7 @@ def stale(stack: Stack) -> list[Path]:
 def pending(stack: Stack, ports: dict[str, int], creds: Secrets) -> list[tuple[Path, bool]]:
     """(file, whether it exists) for every generated file `write` would change: what `devenv
     plan` lists, read from disk only."""
+    refuse_foreign_example(stack)
     out = []
     rendered = {**render.compose_files(stack), **render.state_files(stack, creds, ports)}
     for rel, text in rendered.items():
@@ -50,6 +65,7 @@ def write(stack: Stack, ports: dict[str, int], creds: Secrets | None = None, *,
     `previous` receives what each changed file held before, for `restore`: a refusal after
     the files are written (a port taken, an image that lacks an extension) leaves them as
     they were."""
+    refuse_foreign_example(stack)
     creds = creds or passwords.ensure(stack)
     changed = []
     for rel, text in render.compose_files(stack).items():
