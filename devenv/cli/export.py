@@ -62,6 +62,8 @@ def kubernetes_(stack: Stack, console: Console, *, output: Path | None, namespac
         console.say(f"wrote {os.path.relpath(path)}")
     if not changed:
         console.say(f"nothing to do: {shown}/ is up to date")
+    for line in kubernetes.requirements(stack):
+        console.say(line)
     if external:
         console.say("Secrets to provide in the namespace: "
                     + ", ".join(kubernetes.secret_names(stack)))

@@ -66,7 +66,11 @@ def migrate_in_cluster(stack: Stack, console: Console, *, name: str,
     idempotent statements as `devenv up`), then migrates and seeds with the same ledger."""
     import psycopg  # noqa: PLC0415 - ~0.2 s; only the in-cluster Job pays it
 
-    from devenv.engine.provision import database_access, grant_reads  # noqa: PLC0415 - same
+    from devenv.engine.provision import (  # noqa: PLC0415 - same
+        database_access,
+        grant_reads,
+        monitor_access,
+    )
 
     svc = _with_db(stack, [name])[0]
     assert svc.database is not None and svc.role is not None
@@ -93,6 +97,7 @@ def migrate_in_cluster(stack: Stack, console: Console, *, name: str,
     readers = sorted({o.role for o in peers if svc.name in o.reads and o.role})
     with conn:
         actions = database_access(conn, svc.database, readers, {s.role for s in peers if s.role})
+        actions += monitor_access(conn, svc.database)
         actions += grant_reads(conn, svc.role, readers, database=svc.database)
     for action in actions:
         console.say(f"  {svc.name}: {action}")

@@ -326,6 +326,26 @@ def database_access(conn: Conn, database: str, readers: list[str],
     return actions
 
 
+MONITOR_ROLE = "pg_monitor"
+
+
+def monitor_access(conn: Conn, database: str) -> list[str]:
+    """CONNECT for pg_monitor on a service database PUBLIC may not connect to: in the
+    cluster, CNPG's metrics exporter runs its queries as `cnpg_metrics_exporter`, a member of
+    pg_monitor with INHERIT (cloudnative-pg pkg/management/postgres/metrics_exporter_role.go,
+    v1.30.0), by default in the Cluster's initdb database, the first service's
+    (docs/src/monitoring.md, which asks for exactly this grant where CONNECT was revoked from
+    PUBLIC). Granted to the predefined role, which exists on every server: the exporter role
+    only from CNPG 1.30, and only once the instance manager has made it."""
+    allowed = conn.execute("SELECT has_database_privilege(%s, %s, 'CONNECT')",
+                           (MONITOR_ROLE, database)).fetchone()
+    if allowed and allowed[0]:
+        return []
+    conn.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
+        sql.Identifier(database), sql.Identifier(MONITOR_ROLE)))
+    return [f"granted CONNECT on {database} to {MONITOR_ROLE} (CNPG's metrics exporter)"]
+
+
 def create_extensions(conn: Conn, svc: ServiceSpec, database: str) -> list[str]:
     """The one way a service's extensions are made, in its database or in a copy of it (the
     template: clones and resets inherit what it holds). `conn` is an admin session on

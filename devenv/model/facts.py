@@ -188,11 +188,14 @@ def redis_facts(stack: Stack, svc: ServiceSpec, secrets: Secrets,
 
 
 def env_vars(stack: Stack, svc: ServiceSpec, secrets: Secrets, ports: dict[str, int],
-             *, database: str | None = None, templates: bool = True) -> dict[str, str]:
+             *, database: str | None = None, templates: bool = True,
+             readonly: dict[str, str] | None = None) -> dict[str, str]:
     """The service's variables; `database` points them at another database (a clone).
 
     `templates=False`: devenv's own variables only, without rendering the manifest's `env:`
-    templates (jinja2's import and compile, ~70 ms: `up`'s summary shows only the URLs)."""
+    templates (jinja2's import and compile, ~70 ms: `up`'s summary shows only the URLs).
+    `readonly`: the read-only variables where they are not the local replicas (the Kubernetes
+    export's CNPG Services and Pooler), before the templates see them."""
     out: dict[str, str] = {}
     db = db_facts(stack, svc, secrets, ports, database=database)
     if db is not None:
@@ -211,7 +214,8 @@ def env_vars(stack: Stack, svc: ServiceSpec, secrets: Secrets, ports: dict[str, 
             read = db_facts(stack, svc, secrets, ports, database=target.database)
             assert read is not None
             out[f"{other.upper()}_DATABASE_URL"] = read.direct_url
-        out.update(readonly_vars(stack, svc, secrets, ports, database=database))
+        out.update(readonly if readonly is not None
+                   else readonly_vars(stack, svc, secrets, ports, database=database))
     redis = redis_facts(stack, svc, secrets, ports)
     if redis is not None:
         out.update(REDIS_URL=redis.url, REDIS_KEY_PREFIX=redis.prefix)

@@ -1,12 +1,19 @@
 """Stack -> Kubernetes manifests on CloudNativePG (`devenv export kubernetes`), pure.
 
 The same resolved stack that renders compose/ renders a kustomize folder: a CNPG `Cluster` per
-database server (its service roles in `managed.roles`: that works on every CNPG since 1.20,
-where the `DatabaseRole` resource is newer than v1.30.0), a CNPG `Database` per service, a
-`Pooler` per PgBouncer and pooled cluster, Redis as a StatefulSet + Service, and a `Job` per
-service that runs `devenv migrate SERVICE --in-cluster` from an image whose recipe is written
-here too. CNPG models no grants: that Job does them as the database's owner (devenv.engine's
-own statements), so isolation and `reads` match `devenv up`.
+database server (its service roles in `managed.roles`), a CNPG `Database` per service, a
+`Pooler` per PgBouncer and pooled cluster (and a read-only one where that cluster has
+standbys), Redis as a StatefulSet + Service, and a `Job` per service that runs
+`devenv migrate SERVICE --in-cluster` from an image whose recipe is written here too. CNPG
+models no grants: that Job does them as the database's owner (devenv.engine's own statements),
+so isolation and `reads` match `devenv up`.
+
+What the operator then does with each field was read in its source (cloudnative-pg at v1.30.0,
+the newest release, and v1.27.0, the oldest supported: image volume extensions came in 1.27);
+each rule below names the file it relies on, and docs/kubernetes.md has the table. Roles stay
+in `managed.roles` rather than the `DatabaseRole` resource: that one shipped in 1.30.0
+(docs/src/release_notes/v1.30.md, #6155) and takes the same RoleConfiguration, so moving to it
+would buy nothing for roles that live and die with their Cluster and would drop CNPG 1.27-1.29.
 
 Two sets of files, as for compose: `files` (committed, no secret, checked by `--check`) and
 `secret_files` (the Secrets with passwords, written beside them and git-ignored). With
@@ -28,7 +35,6 @@ from devenv.model.extensions import CONTRIB
 from devenv.model.extensions import TIMESCALE_IMAGE as TIMESCALE_SHIPS
 from devenv.model.images import major_from_tag, split_reference
 from devenv.model.kinds.redis import PERSISTENCE, acl_lines
-from devenv.model.replicas import replicas_of
 from devenv.model.secrets import Secrets
 from devenv.model.stack import ADMIN_USER, ServerSpec, ServiceSpec, Stack
 from devenv.model.yamlio import KeyPath
@@ -58,6 +64,83 @@ IN_IMAGE = {
     "cnpg": CONTRIB | {"pgaudit", "vector", "pg_failover_slots"},
     "timescale": TIMESCALE_SHIPS,
 }
+
+
+@dataclass(frozen=True)
+class ExtensionImage:
+    """An extension CNPG mounts into its pods from an image of its own (image volumes): an
+    entry of the Cluster's `.spec.postgresql.extensions`, mounted at /extensions/<name>, whose
+    share/ and lib/ the operator appends to `extension_control_path` and `dynamic_library_path`
+    (pkg/postgres/configuration.go setExtensionControlPath/setDynamicLibraryPath, v1.30.0).
+    `extension_control_path` exists from PostgreSQL 18 on: on an older major the server would
+    not start, so only an 18 (or later) server gets them."""
+
+    name: str
+    reference: str
+    ld_library_path: tuple[str, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
+    cnpg: str = "1.27"  # the oldest CNPG whose ExtensionConfiguration has every field used
+
+
+# cloudnative-pg/postgres-extensions-containers (each folder's metadata.hcl and README, at
+# 079bc9e, 2026-08-22): images for PostgreSQL 18 on Debian trixie, the distribution of the
+# operand image above, tagged <version>-18-trixie. PostGIS needs its system libraries on
+# LD_LIBRARY_PATH and GDAL_DATA/PROJ_DATA: `env` is in CNPG's ExtensionConfiguration from
+# 1.29 on (api/v1/cluster_types.go). timescaledb-oss is the Apache-2 edition, the same one
+# devenv builds into the official image locally (devenv.model.extensions).
+POSTGIS_IMAGE = ExtensionImage(
+    "postgis", "ghcr.io/cloudnative-pg/postgis-extension:3.6.4-18-trixie",
+    ld_library_path=("system",),
+    env=(("GDAL_DATA", "${image_root}/share/gdal"), ("PROJ_DATA", "${image_root}/share/proj")),
+    cnpg="1.29")
+EXTENSION_IMAGES = {
+    "postgis": POSTGIS_IMAGE,
+    "postgis_topology": POSTGIS_IMAGE,
+    "postgis_raster": POSTGIS_IMAGE,
+    "timescaledb": ExtensionImage(
+        "timescaledb-oss", "ghcr.io/cloudnative-pg/timescaledb-oss:2.29.2-18-trixie"),
+}
+IMAGE_VOLUME_MAJOR = 18  # extension_control_path: PostgreSQL 18
+IMAGE_VOLUME_KUBERNETES = "1.33"  # the ImageVolume feature gate; on by default from 1.35
+
+# Managed extensions (pkg/postgres/configuration.go ManagedExtensions and IsUsed, v1.27.0 and
+# v1.30.0): CNPG counts pgaudit or pg_stat_statements as used only while a parameter of its
+# namespace (`pgaudit.`, `pg_stat_statements.`) is set, and at every instance manager start it
+# runs DROP EXTENSION for unused ones in every database that accepts connections
+# (internal/management/controller/instance_controller.go reconcileExtensions); the Database
+# controller would then create it again. One parameter, at its PostgreSQL default, marks it
+# used; a manifest setting of the same namespace does it instead.
+MANAGED_EXTENSION_PARAMETERS = {
+    "pgaudit": ("pgaudit.log", "none"),
+    "pg_stat_statements": ("pg_stat_statements.track", "top"),
+}
+# Parameters CNPG sets itself: its webhook refuses a Cluster whose `parameters` set one
+# (pkg/postgres/configuration.go FixedConfigurationParameters, the same 65 in v1.27.0 and
+# v1.30.0; internal/webhook/v1/cluster_webhook.go validateConfiguration).
+CNPG_FIXED_PARAMETERS = frozenset((
+    "allow_system_table_mods", "archive_cleanup_command", "archive_command", "archive_mode",
+    "bonjour", "bonjour_name", "cluster_name", "config_file", "data_directory",
+    "data_sync_retry", "event_source", "external_pid_file", "hba_file", "hot_standby",
+    "ident_file", "jit_provider", "listen_addresses", "log_destination", "log_directory",
+    "log_file_mode", "log_filename", "log_rotation_age", "log_rotation_size",
+    "log_truncate_on_rotation", "logging_collector", "pg_failover_slots.primary_dsn",
+    "pg_failover_slots.standby_slot_names", "port", "primary_conninfo", "primary_slot_name",
+    "promote_trigger_file", "recovery_end_command", "recovery_min_apply_delay",
+    "recovery_target", "recovery_target_action", "recovery_target_inclusive",
+    "recovery_target_lsn", "recovery_target_name", "recovery_target_time",
+    "recovery_target_timeline", "recovery_target_xid", "restart_after_crash",
+    "restore_command", "shared_preload_libraries", "ssl", "ssl_ca_file", "ssl_cert_file",
+    "ssl_crl_file", "ssl_dh_params_file", "ssl_ecdh_curve", "ssl_key_file",
+    "ssl_passphrase_command", "ssl_passphrase_command_supports_reload",
+    "ssl_prefer_server_ciphers", "stats_temp_directory", "synchronized_standby_slots",
+    "synchronous_standby_names", "syslog_facility", "syslog_ident", "syslog_sequence_numbers",
+    "syslog_split_messages", "temp_tablespaces", "unix_socket_directories",
+    "unix_socket_group", "unix_socket_permissions",
+))
+# The webhook's parameter name rule (cluster_webhook.go postgresParameterNameRegex, v1.30.0).
+CNPG_PARAMETER_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$")
+# pg_hba.conf keywords that a bare role name would be read as.
+HBA_KEYWORDS = frozenset(("all", "sameuser", "samerole", "samegroup", "replication"))
 
 
 def k8s_name(*parts: str) -> str:
@@ -108,7 +191,7 @@ def operand(stack: Stack, server: ServerSpec, lines: dict[KeyPath, int]) -> Oper
     repo = repo.removeprefix("docker.io/").removeprefix("library/")
     where = _where(stack, lines, ("servers", server.name, "image"))
     if repo == "ghcr.io/cloudnative-pg/postgresql":
-        return Operand(server.image, "cnpg")
+        return Operand(server.image, "cnpg", server.pg_major or major_from_tag(server.image))
     if "cnpg" in repo or "cloudnative-pg" in repo:  # the team's own operand image
         return Operand(server.image, "custom")
     major = server.pg_major or major_from_tag(server.image)
@@ -140,17 +223,33 @@ def operand(stack: Stack, server: ServerSpec, lines: dict[KeyPath, int]) -> Oper
     return Operand(CNPG_IMAGE.format(major=major), "cnpg", major)
 
 
+def image_volume_extensions(image: Operand) -> frozenset[str]:
+    """The extensions CNPG can mount from their own images into a server on `image`."""
+    if image.family == "cnpg" and (image.major or 0) >= IMAGE_VOLUME_MAJOR:
+        return frozenset(EXTENSION_IMAGES)
+    return frozenset()
+
+
 def check_extensions(stack: Stack, server: ServerSpec, image: Operand,
                      lines: dict[KeyPath, int]) -> None:
-    """Every extension a Database declares must be in the operand image: CNPG's Database runs
+    """Every extension a Database declares must be in the operand image or, on PostgreSQL
+    18, in an extension image CNPG mounts (EXTENSION_IMAGES): CNPG's Database runs
     CREATE EXTENSION and cannot install a package (devenv's local Dockerfile does that)."""
     if image.family == "custom":
         return  # the team built it for what it lists
+    available = IN_IMAGE[image.family] | image_volume_extensions(image)
     problems = []
     for svc in _services_on(stack, server):
         for index, ext in enumerate(svc.extensions):
-            if ext not in IN_IMAGE[image.family]:
-                where = _where(stack, lines, ("services", svc.name, "extensions", index))
+            if ext in available:
+                continue
+            where = _where(stack, lines, ("services", svc.name, "extensions", index))
+            if image.family == "cnpg" and ext in EXTENSION_IMAGES:
+                mounted = EXTENSION_IMAGES[ext].reference.split(":", 1)[0]
+                problems.append(f"{where}: extension '{ext}' is not in {image.image}, and "
+                                f"CloudNativePG mounts it from its own image ({mounted}) on "
+                                f"PostgreSQL {IMAGE_VOLUME_MAJOR} only")
+            else:
                 problems.append(f"{where}: extension '{ext}' is not in {image.image}, so a "
                                 "CloudNativePG Database cannot declare it")
     if problems:
@@ -158,7 +257,64 @@ def check_extensions(stack: Stack, server: ServerSpec, image: Operand,
             "\n".join(problems),
             hint="build an image FROM ghcr.io/cloudnative-pg/postgresql with it, with 'cnpg' "
             f"in its name, and set servers.{server.name}.image to it (exported as is; locally "
-            "devenv runs it too), or drop the extension")
+            f"devenv runs it too), or drop the extension; on postgres:{IMAGE_VOLUME_MAJOR} "
+            "the export mounts " + ", ".join(sorted(EXTENSION_IMAGES)) + " from CNPG's "
+            "extension images")
+
+
+def extension_images(stack: Stack, server: ServerSpec, image: Operand) -> list[ExtensionImage]:
+    """The extension images a server's services need, in the order they are listed, once."""
+    mountable = image_volume_extensions(image)
+    wanted = [EXTENSION_IMAGES[e] for s in _services_on(stack, server) for e in s.extensions
+              if e in mountable and e not in IN_IMAGE[image.family]]
+    return list(dict.fromkeys(wanted))
+
+
+def requirements(stack: Stack) -> list[str]:
+    """One line per database server that mounts extension images: what its cluster needs
+    beyond CNPG 1.27 (docs/src/imagevolume_extensions.md, v1.30.0: the ImageVolume feature
+    and a runtime that has it; the `env` of PostGIS's entry from CNPG 1.29)."""
+    out = []
+    for server in stack.servers.values():
+        if not server.is_database:
+            continue
+        mounted = extension_images(stack, server, operand(stack, server, {}))
+        if mounted:
+            cnpg = max((e.cnpg for e in mounted), key=lambda v: tuple(map(int, v.split("."))))
+            out.append(f"{server.name} mounts {', '.join(e.name for e in mounted)} from "
+                       f"CloudNativePG's extension images: it needs Kubernetes "
+                       f"{IMAGE_VOLUME_KUBERNETES}+ with the ImageVolume feature (on by default "
+                       "from 1.35; containerd 2.1+ or CRI-O 1.31+) and CloudNativePG "
+                       f"{cnpg}+")
+    return out
+
+
+def check_settings(stack: Stack, server: ServerSpec, lines: dict[KeyPath, int]) -> None:
+    """The manifest's `settings` as CNPG's webhook reads a Cluster's `parameters`
+    (internal/webhook/v1/cluster_webhook.go validateConfiguration, v1.27.0 and v1.30.0): the
+    parameters it fixes itself are refused, and so are `wal_level: minimal` (archive_mode is
+    on) and `wal_log_hints: off` with standbys. The export never writes a Cluster it refuses."""
+    problems = []
+    for key, value in server.settings:
+        where = _where(stack, lines, ("servers", server.name, "settings", key))
+        lowered = value.strip().lower()
+        if not CNPG_PARAMETER_NAME.match(key):
+            problems.append(f"{where}: CloudNativePG accepts no parameter of that name")
+        elif key in CNPG_FIXED_PARAMETERS:
+            problems.append(f"{where}: CloudNativePG sets {key} itself and refuses a Cluster "
+                            "that sets it")
+        elif key == "wal_level" and lowered not in ("replica", "logical"):
+            problems.append(f"{where}: CloudNativePG archives WAL, so wal_level must be "
+                            "replica or logical")
+        elif (key == "wal_log_hints" and server.replicas
+              and lowered in ("off", "false", "no", "0")):
+            problems.append(f"{where}: CloudNativePG needs wal_log_hints on for standbys "
+                            "(pg_rewind)")
+    if problems:
+        raise DevenvError(
+            "\n".join(problems),
+            hint="drop it from settings for the export: CloudNativePG manages it (its docs, "
+            "postgresql_conf.md, list the fixed parameters)")
 
 
 # -- the in-cluster view of the stack ---------------------------------------------------------
@@ -169,18 +325,30 @@ def cluster_host(server: ServerSpec) -> str:
     return f"{k8s_name(server.name)}-rw"
 
 
+def pooler_name(pool: ServerSpec, cluster: str, *, readonly: bool = False) -> str:
+    return k8s_name(pool.name, cluster, *(("ro",) if readonly else ()))
+
+
 def _readonly(stack: Stack, svc: ServiceSpec, creds: Secrets) -> dict[str, str]:
-    """The read-only variables in the namespace: CNPG's `<cluster>-ro` Service spreads reads
-    over the standbys (the local multi-host URL's job)."""
+    """The read-only variables in the namespace, for a service whose server has standbys.
+    CNPG's `<cluster>-ro` Service spreads reads over the standbys (the local multi-host URL's
+    job): DATABASE_READONLY_DIRECT_URL and PG*_READONLY. DATABASE_READONLY_URL of a pooled
+    service goes through the `type: ro` Pooler, as locally through PgBouncer's
+    `<database>_readonly` entry: that Pooler's PgBouncer sends every database to
+    `<cluster>-ro` (pkg/management/pgbouncer/config/config.go, `* = host=<cluster>-<type>`),
+    so the database keeps its own name."""
     assert svc.server is not None and svc.role is not None and svc.database is not None
+    if not stack.servers[svc.server].replicas:
+        return {}
     host = f"{k8s_name(svc.server)}-ro"
-    url = facts.pg_url(svc.role, creds.get(svc.server, svc.role), host, PG_PORT, svc.database)
-    return {"DATABASE_READONLY_URL": url, "DATABASE_READONLY_DIRECT_URL": url,
+    password = creds.get(svc.server, svc.role)
+    direct = facts.pg_url(svc.role, password, host, PG_PORT, svc.database)
+    url = direct
+    if svc.pgbouncer is not None:
+        pooled = pooler_name(stack.servers[svc.pgbouncer], svc.server, readonly=True)
+        url = facts.pg_url(svc.role, password, pooled, PG_PORT, svc.database)
+    return {"DATABASE_READONLY_URL": url, "DATABASE_READONLY_DIRECT_URL": direct,
             "PGHOST_READONLY": host, "PGPORT_READONLY": str(PG_PORT)}
-
-
-def pooler_name(pool: ServerSpec, cluster: str) -> str:
-    return k8s_name(pool.name, cluster)
 
 
 def in_cluster(stack: Stack, svc: ServiceSpec) -> Stack:
@@ -265,19 +433,61 @@ def _roles(stack: Stack, server: ServerSpec) -> list[dict[str, Any]]:
 
 
 def _parameters(stack: Stack, server: ServerSpec) -> dict[str, str]:
-    """The manifest's `settings`, and what the extensions need (pg_cron's database,
-    pg_partman's worker); devenv's laptop settings (fsync off) stay local."""
-    params = {}
+    """The manifest's `settings`, and what the extensions need in the cluster; devenv's laptop
+    settings (fsync off) stay local.
+
+    - pg_cron: its database (`cron.database_name`), and background workers for its jobs. Off,
+      pg_cron runs each job over a libpq connection to `cron.host`, localhost by default
+      (citusdata/pg_cron src/pg_cron.c, _PG_init): TCP, where CNPG's last pg_hba rule asks
+      for a password (`host all all all <scram-sha-256>`, pkg/postgres/configuration.go,
+      v1.30.0 line 130) that the job does not have. Background workers open no connection.
+    - pg_partman: the databases of its maintenance worker.
+    - pgaudit, pg_stat_statements: a parameter of their own, so CNPG keeps them
+      (MANAGED_EXTENSION_PARAMETERS).
+    - TimescaleDB: no telemetry, as locally for a timescaledb server.
+    """
+    listed = {e for s in _services_on(stack, server) for e in s.extensions}
+    params: dict[str, str] = {}
     dbs = {ext: [s.database for s in _services_on(stack, server) if ext in s.extensions
                  and s.database] for ext in ("pg_cron", "pg_partman")}
     if dbs["pg_cron"]:
         params["cron.database_name"] = str(dbs["pg_cron"][0])
+        params["cron.use_background_workers"] = "on"
     if dbs["pg_partman"]:
         params["pg_partman_bgw.dbname"] = ",".join(str(d) for d in dbs["pg_partman"])
-    if server.kind == "timescaledb":
+    if "timescaledb" in server.preload:
         params["timescaledb.telemetry_level"] = "off"
-    params.update((k, str(v)) for k, v in server.settings)
+    given = dict(server.settings)
+    for ext, (key, value) in MANAGED_EXTENSION_PARAMETERS.items():
+        if ext in listed and not any(k.startswith(f"{ext}.") for k in given):
+            params[key] = value
+    params.update(given)
     return dict(sorted(params.items()))
+
+
+def _hba_name(role: str) -> str:
+    """A role as pg_hba.conf reads it: quoted unless it is a plain lower-case name (a bare
+    `all` would be the keyword)."""
+    if re.fullmatch(r"[a-z_][a-z0-9_]*", role) and role not in HBA_KEYWORDS:
+        return role
+    return '"' + role + '"'
+
+
+def _pg_hba(stack: Stack, server: ServerSpec) -> list[str]:
+    """Services have no business in `postgres` (devenv.engine.provision
+    admin_database_access); locally that is a REVOKE from PUBLIC, which CNPG cannot take:
+    its `streaming_replica` opens ordinary connections to the primary's `postgres` database
+    (the replication slot synchronizer, internal/management/controller/slots/runner/runner.go
+    line 126; pg_rewind with `dbname=postgres`, pkg/management/postgres/instance.go line 1508;
+    v1.30.0) and is never granted CONNECT. So a rule rejects the service roles there instead.
+    User-defined rules come after CNPG's fixed rules (its own roles, by certificate) and before
+    its default password rule (pkg/postgres/configuration.go, hbaTemplateString, v1.30.0 lines
+    98-131, v1.27.0 lines 95-128): the superuser, the migration and admin roles and CNPG's
+    roles keep `postgres`."""
+    roles = list(dict.fromkeys(s.role for s in _services_on(stack, server) if s.role))
+    if not roles:
+        return []
+    return [f"host postgres {','.join(_hba_name(r) for r in roles)} all reject"]
 
 
 def cluster(stack: Stack, server: ServerSpec, image: Operand) -> dict[str, Any]:
@@ -297,15 +507,18 @@ def cluster(stack: Stack, server: ServerSpec, image: Operand) -> dict[str, Any]:
         postgresql["parameters"] = params
     if server.preload:
         postgresql["shared_preload_libraries"] = list(server.preload)
+    hba = _pg_hba(stack, server)
+    if hba:
+        postgresql["pg_hba"] = hba
+    mounted = extension_images(stack, server, image)
+    if mounted:
+        postgresql["extensions"] = [_extension_entry(e) for e in mounted]
     if postgresql:
         spec["postgresql"] = postgresql
     spec["enableSuperuserAccess"] = True
     spec["superuserSecret"] = {"name": superuser_secret(server)}
-    initdb: dict[str, Any] = {
-        # Services have no business in `postgres` (devenv.engine.provision
-        # admin_database_access); CNPG's own `app` database is not made.
-        "postInitSQL": ["REVOKE ALL ON DATABASE postgres FROM PUBLIC"],
-    }
+    # CNPG's own `app` database is not made: the first service's database is.
+    initdb: dict[str, Any] = {}
     first = next(iter(_services_on(stack, server)), None)
     if first is not None and first.role is not None:
         initdb.update(database=first.database, owner=first.role,
@@ -317,6 +530,15 @@ def cluster(stack: Stack, server: ServerSpec, image: Operand) -> dict[str, Any]:
         spec["managed"] = {"roles": roles}
     return {"apiVersion": CNPG_API, "kind": "Cluster",
             "metadata": _meta(stack, k8s_name(server.name), "database"), "spec": spec}
+
+
+def _extension_entry(ext: ExtensionImage) -> dict[str, Any]:
+    entry: dict[str, Any] = {"name": ext.name, "image": {"reference": ext.reference}}
+    if ext.ld_library_path:
+        entry["ld_library_path"] = list(ext.ld_library_path)
+    if ext.env:
+        entry["env"] = [{"name": k, "value": v} for k, v in ext.env]
+    return entry
 
 
 def image_catalog(stack: Stack, server: ServerSpec, image: Operand) -> dict[str, Any]:
@@ -343,7 +565,11 @@ def database(stack: Stack, server: ServerSpec, svc: ServiceSpec) -> dict[str, An
             "spec": spec}
 
 
-def pooler(stack: Stack, pool: ServerSpec, target: str) -> dict[str, Any]:
+def pooler(stack: Stack, pool: ServerSpec, target: str, *,
+           readonly: bool = False) -> dict[str, Any]:
+    """A PgBouncer Deployment and Service CNPG runs for a cluster, both named after the Pooler
+    (pkg/specs/pgbouncer/deployments.go, services.go); `type: rw` reaches `<cluster>-rw`,
+    `type: ro` `<cluster>-ro`, the standbys (pkg/management/pgbouncer/config/config.go)."""
     assert pool.pool is not None
     p = pool.pool
     parameters = {"default_pool_size": str(p.default_pool_size),
@@ -351,8 +577,9 @@ def pooler(stack: Stack, pool: ServerSpec, target: str) -> dict[str, Any]:
                   "reserve_pool_size": str(p.reserve_pool_size),
                   "max_client_conn": str(p.max_client_conn)}
     return {"apiVersion": CNPG_API, "kind": "Pooler",
-            "metadata": _meta(stack, pooler_name(pool, target), "pooler"),
-            "spec": {"cluster": {"name": k8s_name(target)}, "instances": 1, "type": "rw",
+            "metadata": _meta(stack, pooler_name(pool, target, readonly=readonly), "pooler"),
+            "spec": {"cluster": {"name": k8s_name(target)}, "instances": 1,
+                     "type": "ro" if readonly else "rw",
                      "pgbouncer": {"poolMode": p.mode, "parameters": parameters}}}
 
 
@@ -457,11 +684,10 @@ def _secrets(stack: Stack, secrets: Secrets | None) -> list[dict[str, Any]]:
             acl = "\n".join(acl_lines(server, stack, creds)) + "\n"
             out.append(_secret(stack, acl_secret(server), {
                 "users.acl": acl, "default-password": creds.get(server.name, "default")}))
-    standbys = {r.name: PG_PORT for s in stack.servers.values() for r in replicas_of(s)}
     for svc in stack.services.values():
-        variables = facts.env_vars(in_cluster(stack, svc), svc, creds, standbys)
-        if "DATABASE_READONLY_URL" in variables:
-            variables.update(_readonly(stack, svc, creds))
+        readonly = _readonly(stack, svc, creds) if svc.database else {}
+        # given to env_vars, so `env:` templates see the in-cluster read-only URLs too
+        variables = facts.env_vars(in_cluster(stack, svc), svc, creds, {}, readonly=readonly)
         if variables:
             out.append(_secret(stack, env_secret(svc), variables))
     return out
@@ -483,6 +709,7 @@ def resources(stack: Stack, lines: dict[KeyPath, int] | None = None) -> dict[str
         if server.is_database:
             image = operand(stack, server, lines)
             check_extensions(stack, server, image, lines)
+            check_settings(stack, server, lines)
             docs = [image_catalog(stack, server, image)] if image.catalog else []
             docs.append(cluster(stack, server, image))
             docs += [database(stack, server, s) for s in _services_on(stack, server)]
@@ -490,7 +717,11 @@ def resources(stack: Stack, lines: dict[KeyPath, int] | None = None) -> dict[str
         elif server.is_redis:
             out[f"redis-{k8s_name(server.name)}.yaml"] = redis(stack, server)
         elif server.pool is not None:
-            poolers = [pooler(stack, server, c) for c in _pooled(stack, server)]
+            poolers = []
+            for target in _pooled(stack, server):
+                poolers.append(pooler(stack, server, target))
+                if stack.servers[target].replicas:  # reads, as PgBouncer's _readonly entries
+                    poolers.append(pooler(stack, server, target, readonly=True))
             if poolers:
                 out[f"pooler-{k8s_name(server.name)}.yaml"] = poolers
     jobs = [job(stack, s) for s in stack.services.values() if s.database]

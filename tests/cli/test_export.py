@@ -121,3 +121,19 @@ def test_migrate_in_cluster_waits_for_its_database_then_says_so(
                            wait=0)
     assert err.value.message.startswith("database of service 'auth' did not answer in 0 s")
     assert err.value.hint is not None and "kubectl get cluster,database" in err.value.hint
+
+
+def test_an_export_with_extension_images_says_what_the_cluster_needs(tmp_path: Path) -> None:
+    """Issue 26 item 5: CNPG's image volume extensions need more than CNPG 1.27 alone
+    (docs/src/imagevolume_extensions.md: Kubernetes 1.33+ with ImageVolume, PostgreSQL 18;
+    PostGIS's `env` from CNPG 1.29)."""
+    (tmp_path / "devenv.yaml").write_text(
+        "project: demo\nservers: {db: {kind: postgres, image: 'postgres:18'}}\n"
+        "services: {geo: {postgres: db, extensions: [postgis]}}\n")
+    done = run(tmp_path, "export", "kubernetes")
+    assert done.returncode == 0, done.stderr
+    assert ("db mounts postgis from CloudNativePG's extension images: it needs Kubernetes "
+            "1.33+ with the ImageVolume feature (on by default from 1.35; containerd 2.1+ or "
+            "CRI-O 1.31+) and CloudNativePG 1.29+") in done.stdout.splitlines()
+    (tmp_path / "devenv.yaml").write_text(TINY)
+    assert "ImageVolume" not in run(tmp_path, "export", "kubernetes").stdout

@@ -590,3 +590,78 @@ OPERATIONS = ("cold up", "warm up", "up SERVICE", "status", "ps", "logs", "docto
               "reset --hard", "db clone", "db drop", "db prune", "db list",
               "pytest plugin", "pytest plugin -n 2", "generate --check",
               "export kubernetes", "down + up", "down --volumes")
+
+
+# -- export kubernetes, read as CloudNativePG reads it (issue 26) -------------------------------
+# After the grid: these read the manifest and the migrations folders only, not the running stack.
+
+# examples/all as a team takes it to CloudNativePG (tests/model/test_kubernetes.py ALL_ON_CNPG):
+# core on an operand image it built with pg_partman, pg_cron and pg_repack, legacy on 18.
+CNPG_IMAGES = {"image: postgres:18\n": "image: ghcr.io/acme/cnpg-postgres:18-launch\n",
+               "image: postgres:17\n": "image: postgres:18\n"}
+
+
+def export(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "DEVENV_FILE"}
+    return subprocess.run([sys.executable, "-m", "devenv.cli", "export", "kubernetes", *args],
+                          cwd=root, env=env, capture_output=True, text=True, timeout=120,
+                          check=False)
+
+
+def copy_manifest(root: Path, replace: dict[str, str]) -> None:
+    text = (ALL / "devenv.yaml").read_text()
+    for old, new in replace.items():
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+    (root / "devenv.yaml").write_text(text)
+    for folder in ("migrations", "seeds"):
+        shutil.copytree(ALL / folder, root / folder)
+
+
+def test_export_kubernetes_names_what_no_cloudnativepg_image_carries(tmp_path: Path) -> None:
+    """As committed: core's pg_partman, pg_repack and pg_cron have no CNPG image; its
+    timescaledb has one (timescaledb-oss, mounted on PostgreSQL 18), so it is not refused."""
+    copy_manifest(tmp_path, {})
+    done = export(tmp_path)
+    assert done.returncode == 1, done.stdout + done.stderr
+    lines = [line for line in done.stderr.splitlines() if "extension '" in line]
+    assert [line.split("extension '", 1)[1].split("'", 1)[0] for line in lines] == [
+        "pg_partman", "pg_repack", "pg_cron"], done.stderr
+    assert all(line.startswith(("error: devenv.yaml:", "devenv.yaml:")) for line in lines)
+    assert not (tmp_path / "k8s").exists()
+
+
+def test_export_kubernetes_of_examples_all_on_cnpg_images(tmp_path: Path) -> None:
+    """Every export behaviour CNPG's source asked for, on the all-features stack, through the
+    command: the ro Pooler for the pooled services of the server with a replica, the pg_hba
+    rule instead of a REVOKE on `postgres`, pg_cron in background workers, the managed
+    extensions' parameters, PostGIS from CNPG's extension image; `--check` clean after it."""
+    copy_manifest(tmp_path, CNPG_IMAGES)
+    done = export(tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    check = export(tmp_path, "--check")
+    assert check.returncode == 0, check.stderr
+    folder = tmp_path / "k8s"
+    docs = [d for f in sorted(folder.glob("*.yaml")) if f.name != "kustomization.yaml"
+            for d in yaml.safe_load_all(f.read_text()) if d]
+    named = {(d["kind"], d["metadata"]["name"]): d for d in docs}
+    core = named[("Cluster", "core")]["spec"]
+    assert core["instances"] == 2
+    assert core["postgresql"]["pg_hba"] == ["host postgres launch_svc,orders_svc all reject"]
+    assert "postInitSQL" not in core["bootstrap"]["initdb"]
+    params = core["postgresql"]["parameters"]
+    assert params["cron.use_background_workers"] == "on"
+    assert params["cron.database_name"] == "orders_dev"
+    assert params["pgaudit.log"] == "none" and params["pg_stat_statements.track"] == "top"
+    ro = named[("Pooler", "pool-core-ro")]["spec"]
+    assert (ro["type"], ro["cluster"]["name"]) == ("ro", "core")
+    legacy = named[("Cluster", "legacy")]["spec"]["postgresql"]["extensions"]
+    assert [e["image"]["reference"].split(":")[0] for e in legacy] == [
+        "ghcr.io/cloudnative-pg/postgis-extension"]
+    secrets = {d["metadata"]["name"]: d["stringData"]
+               for d in yaml.safe_load_all((folder / "secrets.yaml").read_text()) if d}
+    for service in ("launch", "orders"):
+        assert secrets[f"{service}-env"]["DATABASE_READONLY_URL"].endswith(
+            f"@pool-core-ro:5432/{service}_dev")
+    assert "COPY --chown=10001:10001 migrations/launch/" in (
+        folder / "images" / "migrate" / "Dockerfile").read_text()

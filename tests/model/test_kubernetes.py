@@ -50,6 +50,31 @@ services:
 """
 
 
+# examples/all (issue 24's every-feature stack) as a team takes it to CloudNativePG: the core
+# server on an operand image it built FROM ghcr.io/cloudnative-pg/postgresql with pg_partman,
+# pg_cron and pg_repack (no CNPG image carries them), the legacy server on PostgreSQL 18 so
+# PostGIS comes from CNPG's extension image; pg_cron, the replica, pooled services and reads
+# as committed.
+ALL_ON_CNPG = {"image: postgres:18\n": "image: ghcr.io/acme/cnpg-postgres:18-launch\n",
+               "image: postgres:17\n": "image: postgres:18\n"}
+PG18_EXTENSIONS = """
+project: x
+servers:
+  db: {kind: postgres, image: "postgres:18"}
+services:
+  geo: {postgres: db, extensions: [postgis, postgis_topology, vector, citext]}
+  series: {postgres: db, extensions: [timescaledb]}
+"""
+
+
+def all_on_cnpg_text() -> str:
+    text = (REPO / "examples" / "all" / "devenv.yaml").read_text()
+    for old, new in ALL_ON_CNPG.items():
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+    return text
+
+
 def example(name: str) -> Stack:
     return load_stack(EXAMPLES[name], display="devenv.yaml")
 
@@ -88,7 +113,9 @@ def documents(stack: Stack, *, with_secrets: bool = True) -> list[dict[str, Any]
 
 
 def all_stacks() -> dict[str, Stack]:
-    return {**{n: example(n) for n in EXAMPLES}, "all-kinds": stack_of(ALL_KINDS)}
+    return {**{n: example(n) for n in EXAMPLES}, "all-kinds": stack_of(ALL_KINDS),
+            "all-on-cnpg": stack_of(all_on_cnpg_text()),
+            "pg18-extensions": stack_of(PG18_EXTENSIONS)}
 
 
 def of_kind(docs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
@@ -183,7 +210,8 @@ def strict(schema: Any) -> Any:
     return schema
 
 
-@pytest.mark.parametrize("name", ["capsule", "pcc", "all-kinds"])
+@pytest.mark.parametrize("name", ["capsule", "pcc", "all-kinds", "all-on-cnpg",
+                                  "pg18-extensions"])
 def test_every_cnpg_resource_validates_against_the_v1_30_crd(name: str) -> None:
     import jsonschema
 
@@ -224,7 +252,7 @@ def _round_trip(doc: dict[str, Any], model: str) -> Any:
     return client.sanitize_for_serialization(obj)
 
 
-@pytest.mark.parametrize("name", ["capsule", "pcc", "all-kinds"])
+@pytest.mark.parametrize("name", ["capsule", "pcc", "all-kinds", "all-on-cnpg"])
 def test_every_core_resource_round_trips_through_the_kubernetes_client(name: str) -> None:
     seen = set()
     for doc in documents(all_stacks()[name]):
@@ -250,7 +278,8 @@ def test_the_round_trip_notices_an_unknown_field_and_a_wrong_type() -> None:
         _round_trip(job, "V1Job")
 
 
-@pytest.mark.parametrize("name", ["capsule", "pcc", "all-kinds"])
+@pytest.mark.parametrize("name", ["capsule", "pcc", "all-kinds", "all-on-cnpg",
+                                  "pg18-extensions"])
 def test_names_are_dns_labels_and_unique(name: str) -> None:
     import re
 
@@ -259,6 +288,13 @@ def test_names_are_dns_labels_and_unique(name: str) -> None:
     assert len(keys) == len(set(keys))
     for _, value in keys:
         assert re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", value), value
+    # The Services the namespace gets: CNPG's `<cluster>-rw/-ro/-r` (pkg/specs/services.go,
+    # v1.30.0), one per Pooler named after it (pkg/specs/pgbouncer/services.go), Redis's own.
+    services = [f"{d['metadata']['name']}-{kind}" for d in of_kind(docs, "Cluster")
+                for kind in ("rw", "ro", "r")]
+    services += [d["metadata"]["name"] for d in of_kind(docs, "Pooler")]
+    services += [d["metadata"]["name"] for d in of_kind(docs, "Service")]
+    assert len(services) == len(set(services)), services
 
 
 # -- mapping rules ------------------------------------------------------------------------
@@ -266,16 +302,17 @@ def test_names_are_dns_labels_and_unique(name: str) -> None:
 
 def test_a_postgres_server_is_a_cluster_of_one_instance_on_cnpg_s_image() -> None:
     spec = one(documents(stack_of(ALL_KINDS)), "Cluster", "db")["spec"]
-    assert spec["instances"] == 1  # 1 + replicas once the manifest has `replicas` (issue 15)
+    assert spec["instances"] == 1  # no replicas: the primary alone
     assert spec["imageName"] == "ghcr.io/cloudnative-pg/postgresql:17-standard-trixie"
-    assert spec["postgresql"]["parameters"] == {"max_connections": "50", "work_mem": "8MB"}
+    assert spec["postgresql"]["parameters"] == {"max_connections": "50", "work_mem": "8MB",
+                                                "pg_stat_statements.track": "top"}
     assert spec["postgresql"]["shared_preload_libraries"] == ["pg_stat_statements"]
     assert spec["enableSuperuserAccess"] is True
     assert spec["superuserSecret"] == {"name": "db-superuser"}
     assert spec["storage"] == {"size": "1Gi"}
     assert spec["bootstrap"]["initdb"] == {
-        "postInitSQL": ["REVOKE ALL ON DATABASE postgres FROM PUBLIC"],
         "database": "auth", "owner": "auth", "secret": {"name": "db-role-auth"}}
+    assert spec["postgresql"]["pg_hba"] == ["host postgres auth,users all reject"]
 
 
 def test_a_timescaledb_server_runs_timescaledb_ha_from_an_image_catalog() -> None:
@@ -432,7 +469,8 @@ def test_an_extension_cnpg_cannot_declare_is_an_error_at_its_manifest_line() -> 
     assert err.value.hint == (
         "build an image FROM ghcr.io/cloudnative-pg/postgresql with it, with 'cnpg' in its "
         "name, and set servers.postgres.image to it (exported as is; locally devenv runs it "
-        "too), or drop the extension")
+        "too), or drop the extension; on postgres:18 the export mounts postgis, "
+        "postgis_raster, postgis_topology, timescaledb from CNPG's extension images")
 
 
 def test_an_operand_image_the_team_built_is_used_as_is_with_its_extensions() -> None:
