@@ -102,8 +102,8 @@ def test_unknown_key_error_has_a_hint_like_every_other() -> None:
         parse("project: demo\nservise: {}\nservices: {auth: {postgres: true}}\n")
     assert caught.value.report() == (
         "error: devenv.yaml:2: servise: unknown key 'servise' (did you mean 'services'?); "
-        "allowed: project, environment, compose_dir, env_example, naming, roles, servers, "
-        "services\n"
+        "allowed: project, environment, compose_dir, env_example, ports, naming, roles, "
+        "servers, services\n"
         "hint: fix devenv.yaml; no file was changed\n")
 
 
@@ -117,7 +117,8 @@ def test_unknown_top_level_key() -> None:
     """)
     assert message == (
         "devenv.yaml:2: servise: unknown key 'servise' (did you mean 'services'?); "
-        "allowed: project, environment, compose_dir, env_example, naming, roles, servers, services"
+        "allowed: project, environment, compose_dir, env_example, ports, naming, roles, "
+        "servers, services"
     )
 
 
