@@ -34,7 +34,8 @@ from devenv.model import facts, yamlio
 from devenv.model.extensions import CONTRIB
 from devenv.model.extensions import TIMESCALE_IMAGE as TIMESCALE_SHIPS
 from devenv.model.images import major_from_tag, split_reference
-from devenv.model.kinds.redis import PERSISTENCE, acl_lines
+from devenv.model.kinds import KINDS
+from devenv.model.kinds.redis import PERSISTENCE, Redis, acl_lines
 from devenv.model.secrets import Secrets
 from devenv.model.stack import ADMIN_USER, ServerSpec, ServiceSpec, Stack
 from devenv.model.yamlio import KeyPath
@@ -587,8 +588,9 @@ def redis(stack: Stack, server: ServerSpec) -> list[dict[str, Any]]:
     """A one-pod StatefulSet as locally: the server's user, its ACL file from a Secret
     (mounted read-only, group-readable by that user through fsGroup)."""
     name = k8s_name(server.name)
-    binary = "valkey-server" if server.kind == "valkey" else "redis-server"
-    cli = "valkey-cli" if server.kind == "valkey" else "redis-cli"
+    kind = KINDS[server.kind]
+    assert isinstance(kind, Redis)  # the redis family's one kind class: its binaries
+    binary, cli = kind.binary, kind.cli
     port = server.container_port
     args = [binary, "--port", str(port), "--aclfile", "/etc/devenv/users.acl",
             *(a.strip("'") for a in PERSISTENCE[server.persistence])]
