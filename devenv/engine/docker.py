@@ -375,12 +375,24 @@ class Docker:
 
     def build(self, server: str, on_line: Callable[[str], None]) -> None:
         """`docker compose build SERVER`, each output line handed to `on_line` (progress)."""
-        code = self.stream(self.compose_command("build", "--progress", "plain", server), on_line)
+        expired = False
+
+        def seen(line: str) -> None:
+            nonlocal expired
+            expired = expired or ("Release file" in line and "is expired" in line)
+            on_line(line)
+
+        code = self.stream(self.compose_command("build", "--progress", "plain", server), seen)
         if code != 0:
+            hint = ("the build output above says which package or step failed; remove the "
+                    "extension from devenv.yaml or set an `image:` that ships it")
+            if expired:  # a frozen or mirrored Debian archive (README "Extensions")
+                hint = ("the Debian mirror the image uses serves expired Release files (a "
+                        "frozen snapshot or a stale mirror): run `devenv up` with "
+                        "DEVENV_APT_UPDATE_OPTIONS='-o Acquire::Check-Valid-Until=false' "
+                        "in its environment, which the build passes to apt-get update")
             raise DevenvError(f"building the image of server '{server}' failed (exit {code})",
-                              hint="the build output above says which package or step failed; "
-                              "remove the extension from devenv.yaml or set an `image:` that "
-                              "ships it")
+                              hint=hint)
 
     def ensure_images(self, servers: list[str]) -> None:
         """A missing image with no registry reachable fails late and obscurely: say it first."""

@@ -21,14 +21,19 @@ def down(stack: Stack, console: Console, *, volumes: bool) -> None:
                           hint="run `devenv up` first")
     with state.locked(stack):
         prepare(stack, console, choose_ports=False)
+        existing = docker.volumes() if volumes else []
         what = "Stopping and removing data volumes of" if volumes else "Stopping"
         with console.step(f"{what} {stack.project}"):
             docker.down(volumes=volumes)
         current = state.load(stack)
         current.fingerprint = ""
         state.save(stack, current)
-    console.say("data volumes removed" if volumes else
-                "stopped; data kept in the volumes (`devenv down --volumes` removes them)")
+    if not volumes:
+        console.say("stopped; data kept in the volumes (`devenv down --volumes` removes them)")
+    elif existing:
+        console.say(f"data volumes removed: {', '.join(existing)}")
+    else:
+        console.say("no data volume to remove")
     in_memory = [s.name for s in stack.servers.values() if s.storage == "tmpfs"]
     if in_memory:
         console.say(f"{', '.join(in_memory)}: storage tmpfs, data gone with the container")

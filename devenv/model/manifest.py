@@ -510,7 +510,10 @@ def _describe(error: Any, path: KeyPath, data: dict[str, Any]) -> str:
     if kind == "missing":
         return "required key is missing"
     if kind == "union_tag_invalid":
-        return f"unknown kind {error['ctx']['tag']!r}; kinds: {', '.join(SERVER_MODELS)}"
+        tag = str(error["ctx"]["tag"])
+        close = difflib.get_close_matches(tag, list(SERVER_MODELS), n=1, cutoff=0.6)
+        guess = f" (did you mean {close[0]!r}?)" if close else ""
+        return f"unknown kind {tag!r}{guess}; kinds: {', '.join(SERVER_MODELS)}"
     if kind == "model_type":
         return "expected a mapping"
     if kind == "union_tag_not_found":

@@ -578,9 +578,14 @@ def test_down_then_up_keeps_volume_data_and_reseeds_tmpfs(stack: CopiedStack) ->
 
 
 def test_down_volumes_removes_everything(stack: CopiedStack) -> None:
-    run(stack, "down", "--volumes", "--yes")
+    volumes = stack.volumes()
+    said = run(stack, "down", "--volumes", "--yes").stdout
+    assert volumes and "data volumes removed: " in said, said
+    assert all(v in said for v in volumes), (volumes, said)
     assert stack.volumes() == []
     assert stack.containers() == {}
+    again = run(stack, "down", "--volumes", "--yes").stdout
+    assert "no data volume to remove" in again and "removed" not in again, again
     print(f"\nmatrix: {len(FEATURES)} features x {len(OPERATIONS)} operations")
 
 
@@ -589,7 +594,8 @@ OPERATIONS = ("cold up", "warm up", "up SERVICE", "status", "ps", "logs", "docto
               "reset with a broken template",
               "reset --hard", "db clone", "db drop", "db prune", "db list",
               "pytest plugin", "pytest plugin -n 2", "generate --check",
-              "export kubernetes", "down + up", "down --volumes")
+              "export kubernetes", "down + up", "down --volumes", "plan", "up --plan", "url",
+              "migration new", "migrate after migration new", "generate .env.example")
 
 
 # -- export kubernetes, read as CloudNativePG reads it (issue 26) -------------------------------

@@ -67,6 +67,6 @@ def test_first_session(newcomer: CopiedStack) -> None:
 
     assert stack.volumes(), "up made data volumes"
     down = stack.ok("down", "--volumes", "--yes")
-    assert "data volumes removed" in down.stdout + down.stderr, down.explain()
+    assert "data volumes removed: " in down.stdout + down.stderr, down.explain()
     assert stack.volumes() == []
     assert stack.containers() == {}

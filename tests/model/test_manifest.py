@@ -507,3 +507,19 @@ def test_server_kinds_parse_to_their_models() -> None:
     assert isinstance(manifest.servers["db"], PostgresServer)
     assert isinstance(manifest.servers["pool"], PgBouncerServer)
 
+
+
+def test_a_kind_typo_gets_its_close_match() -> None:
+    message = error_of("""
+        project: demo
+        servers:
+          db:
+            kind: timescale
+        services:
+          auth:
+            postgres: true
+    """)
+    assert message == (
+        "devenv.yaml:4: servers.db.kind: unknown kind 'timescale' (did you mean "
+        "'timescaledb'?); kinds: postgres, timescaledb, redis, valkey, pgbouncer"
+    )
