@@ -160,14 +160,14 @@ def _create(conn: Conn, name: str, *, has_schema: bool,
 
 
 def read_rows(conn: Conn, table: sql.Identifier | None = None) -> list[LedgerRow]:
-    """Every row in installed order: one query when the ledger is in place; none when there is
-    no ledger yet. Never creates anything (read-only callers pass no `table`)."""
+    """Every row in installed order; none when there is no ledger yet. Never creates anything
+    (read-only callers pass no `table`). The ledger is looked up in the catalog first: selecting
+    from a table that is not there yet would log an ERROR in a fresh database's server log,
+    which alarms whoever reads it (issue 28)."""
     if table is None:
-        try:
-            return _select(conn, home())
-        except (psycopg.errors.UndefinedTable, psycopg.errors.InvalidSchemaName):
-            old = locate(conn)
-            return [] if old is None else _select(conn, sql.Identifier(old, TABLE))
+        table = read_table(conn, TABLE)
+        if table is None:
+            return []
     return _select(conn, table)
 
 

@@ -25,7 +25,7 @@ from devenv.errors import DevenvError
 from devenv.migrations.connect import Conn, connect
 from devenv.migrations.execute import explain, run_whole
 from devenv.migrations.formats import Script
-from devenv.migrations.ledger import SEED_TABLE, ensure_table, home, locate
+from devenv.migrations.ledger import SEED_TABLE, ensure_table, read_table
 from devenv.migrations.lock import SEED_LOCK, advisory_lock
 from devenv.migrations.seedfiles import SeedFile, SeedSet
 from devenv.model.stack import LEDGER_SCHEMA
@@ -92,15 +92,10 @@ def read_ledger(conn: Conn, table: sql.Composable | None = None
     """Applied seeds by file name (a seed whose table was dropped since is not: see _APPLIED);
     read-only callers pass no `table` (devenv's schema, else an earlier devenv's ledger, else
     none: nothing is created)."""
-    if table is None:
-        table = home(TABLE)
-        try:
-            return _applied(conn, table)
-        except (psycopg.errors.UndefinedTable, psycopg.errors.InvalidSchemaName):
-            old = locate(conn, TABLE)
-            if old is None:
-                return {}
-            table = sql.Identifier(old, TABLE)
+    if table is None:  # looked up first: no ERROR in a fresh database's log (read_rows)
+        table = read_table(conn, TABLE)
+        if table is None:
+            return {}
     return _applied(conn, table)
 
 
