@@ -132,11 +132,15 @@ def init(
     project: Annotated[Optional[str], typer.Option(  # noqa: UP045
         help="Project name (default: folder name).")] = None,
     service: Annotated[str, typer.Option(help="Name of the first service.")] = "app",
+    nested: Annotated[bool, typer.Option(
+        "--nested", help="Create a project inside another project's folder.")] = False,
 ) -> None:
-    """Scaffold devenv.yaml, migrations/ and seeds/ for one service. Never overwrites."""
+    """Scaffold devenv.yaml, migrations/ and seeds/ for one service. Never overwrites, and
+    refuses inside another project's folder unless --nested."""
     from devenv.cli import project as verbs
 
-    verbs.init(_opts(ctx).init_file, _console(ctx), project=project, service=service)
+    verbs.init(_opts(ctx).init_file, _console(ctx), project=project, service=service,
+               nested=nested)
 
 
 @app.command()

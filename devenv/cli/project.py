@@ -67,12 +67,22 @@ CREATE TABLE items (
 INIT_SEED = "INSERT INTO items (name) VALUES ('first item'), ('second item');\n"
 
 
-def init(file: Path, console: Console, *, project: str | None, service: str) -> None:
+def init(file: Path, console: Console, *, project: str | None, service: str,
+         nested: bool = False) -> None:
     """The one verb without a stack: it writes the manifest the others read."""
     # pydantic, ~0.1 s: the other verbs of this module read a cached stack without it.
     from devenv.model.manifest import check_compose_name, check_identifier  # noqa: PLC0415
 
     root = file.resolve().parent
+    above = next((f / file.name for f in root.parents if (f / file.name).is_file()), None)
+    if above is not None and not nested:
+        # Every devenv command run here would now find the new manifest instead of that one,
+        # and the new project would take the kinds' default ports, as that one may.
+        raise DevenvError(
+            f"devenv init: {root} is inside the project of {above}; a project here would "
+            "hide it from every devenv command run in this folder",
+            hint=f"add a service to {above} instead, or pass --nested to create a separate "
+            "project here (give it its own ports, e.g. `ports: {base: 20000}`)")
     name = project or re.sub(r"[^a-z0-9_-]+", "-", root.name.lower()).strip("-_") or "devenv"
     try:
         check_compose_name(name)

@@ -77,6 +77,22 @@ def test_init_refuses_the_second_time_and_names_the_files(tmp_path: Path) -> Non
     assert (tmp_path / ".gitignore").read_text().count(".devenv/") == 1
 
 
+def test_init_inside_another_project_refuses_unless_nested(tmp_path: Path) -> None:
+    assert run(tmp_path, "init", "--project", "outer").returncode == 0
+    inner = tmp_path / "services" / "new"
+    inner.mkdir(parents=True)
+    done = run(inner, "init", "--project", "inner")
+    assert done.returncode == 1
+    assert done.stderr == (
+        f"error: devenv init: {inner} is inside the project of {tmp_path / 'devenv.yaml'}; a "
+        "project here would hide it from every devenv command run in this folder\n"
+        f"hint: add a service to {tmp_path / 'devenv.yaml'} instead, or pass --nested to create "
+        "a separate project here (give it its own ports, e.g. `ports: {base: 20000}`)\n")
+    assert not (inner / "devenv.yaml").exists()
+    assert run(inner, "init", "--project", "inner", "--nested").returncode == 0
+    assert (inner / "devenv.yaml").exists()
+
+
 def test_init_with_a_bad_service_name(tmp_path: Path) -> None:
     done = run(tmp_path, "init", "--project", "demo", "--service", "My-App")
     assert done.returncode == 1
@@ -334,7 +350,7 @@ def test_no_manifest_anywhere_says_where_it_looked(tmp_path: Path) -> None:
 def test_init_in_a_subfolder_writes_there_not_over_the_parent(project: Path) -> None:
     sub = project / "other"
     sub.mkdir()
-    done = run(sub, "init")
+    done = run(sub, "init", "--nested")
     assert done.returncode == 0, done.stderr
     assert (sub / "devenv.yaml").is_file()
     assert (project / "devenv.yaml").read_text() == TINY
