@@ -354,9 +354,9 @@ def _provision(ctx: Context, servers: list[ServerSpec], deadline: float,
             lambda s=s: provision.reconcile_server(  # type: ignore[misc]
                 ctx, s, deadline=deadline, roles_made=roles_made)
             for s in databases])
-    for actions in results:
-        for action in actions:
-            ctx.console.say(f"  {action}")
+    for server, actions in zip(databases, results, strict=True):
+        for action in actions:  # named: `revoked PUBLIC access to database postgres` is each's
+            ctx.console.say(f"  {server.name}: {action}")
     for actions in parallel([lambda s=s: _clone_space(ctx, s)  # type: ignore[misc]
                              for s in databases]):
         for action in actions:

@@ -273,8 +273,9 @@ def test_plan_after_up_says_nothing_and_then_exactly_what_up_does(stack: CopiedS
                                 "WHERE extname = 'pg_trgm'") == 0
     done = run(stack, "up").stdout
     provisioned = [line.strip() for line in planned.splitlines() if line.startswith("    ")]
+    assert "  on server core:" in planned
     for line in provisioned:
-        assert f"  {line}" in done, (line, done)
+        assert f"  core: {line}" in done, (line, done)
     assert one(stack, "orders", "SELECT similarity('devenv', 'devenv')") == 1
     assert stack.containers() == before
     assert "would change nothing" in run(stack, "plan").stdout
