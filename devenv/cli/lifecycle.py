@@ -154,6 +154,12 @@ def _migration_state(stack: Stack, name: str, console: Console,
         ctx = attach(stack, console)
         url = direct_url(ctx, svc)
         migrations = migration_set(ctx.stack, svc)
+        spec = svc.migrations
+        if spec is not None and spec.command is not None:
+            from devenv.migrations.command import tool_version  # noqa: PLC0415 - as above
+
+            out["managed_by"] = spec.command
+            out["version"] = tool_version(url) or "managed by command"
         if migrations is not None:
             spec = svc.migrations
             rows, problems = migrations_api.inspect(

@@ -293,6 +293,9 @@ def test_status_ps_logs_and_doctor_cover_every_server_and_the_replica(
     services = {s["service"]: s for s in status["services"]}
     assert services["orders"]["version"] == "3"
     assert services["geo"]["version"] == "20260201000000"
+    # another tool's service: the version its own ledger holds
+    assert services["jobs"]["version"].endswith(" (alembic)"), services["jobs"]
+    assert services["jobs"]["managed_by"] == "alembic upgrade head"
     ps = run(stack, "ps").stdout
     for name in ("core", "legacy", "metrics", "cache", "queue", "pool"):
         assert f"{stack.project}-{name}-1" in ps
