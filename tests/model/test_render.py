@@ -24,6 +24,7 @@ from devenv.model.replicas import all_replicas
 from devenv.model.resolve import load_stack, resolve
 from devenv.model.stack import Stack
 from devenv.store import generated
+from tests.committed import committed_stack, committed_text
 
 REPO = Path(__file__).resolve().parents[2]
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
@@ -50,7 +51,7 @@ TINY = "project: demo\nservices: {auth: {postgres: true, redis: true}}\n"
 
 
 def example(name: str) -> Stack:
-    return load_stack(EXAMPLES[name], display="devenv.yaml")
+    return committed_stack(EXAMPLES[name])
 
 
 def stack_of(text: str, root: Path = Path("/project")) -> Stack:
@@ -101,7 +102,7 @@ def test_golden(name: str) -> None:
 def test_committed_example_files_match_the_renderer(name: str) -> None:
     stack = example(name)
     for rel, text in compose_files(stack).items():
-        assert (stack.root / rel).read_text() == text, f"{stack.root / rel} is stale"
+        assert committed_text(stack.root / rel) == text, f"{stack.root / rel} is stale"
 
 
 # -- determinism and secrets --------------------------------------------------------------

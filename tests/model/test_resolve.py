@@ -12,6 +12,7 @@ from devenv.model import extensions
 from devenv.model.manifest import parse
 from devenv.model.resolve import load_stack, resolve
 from devenv.model.stack import Stack
+from tests.committed import committed_stack
 
 REPO = Path(__file__).resolve().parents[2]
 HINT = "Hint: fix devenv.yaml; no file was changed"
@@ -678,7 +679,7 @@ def test_postgres_18_image_uses_the_new_data_dir() -> None:
 
 
 def test_root_capsule_manifest_resolves() -> None:
-    stack = load_stack(REPO / "devenv.yaml", display="devenv.yaml")
+    stack = committed_stack(REPO / "devenv.yaml")
     assert stack.project == "capsule"
     assert {n: (s.kind, s.port) for n, s in stack.servers.items()} == {
         "auth-db": ("postgres", 7110),
