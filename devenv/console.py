@@ -63,8 +63,8 @@ class Console:
             with self._live(text):
                 try:
                     yield
-                except BaseException:
-                    self._line(f"{text} ... FAILED", self.out)
+                except BaseException as exc:
+                    self._line(f"{text} ... {_outcome(exc)}", self.out)
                     raise
             self._line(f"{text} ... done ({time.perf_counter() - started:.2f}s)", self.out)
             return
@@ -74,8 +74,8 @@ class Console:
                 self._open = True
         try:
             yield
-        except BaseException:
-            self._finish(text, "FAILED")
+        except BaseException as exc:
+            self._finish(text, _outcome(exc))
             raise
         self._finish(text, f"done ({time.perf_counter() - started:.2f}s)")
 
@@ -100,6 +100,11 @@ class Console:
             else:
                 print(f"{text}: {outcome}", file=self.out, flush=True)
             self._open = False
+
+
+def _outcome(exc: BaseException) -> str:
+    """Ctrl-C is the user's choice, not a failure of the step (issue 28)."""
+    return "interrupted" if isinstance(exc, KeyboardInterrupt) else "FAILED"
 
 
 def table(headers: list[str], rows: list[list[str]]) -> str:

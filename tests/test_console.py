@@ -51,3 +51,13 @@ def test_a_terminal_gets_the_coloured_spinner() -> None:
     """The one colour devenv has, so the two tests above test something."""
     text = run_step(Terminal())
     assert SGR.findall(text), repr(text)
+
+
+def test_ctrl_c_in_a_step_says_interrupted_not_failed() -> None:
+    out = io.StringIO()
+    console = Console(out=out, err=io.StringIO())
+    with pytest.raises(KeyboardInterrupt), console.step("Starting db"):
+        raise KeyboardInterrupt
+    with pytest.raises(RuntimeError), console.step("Waiting"):
+        raise RuntimeError("x")
+    assert out.getvalue() == "Starting db ... interrupted\nWaiting ... FAILED\n"

@@ -602,7 +602,10 @@ def _main() -> None:
         sys.stderr.write(exc.report())
         sys.exit(1)
     except (typer.Abort, KeyboardInterrupt):
-        print("interrupted", file=sys.stderr)
+        # What a half-done `up` left (containers created, not started; a step not run) is
+        # what the next `up` finishes: it is idempotent. `down` removes it instead.
+        print("interrupted: run the command again to finish (`devenv up` takes over what was "
+              "started), or `devenv down` to stop what is there", file=sys.stderr)
         sys.exit(130)
     except Exception as exc:
         psycopg = sys.modules.get("psycopg")

@@ -118,16 +118,16 @@ def migrate_in_cluster(stack: Stack, console: Console, *, name: str,
 
 
 def rollback(stack: Stack, console: Console, *, name: str, steps: int) -> None:
-    ctx = attach(stack, console)
     svc = _with_db(stack, [name])[0]
+    ctx = attach(stack, console, only=[svc])
     undone = migrations.rollback(direct_url(ctx, svc), _folder_set(ctx, svc), steps=steps,
                   on_event=lambda e: console.say(f"  {e}"))
     console.say(f"{svc.name}: rolled back {len(undone)} migration(s)")
 
 
 def repair(stack: Stack, console: Console, *, name: str) -> None:
-    ctx = attach(stack, console)
     svc = _with_db(stack, [name])[0]
+    ctx = attach(stack, console, only=[svc])
     fixed = migrations.repair(direct_url(ctx, svc), _folder_set(ctx, svc))
     for line in fixed or ["nothing to repair"]:
         console.say(f"{svc.name}: {line}")
@@ -138,8 +138,8 @@ def _when(value: datetime | None) -> str:
 
 
 def info(stack: Stack, console: Console, *, name: str, as_json: bool) -> None:
-    ctx = attach(stack, console)
     svc = _with_db(stack, [name])[0]
+    ctx = attach(stack, console, only=[svc])
     url = direct_url(ctx, svc)
     rows = migrations.info(url, _folder_set(ctx, svc))
     seeds = seed_set(ctx.stack, svc)
@@ -175,10 +175,11 @@ APPLIED_NOTE = ("APPLIED TO DATA: when the file ran into the data now in this da
 
 
 def validate(stack: Stack, console: Console, *, names: list[str]) -> None:
-    ctx = attach(stack, console)
+    chosen = _with_db(stack, names)
+    ctx = attach(stack, console, only=chosen)
     lines: list[str] = []
     hints: list[str] = []
-    for svc in _with_db(stack, names):
+    for svc in chosen:
         if svc.migrations is not None and svc.migrations.command is not None:
             continue
         found = migration_set(ctx.stack, svc)
@@ -195,8 +196,8 @@ def validate(stack: Stack, console: Console, *, names: list[str]) -> None:
 
 
 def seed(stack: Stack, console: Console, *, name: str, force: bool) -> None:
-    ctx = attach(stack, console)
     svc = _with_db(stack, [name])[0]
+    ctx = attach(stack, console, only=[svc])
     seeds = seed_set(ctx.stack, svc)
     if seeds is None:
         raise DevenvError(f"service '{svc.name}' has no seeds folder ({svc.seeds})")

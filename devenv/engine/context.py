@@ -173,13 +173,21 @@ def prepare(stack: Stack, console: Console, *, choose_ports: bool = True,
     return Context(stack, creds, chosen, docker, console)
 
 
-def attach(stack: Stack, console: Console) -> Context:
-    """A Context for a stack that `up` already started: reads .devenv/, writes nothing."""
+def attach(stack: Stack, console: Console, *,
+           only: list[ServiceSpec] | None = None) -> Context:
+    """A Context for a stack that `up` already started: reads .devenv/, writes nothing.
+
+    `only`: the command works on these services' databases alone, so a password missing for
+    anything else (a server added to the manifest since the last `up`) does not stop it: a
+    `repair` then works before the `up` that its drift blocks (issue 28)."""
     creds = passwords.load(stack.root / stack.state_dir)
     if creds is None:
         raise DevenvError(f"{stack.state_dir}/ holds no passwords for {stack.project} yet",
                           hint="run `devenv up` first")
-    missing = [k for k in needed(stack) if k not in creds.passwords]
+    wanted = needed(stack)
+    if only is not None:
+        wanted = [k for k in wanted if any(k == f"{s.server}/{s.role}" for s in only)]
+    missing = [k for k in wanted if k not in creds.passwords]
     if missing:
         raise DevenvError(f"the manifest changed since the last `devenv up` (no password for "
                           f"{', '.join(missing)})", hint="run `devenv up` to apply it")

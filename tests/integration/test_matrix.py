@@ -349,6 +349,24 @@ def test_validate_finds_an_edited_and_a_deleted_file_and_repair_accepts_them(
     assert run(stack, "validate").code == 0
 
 
+def test_repair_and_info_work_before_the_up_of_a_manifest_change(stack: CopiedStack) -> None:
+    """A server added to the manifest has no password until `up`: the commands that work on
+    one service's database do not need it (issue 28)."""
+    manifest = stack.root / "devenv.yaml"
+    original = manifest.read_text()
+    data = yaml.safe_load(original)
+    data["servers"]["spare"] = {"kind": "redis"}
+    manifest.write_text(yaml.safe_dump(data, sort_keys=False))
+    try:
+        assert "nothing to repair" in run(stack, "repair", "orders").stdout
+        assert run(stack, "info", "orders").code == 0
+        assert run(stack, "validate", "orders").code == 0
+        env_out = run(stack, "env", "launch", ok=False)  # the whole .env needs `up` still
+        assert env_out.code in (0, 1)
+    finally:
+        manifest.write_text(original)
+
+
 def test_a_deleted_migrations_folder_is_drift_not_silence(stack: CopiedStack) -> None:
     folder = stack.root / "migrations" / "telemetry"
     kept = stack.root / "telemetry-migrations"
