@@ -361,8 +361,6 @@ def test_repair_and_info_work_before_the_up_of_a_manifest_change(stack: CopiedSt
         assert "nothing to repair" in run(stack, "repair", "orders").stdout
         assert run(stack, "info", "orders").code == 0
         assert run(stack, "validate", "orders").code == 0
-        env_out = run(stack, "env", "launch", ok=False)  # the whole .env needs `up` still
-        assert env_out.code in (0, 1)
     finally:
         manifest.write_text(original)
 
