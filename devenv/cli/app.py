@@ -534,6 +534,19 @@ def plan(ctx: typer.Context, services: Services = None, json_: Json = False) -> 
 
 
 @app.command()
+def ui(
+    ctx: typer.Context,
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0: any free one).")] = 0,
+    no_open: Annotated[bool, typer.Option("--no-open", help="Do not open a browser.")] = False,
+) -> None:
+    """Serve the stack at a glance on 127.0.0.1 (servers, services, logs, actions, tables)
+    until Ctrl-C; the printed URL carries the token every request needs."""
+    from devenv.cli.ui import server
+
+    server.serve(_stack(ctx), _console(ctx), port=port, open_browser=not no_open)
+
+
+@app.command()
 def doctor(ctx: typer.Context, json_: Json = False) -> None:
     """Check Docker, Compose, images, ports, disk and .devenv/; say how to fix each problem."""
     from devenv.cli import doctor as run

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from devenv.console import Console, table
 from devenv.data import standby
@@ -47,7 +47,8 @@ def down(stack: Stack, console: Console, *, volumes: bool) -> None:
     standby.stop(manifest)
 
 
-def status(stack: Stack, console: Console, *, as_json: bool) -> None:
+def _gather(stack: Stack, console: Console
+            ) -> tuple[list[ServerStatus], list[ReplicaState], list[dict[str, Any]]]:
     servers = server_status(stack, state.load(stack))
     running = {s.name for s in servers if s.state == "running"}
     services = [
@@ -57,15 +58,21 @@ def status(stack: Stack, console: Console, *, as_json: bool) -> None:
          **_migration_state(stack, s.name, console, running)}
         for s in stack.services.values()
     ]
-    replicas = _replica_states(stack, console, running)
+    return servers, _replica_states(stack, console, running), services
+
+
+def status_data(stack: Stack, console: Console) -> dict[str, Any]:
+    """What `status --json` prints (and `devenv ui` shows): servers, replicas, services."""
+    servers, replicas, services = _gather(stack, console)
+    return {"project": stack.project, "servers": [vars(s) for s in servers],
+            "replicas": [vars(r) for r in replicas], "services": services}
+
+
+def status(stack: Stack, console: Console, *, as_json: bool) -> None:
     if as_json:
-        console.result(json.dumps({
-            "project": stack.project,
-            "servers": [vars(s) for s in servers],
-            "replicas": [vars(r) for r in replicas],
-            "services": services,
-        }, indent=2))
+        console.result(json.dumps(status_data(stack, console), indent=2))
         return
+    servers, replicas, services = _gather(stack, console)
     console.result(f"project {stack.project}")
     console.result(_containers_table(["SERVER", "KIND"], [[s.name, s.kind] for s in servers],
                                      servers))

@@ -17,6 +17,8 @@ import subprocess
 import sys
 import textwrap
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -45,7 +47,7 @@ FEATURES = ("postgres 18", "postgres 17", "timescaledb server", "extensions buil
             "pgbouncer", "redis", "valkey", "flyway V/R", "golang-migrate", "dbmate",
             "command runner (alembic)", "sql seeds", "csv seeds", "naming", "roles.admin",
             "roles.migration", "env templates", "storage tmpfs", "plan", "ports.base",
-            "url", "migration new", "generated .env.example")
+            "url", "migration new", "generated .env.example", "devenv ui")
 
 
 @pytest.fixture(scope="module")
@@ -572,6 +574,121 @@ def test_migration_new_makes_the_next_golang_migrate_pair_that_migrate_applies(
     assert runner.code == 1 and "service 'jobs' is migrated by `alembic upgrade head`" in \
         runner.stderr
     assert_all_seeded(stack)
+
+
+@pytest.fixture
+def ui_url(stack: CopiedStack) -> Iterator[str]:
+    """`devenv ui` of the matrix stack, as a user starts it; its printed URL."""
+    process = subprocess.Popen([sys.executable, "-m", "devenv.cli", "ui", "--no-open"],
+                               cwd=stack.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, env={**os.environ, **ENV})
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        assert "devenv ui of" in line, line + (process.stderr.read() if process.stderr else "")
+        yield line.split(": ", 1)[1].strip()
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def http(url: str, *, method: str = "GET", headers: dict[str, str] | None = None,
+         body: bytes | None = None) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as reply:
+            return reply.status, reply.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def test_ui_refuses_requests_without_the_token_the_host_or_the_csrf_token(
+        stack: CopiedStack, ui_url: str) -> None:
+    base, token = ui_url.split("/?token=")
+    assert http(ui_url)[0] == 200
+    assert http(f"{base}/")[0] == 403  # no token
+    assert http(f"{base}/?token=wrong")[0] == 403
+    assert http(ui_url, headers={"Host": "rebind.example:" + base.rsplit(":", 1)[1]})[0] == 403
+    reveal = json.dumps({"service": "launch", "name": "PGPASSWORD"}).encode()
+    assert http(f"{base}/api/reveal?token={token}", method="POST", body=reveal)[0] == 403
+    status, page = http(ui_url)
+    csrf = page.decode().split('name="csrf" content="')[1].split('"')[0]
+    status, _ = http(f"{base}/api/reveal?token={token}", method="POST", body=reveal,
+                     headers={"X-Devenv-CSRF": csrf, "Origin": "http://evil.example"})
+    assert status == 403  # another origin
+    # nothing secret in any fragment until revealed
+    for path in ("/fragment/servers", "/fragment/services", "/fragment/env/launch",
+                 "/api/state"):
+        status, text = http(f"{base}{path}?token={token}")
+        assert status == 200, path
+        secrets = set(stack.secrets().values())
+        assert secrets and not any(pw.encode() in text for pw in secrets), path
+
+
+def test_ui_in_a_real_browser(stack: CopiedStack, ui_url: str) -> None:
+    """Chromium (Debian's, headless) drives the page as a person would."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(options=options, service=Service(
+        shutil.which("chromedriver") or "/usr/bin/chromedriver"))
+    wait = WebDriverWait(driver, 60)
+    try:
+        driver.get(ui_url)
+        wait.until(ec.text_to_be_present_in_element((By.ID, "servers"), "core-replica-1"))
+        servers = driver.find_element(By.ID, "servers").text
+        for name in ("core", "legacy", "metrics", "cache", "queue", "pool"):
+            assert name in servers
+        assert "replica of core" in servers
+        wait.until(ec.text_to_be_present_in_element((By.ID, "services"), "telemetry"))
+        # a service's environment, masked, then revealed; its tables as its own role
+        driver.find_element(By.CSS_SELECTOR, 'a.svc[data-service="launch"]').click()
+        wait.until(ec.presence_of_element_located((By.ID, "env-table")))
+        value = driver.find_element(
+            By.CSS_SELECTOR, 'code.val[data-service="launch"][data-name="PGPASSWORD"]')
+        assert value.text == "****"
+        driver.find_element(
+            By.CSS_SELECTOR, 'button.reveal[data-service="launch"][data-name="PGPASSWORD"]'
+        ).click()
+        wait.until(lambda d: value.text != "****")
+        assert value.text == env(stack, "launch")["PGPASSWORD"]
+        assert "public.tenants" in driver.find_element(By.ID, "detail").text
+        assert "3 rows" in driver.find_element(By.ID, "detail").text
+        # an action, with what it will do said first: reset orders puts its rows back
+        query(stack, "orders", "DELETE FROM orders")
+        driver.find_element(
+            By.CSS_SELECTOR, 'button.act[data-action="reset"][data-target="orders"]').click()
+        alert = wait.until(ec.alert_is_present())
+        assert "put orders's database back to its migrated and seeded state" in alert.text
+        alert.accept()
+        wait.until(ec.text_to_be_present_in_element((By.ID, "result"), "done in"))
+        assert seeded(stack, "orders") == SEEDED["orders"][1]
+        assert_all_seeded(stack)
+        # the replica's replay, paused and resumed from the page
+        driver.find_element(By.CSS_SELECTOR,
+                            'button.act[data-action="replica-pause"][data-target="core"]').click()
+        wait.until(ec.alert_is_present()).accept()
+        wait.until(ec.text_to_be_present_in_element((By.ID, "result"), "replay paused"))
+        wait.until(ec.text_to_be_present_in_element((By.ID, "servers"), "B /"))
+        driver.find_element(By.CSS_SELECTOR,
+                            'button.act[data-action="replica-resume"][data-target="core"]'
+                            ).click()
+        wait.until(ec.alert_is_present()).accept()
+        wait.until(ec.text_to_be_present_in_element((By.ID, "result"), "replay resumed"))
+        # live logs of a server, masked
+        select = driver.find_element(By.ID, "log-server")
+        select.find_element(By.CSS_SELECTOR, 'option[value="core"]').click()
+        wait.until(lambda d: len(d.find_element(By.ID, "log").text) > 0)
+        assert env(stack, "launch")["PGPASSWORD"] not in driver.find_element(By.ID, "log").text
+    finally:
+        driver.quit()
 
 
 def test_generate_check_is_clean_after_up(stack: CopiedStack) -> None:
