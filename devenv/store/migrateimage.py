@@ -111,7 +111,12 @@ def own_wheel() -> tuple[str, bytes, list[str]]:
                           "no metadata to build the migrate image's wheel from",
                           hint="install it: `pip install -e .` in a checkout, or "
                           f"`pipx install {DISTRIBUTION}`") from None
-    metadata = dist.read_text("METADATA") or ""
+    # PKG-INFO: a checkout's egg-info found first on sys.path (its format is METADATA's)
+    metadata = dist.read_text("METADATA") or dist.read_text("PKG-INFO") or ""
+    if not metadata.startswith("Metadata-Version:"):
+        raise DevenvError(f"no metadata of {DISTRIBUTION} at {dist.locate_file('')}",
+                          hint="reinstall it: `pip install -e .` in a checkout, or "
+                          f"`pipx reinstall {DISTRIBUTION}`")
     lines = [f"Version: {__version__}" if line.startswith("Version:") else line
              for line in metadata.split("\n")]
     entry_points = dist.read_text("entry_points.txt") or ""
