@@ -27,14 +27,35 @@ def _first_shell_block(readme: str) -> str:
     return readme.split("```sh\n", 1)[1].split("```", 1)[0]
 
 
-def test_first_commands_make_a_venv_and_check_docker_first() -> None:
-    """A newcomer's first command installs into a venv, not whatever Python is active, and
-    `devenv doctor` checks Docker and Compose v2 before `up` needs them."""
+def _section(readme: str, heading: str) -> str:
+    return readme.split(f"\n## {heading}\n", 1)[1].split("\n## ", 1)[0]
+
+
+def test_a_team_installs_the_distribution_first() -> None:
+    """Issue 25: users of their own project come first, with the index's name of devenv
+    (never `devenv`, another project there), as a tool and as a test dependency; and what a
+    devenv.sh user (the same command name) does."""
     readme = (ROOT / "README.md").read_text()
+    assert readme.index("\n## Install it in your project\n") < readme.index(
+        "\n## The two commands\n")
     first = _first_shell_block(readme)
+    assert first.splitlines() == [
+        "pipx install devenv-stack      # or: uv tool install devenv-stack",
+        "devenv init && devenv doctor && devenv up"]
+    section = _section(readme, "Install it in your project")
+    assert "pip install 'devenv-stack[pytest]'" in section
+    assert "devenv.sh" in section and "pipx install --suffix=-stack\ndevenv-stack" in section
+    assert "DEVENV_FILE" in section
+
+
+def test_the_repo_s_own_commands_make_a_venv_and_check_docker_first() -> None:
+    """A newcomer's first command in this repo installs into a venv, not whatever Python is
+    active, and `devenv doctor` checks Docker and Compose v2 before `up` needs them."""
+    section = _section((ROOT / "README.md").read_text(), "The two commands")
+    first = _first_shell_block("\n" + section)
     assert first.splitlines()[0].startswith("python3 -m venv .venv && . .venv/bin/activate")
     assert "pip install -e . && devenv doctor && devenv up" in first
-    intro = readme.split("```sh\n", 1)[0]
+    intro = section.split("```sh\n", 1)[0]
     assert "Docker engine with\nCompose v2" in intro and "`devenv doctor` checks" in intro
 
 

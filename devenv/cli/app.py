@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from devenv import __version__
+from devenv import DISTRIBUTION, __version__
 from devenv.console import Console
 from devenv.errors import STACK_DOWN_HINT, DevenvError
 
@@ -91,8 +91,15 @@ def discover(start: Path) -> Path | None:
 
 
 def _version(value: bool) -> None:
+    """The distribution's name and version (not devenv.sh's `devenv`, whose command has the
+    same name), the Python it runs on, and the Docker Engine it would drive."""
     if value:
-        print(f"devenv {__version__}")
+        from devenv.engine.docker import engine_version
+
+        engine = engine_version()
+        python = ".".join(str(p) for p in sys.version_info[:3])
+        print(f"{DISTRIBUTION} {__version__} (Python {python}, "
+              + (f"Docker Engine {engine})" if engine else "Docker: no engine answers)"))
         raise typer.Exit()
 
 

@@ -29,11 +29,6 @@ def _lines(stack: Stack) -> dict[KeyPath, int]:
     return yamlio.load_with_lines(text, source=stack.manifest_name)[1]
 
 
-def _present(stack: Stack) -> frozenset[str]:
-    """The declared migrations and seeds folders that exist: the image copies only those."""
-    return frozenset(f for f in kubernetes.folders(stack) if (stack.root / f).is_dir())
-
-
 def kubernetes_(stack: Stack, console: Console, *, output: Path | None, namespace: str | None,
                 secrets: str, check: bool) -> None:
     if secrets not in SECRETS_MODES:
@@ -45,19 +40,17 @@ def kubernetes_(stack: Stack, console: Console, *, output: Path | None, namespac
         raise DevenvError(f"--namespace {name!r} is not a Kubernetes namespace name",
                           hint="lower-case letters, digits and '-', at most 63 characters")
     external = secrets == "external"
-    lines, present = _lines(stack), _present(stack)
+    lines = _lines(stack)
     shown = os.path.relpath(folder)
     if check:
-        stale = exported.stale(stack, folder, name, external=external, lines=lines,
-                               present=present)
+        stale = exported.stale(stack, folder, name, external=external, lines=lines)
         if stale:
             raise DevenvError("exported files are stale: " + ", ".join(
                 os.path.relpath(p) for p in stale),
                 hint="run `devenv export kubernetes` with the same options and commit it")
         console.say(f"{shown}/ is up to date with {stack.manifest_name}")
         return
-    changed = exported.write(stack, folder, name, external=external, lines=lines,
-                             present=present)
+    changed = exported.write(stack, folder, name, external=external, lines=lines)
     for path in changed:
         console.say(f"wrote {os.path.relpath(path)}")
     if not changed:
@@ -67,5 +60,7 @@ def kubernetes_(stack: Stack, console: Console, *, output: Path | None, namespac
     if external:
         console.say("Secrets to provide in the namespace: "
                     + ", ".join(kubernetes.secret_names(stack)))
-    console.say(f"next: build {shown}/{kubernetes.DOCKERFILE} from the project root, then "
-                f"`kubectl apply -k {shown}`")
+    context = f"{shown}/{kubernetes.CONTEXT}"
+    console.say(f"next: `docker build -t IMAGE {context}` (its wheels/ and app/ are filled: no "
+                f"package index needed), set the image in {shown}/{kubernetes.KUSTOMIZATION}, "
+                f"then `kubectl apply -k {shown}`")

@@ -88,6 +88,27 @@ def _api_get(path: str, url: str, *, missing_ok: bool = False) -> Any:
         raise not_running_error(str(exc)) from None
 
 
+def engine_version() -> str | None:
+    """The Docker Engine's version (`devenv --version`), None when no engine answers: over the
+    socket when there is one (a few ms), else the docker CLI (remote engines, contexts)."""
+    path = _socket_path()
+    if path is not None:
+        try:
+            return str(_api_get(path, "/version")["Version"])
+        except (DevenvError, KeyError, TypeError):
+            return None
+    if shutil.which("docker") is None:
+        return None
+    try:
+        done = subprocess.run(["docker", "version", "--format", "{{.Server.Version}}"],
+                              capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if done.returncode != 0:
+        return None
+    return done.stdout.strip() or None
+
+
 def not_running_error(detail: str = "") -> DevenvError:
     if shutil.which("docker") is None:
         return DevenvError("Docker is not installed (no `docker` command on PATH)",

@@ -23,12 +23,13 @@ Two sets of files, as for compose: `files` (committed, no secret, checked by `--
 from __future__ import annotations
 
 import dataclasses
+import posixpath
 import re
 from dataclasses import dataclass
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any
 
-from devenv import __version__
+from devenv import DISTRIBUTION, __version__
 from devenv.errors import DevenvError
 from devenv.model import facts, yamlio
 from devenv.model.extensions import CONTRIB
@@ -59,7 +60,13 @@ GITIGNORE = ".gitignore"
 SECRETS_FILE = "secrets.yaml"
 PASSWORDS_FILE = "passwords.json"
 KUSTOMIZATION = "kustomization.yaml"
-DOCKERFILE = "images/migrate/Dockerfile"
+CONTEXT = "images/migrate"  # the migrate image's build context, inside the export folder
+DOCKERFILE = f"{CONTEXT}/Dockerfile"
+WHEELS = "wheels"  # in CONTEXT: devenv's wheel and its dependencies (git-ignored)
+APP = "app"  # in CONTEXT: the manifest, migrations and seeds (git-ignored)
+# The migrate image's Python; the wheelhouse holds wheels for it (devenv.store.migrateimage).
+BASE_IMAGE = "python:3.13-slim"
+BASE_PYTHON = "3.13"
 PG_PORT = 5432  # CNPG's -rw Service and the Pooler's Service
 IN_IMAGE = {
     "cnpg": CONTRIB | {"pgaudit", "vector", "pg_failover_slots"},
@@ -733,10 +740,10 @@ def resources(stack: Stack, lines: dict[KeyPath, int] | None = None) -> dict[str
 
 
 def files(stack: Stack, namespace_name: str, *, external: bool,
-          lines: dict[KeyPath, int] | None = None,
-          present: frozenset[str] | None = None) -> dict[PurePosixPath, str]:
+          lines: dict[KeyPath, int] | None = None) -> dict[PurePosixPath, str]:
     """The committed files of the export folder, by path relative to it."""
     found = resources(stack, lines)
+    folders(stack, lines)  # a folder the image must never carry fails before any file
     out = {PurePosixPath("namespace.yaml"): _stream(stack, [namespace(stack, namespace_name)])}
     out.update((PurePosixPath(name), _stream(stack, docs)) for name, docs in found.items())
     listed = [str(p) for p in out] + ([] if external else [SECRETS_FILE])
@@ -748,8 +755,11 @@ def files(stack: Stack, namespace_name: str, *, external: bool,
                     "newName": k8s_name(stack.project, "migrate"), "newTag": "latest"}],
     }
     out[PurePosixPath(KUSTOMIZATION)] = header(stack) + yamlio.dump(kustomization)
-    out[PurePosixPath(DOCKERFILE)] = dockerfile(stack, present)
-    out[PurePosixPath(GITIGNORE)] = (header(stack) + "# Passwords: never committed.\n"
+    out[PurePosixPath(DOCKERFILE)] = dockerfile(stack)
+    out[PurePosixPath(GITIGNORE)] = (header(stack) + "# The migrate image's build context, "
+                                     "filled by each export.\n"
+                                     f"/{CONTEXT}/{WHEELS}/\n/{CONTEXT}/{APP}/\n"
+                                     "# Passwords: never committed.\n"
                                      f"/{SECRETS_FILE}\n/{PASSWORDS_FILE}\n")
     return dict(sorted(out.items()))
 
@@ -759,35 +769,75 @@ def secret_files(stack: Stack, secrets: Secrets) -> dict[PurePosixPath, str]:
     return {PurePosixPath(SECRETS_FILE): _stream(stack, _secrets(stack, secrets))}
 
 
-def folders(stack: Stack) -> list[str]:
-    """The migrations and seeds folders the services declare (relative to the root)."""
-    out: list[str] = []
+@dataclass(frozen=True)
+class Folder:
+    """A folder the migrate image carries: its normalised path relative to the project root
+    (POSIX), and the manifest key that declared it."""
+
+    path: str
+    key: KeyPath
+
+
+def folders(stack: Stack, lines: dict[KeyPath, int] | None = None) -> list[Folder]:
+    """The migrations, command and seeds folders of the services, normalised (`sub/..` is the
+    root, `a/../.devenv` is .devenv): what the migrate image's build context copies. A folder
+    that is, or is inside, .devenv/ (local passwords), the project root (the whole project,
+    .devenv/ included), or outside the project is an error at its manifest line (issue 27,
+    item 15: `cwd: "sub/.."` copied .devenv/ into the image)."""
+    lines = lines or {}
+    state = posixpath.normpath(PurePosixPath(stack.state_dir).as_posix())
+    found: dict[str, Folder] = {}
+    problems: list[str] = []
     for svc in stack.services.values():
-        if svc.migrations is not None and svc.migrations.path is not None:
-            out.append(str(svc.migrations.path))
-        if svc.migrations is not None and svc.migrations.command is not None:
-            out.append(str(svc.migrations.cwd))
+        base: KeyPath = ("services", svc.name)
+        declared: list[tuple[Path, KeyPath]] = []
+        spec = svc.migrations
+        if spec is not None and spec.path is not None:
+            declared.append((spec.path, (*base, "migrations", "path")))
+        if spec is not None and spec.command is not None:
+            declared.append((spec.cwd, (*base, "migrations", "cwd")))
         if svc.seeds is not None:
-            out.append(str(svc.seeds))
-    return sorted(f for f in dict.fromkeys(out) if f not in ("", "."))
+            declared.append((svc.seeds, (*base, "seeds")))
+        for value, key in declared:
+            path = posixpath.normpath(PurePosixPath(value).as_posix())
+            where = _where(stack, lines, key)
+            if value.is_absolute() or path == ".." or path.startswith("../"):
+                problems.append(f"{where}: '{value}' is outside the project: the migrate "
+                                "image's build context holds only folders under it")
+            elif path == ".":
+                problems.append(f"{where}: '{value}' is the project root: the migrate image "
+                                "copies the manifest and each service's own folders, never the "
+                                "whole project (.devenv/ holds the local passwords); give it a "
+                                "folder of its own, e.g. migrations/" + svc.name)
+            elif path == state or path.startswith(state + "/"):
+                problems.append(f"{where}: '{value}' is inside {state}/, devenv's private "
+                                "folder (local passwords), which the migrate image never "
+                                "copies; keep migrations and seeds in a folder of their own")
+            else:
+                found.setdefault(path, Folder(path, key))
+    if problems:
+        raise DevenvError("\n".join(problems), hint="`devenv export kubernetes` copies these "
+                          "folders into images/migrate/app/ for the migrate image")
+    return sorted(found.values(), key=lambda f: f.path)
 
 
-def dockerfile(stack: Stack, present: frozenset[str] | None = None) -> str:
-    """The migration Jobs' image: devenv, the manifest and every service's migrations and
-    seeds that exist (`present`; None: all), built from the project root. Never the whole
-    root: .devenv/ holds the local passwords."""
-    copies = "".join(f"COPY --chown=10001:10001 {f}/ {APP_DIR}/{f}/\n"
-                     for f in folders(stack) if present is None or f in present)
+def dockerfile(stack: Stack) -> str:
+    """The migration Jobs' image, built from its own folder: a wheelhouse of the devenv that
+    wrote it (installed with --no-index: no package index, exactly the code that rendered the
+    manifests) and app/ (the manifest and the services' folders, never .devenv/), both filled
+    by `devenv export kubernetes` (devenv.store.migrateimage)."""
     return (
         header(stack)
-        + "# Build it from the project root: docker build -f <this file> -t <image> .\n"
-        "FROM python:3.12-slim\n"
-        f"ARG DEVENV_SPEC=devenv=={__version__}\n"
-        'RUN pip install --no-cache-dir "$DEVENV_SPEC" \\\n'
-        f"    && useradd --create-home --uid 10001 devenv && mkdir {APP_DIR} \\\n"
-        f"    && chown 10001:10001 {APP_DIR}\n"
+        + f"# Build it from its own folder: docker build -t <image> <this folder>. `devenv "
+        f"export kubernetes`\n# fills {WHEELS}/ ({DISTRIBUTION} {__version__} and its "
+        f"dependencies) and {APP}/ beside it.\n"
+        f"FROM {BASE_IMAGE}\n"
+        f"COPY {WHEELS}/ /tmp/{WHEELS}/\n"
+        f"RUN pip install --no-cache-dir --no-index --find-links /tmp/{WHEELS} "
+        f'"{DISTRIBUTION}=={__version__}" \\\n'
+        f"    && rm -rf /tmp/{WHEELS} \\\n"
+        "    && useradd --create-home --uid 10001 devenv\n"
+        f"COPY --chown=10001:10001 {APP}/ {APP_DIR}/\n"
         f"WORKDIR {APP_DIR}\n"
-        f"COPY --chown=10001:10001 {stack.manifest_name} {APP_DIR}/{stack.manifest_name}\n"
-        + copies
-        + "USER 10001\n"
+        "USER 10001\n"
     )

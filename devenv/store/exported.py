@@ -17,6 +17,7 @@ from devenv.model import kubernetes
 from devenv.model.credentials import Secrets, needed, new_password
 from devenv.model.stack import Stack
 from devenv.model.yamlio import KeyPath
+from devenv.store import migrateimage
 from devenv.store.files import write_atomic, write_private
 
 
@@ -44,11 +45,11 @@ def passwords(stack: Stack, folder: Path) -> Secrets:
 
 
 def stale(stack: Stack, folder: Path, namespace: str, *, external: bool,
-          lines: dict[KeyPath, int], present: frozenset[str]) -> list[Path]:
+          lines: dict[KeyPath, int]) -> list[Path]:
     """The committed files of the folder that differ from what the manifest renders to."""
     out = []
-    for rel, text in kubernetes.files(stack, namespace, external=external, lines=lines,
-                                      present=present).items():
+    for rel, text in kubernetes.files(stack, namespace, external=external,
+                                      lines=lines).items():
         try:
             current: str | None = (folder / rel).read_text()
         except (FileNotFoundError, UnicodeDecodeError, NotADirectoryError):
@@ -59,12 +60,12 @@ def stale(stack: Stack, folder: Path, namespace: str, *, external: bool,
 
 
 def write(stack: Stack, folder: Path, namespace: str, *, external: bool,
-          lines: dict[KeyPath, int], present: frozenset[str]) -> list[Path]:
-    """Write the export; return the files that changed. Rendering comes first, so a manifest
-    CNPG cannot carry fails before any file is written."""
-    rendered = kubernetes.files(stack, namespace, external=external, lines=lines,
-                                present=present)
+          lines: dict[KeyPath, int]) -> list[Path]:
+    """Write the export and the migrate image's build context; return what changed.
+    Rendering comes first, so a manifest CNPG cannot carry fails before any file is written."""
+    rendered = kubernetes.files(stack, namespace, external=external, lines=lines)
     changed = [folder / rel for rel, text in rendered.items() if write_atomic(folder / rel, text)]
+    changed += migrateimage.write(stack, folder)
     secret_file = folder / kubernetes.SECRETS_FILE
     if external:
         secret_file.unlink(missing_ok=True)  # an old export's passwords would still be applied

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from devenv import __version__
 from tests.devenv_cli import devenv_command
 
 TINY = "project: demo\nservices: {auth: {postgres: true, redis: true}}\n"
@@ -28,6 +29,7 @@ def run(cwd: Path, *args: str, env: dict[str, str] | None = None
 def project(tmp_path: Path) -> Path:
     (tmp_path / "devenv.yaml").write_text(TINY)
     (tmp_path / "migrations" / "auth").mkdir(parents=True)
+    (tmp_path / "migrations" / "auth" / "V1__items.sql").write_text("CREATE TABLE items ();\n")
     return tmp_path
 
 
@@ -36,14 +38,22 @@ def test_export_writes_the_folder_with_git_ignored_private_secrets(project: Path
     assert done.returncode == 0, done.stderr
     folder = project / "k8s"
     assert "wrote k8s/kustomization.yaml" in done.stdout.splitlines()
-    assert (folder / ".gitignore").read_text().splitlines()[-2:] == ["/secrets.yaml",
-                                                                     "/passwords.json"]
+    assert (folder / ".gitignore").read_text().splitlines()[-5:] == [
+        "/images/migrate/wheels/", "/images/migrate/app/", "# Passwords: never committed.",
+        "/secrets.yaml", "/passwords.json"]
     for private in ("secrets.yaml", "passwords.json"):
         assert stat.S_IMODE((folder / private).stat().st_mode) == 0o600
     kustom = yaml.safe_load((folder / "kustomization.yaml").read_text())
     assert kustom["namespace"] == "demo"
-    assert "COPY --chown=10001:10001 migrations/auth/" in (
-        folder / "images/migrate/Dockerfile").read_text()
+    context = folder / "images" / "migrate"
+    app = context / "app"
+    assert sorted(p.relative_to(app).as_posix() for p in app.rglob("*")) == [
+        "devenv.yaml", "migrations", "migrations/auth", "migrations/auth/V1__items.sql"]
+    wheels = sorted(p.name for p in (context / "wheels").iterdir())
+    assert f"devenv_stack-{__version__}-py3-none-any.whl" in wheels
+    assert any(w.startswith("psycopg_binary-") and "cp313-cp313-manylinux" in w
+               and "x86_64" in w for w in wheels), wheels
+    assert any(w.startswith("pydantic_core-") and "aarch64" in w for w in wheels), wheels
     assert not (project / ".devenv" / "secrets.json").exists()  # local passwords untouched
 
 
@@ -94,6 +104,59 @@ def test_an_extension_cnpg_cannot_declare_fails_before_any_file(tmp_path: Path) 
         "ghcr.io/cloudnative-pg/postgresql:18-standard-trixie, so a CloudNativePG Database "
         "cannot declare it")
     assert not (tmp_path / "k8s").exists()
+
+
+def test_a_command_folder_that_is_the_root_never_puts_devenv_s_passwords_in_the_image(
+        tmp_path: Path) -> None:
+    """Issue 27 item 15: `cwd: "sub/.."` is the root: the image got the whole project,
+    .devenv/secrets.json included. Refused at its line, nothing written."""
+    (tmp_path / "devenv.yaml").write_text(
+        "project: demo\nservices:\n  auth:\n    postgres: true\n"
+        "    migrations: {command: 'alembic upgrade head', cwd: 'sub/..'}\n")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / ".devenv").mkdir()
+    (tmp_path / ".devenv" / "secrets.json").write_text('{"passwords": {}}')
+    done = run(tmp_path, "export", "kubernetes")
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[0] == (
+        "error: devenv.yaml:5: services.auth.migrations.cwd: 'sub/..' is the project root: the "
+        "migrate image copies the manifest and each service's own folders, never the whole "
+        "project (.devenv/ holds the local passwords); give it a folder of its own, e.g. "
+        "migrations/auth")
+    assert not (tmp_path / "k8s").exists()
+
+
+def test_the_build_context_copies_no_devenv_folder_nor_the_export_and_follows_no_link(
+        tmp_path: Path) -> None:
+    """A migrations folder holding a nested .devenv/, the export folder itself, and a link to
+    the project's secrets: app/ gets the migrations, the link as a link, nothing else. A folder
+    that is a link into .devenv/ is refused."""
+    (tmp_path / "devenv.yaml").write_text(
+        "project: demo\nservices:\n  auth: {postgres: true, migrations: db}\n")
+    (tmp_path / ".devenv").mkdir()
+    (tmp_path / ".devenv" / "secrets.json").write_text('{"passwords": {"x": "TopSecret1"}}')
+    db = tmp_path / "db"
+    (db / ".devenv").mkdir(parents=True)
+    (db / ".devenv" / "secrets.json").write_text("nested")
+    (db / "V1__items.sql").write_text("CREATE TABLE items ();\n")
+    (db / "secrets.json").symlink_to("../.devenv/secrets.json")
+    done = run(tmp_path, "export", "kubernetes", "-o", "db/k8s")
+    assert done.returncode == 0, done.stderr
+    app = tmp_path / "db" / "k8s" / "images" / "migrate" / "app"
+    assert sorted(p.relative_to(app).as_posix() for p in app.rglob("*")) == [
+        "db", "db/V1__items.sql", "db/secrets.json", "devenv.yaml"]
+    assert (app / "db" / "secrets.json").is_symlink()
+    assert not any(b"TopSecret1" in p.read_bytes() for p in app.rglob("*")
+                   if p.is_file() and not p.is_symlink())
+
+    (tmp_path / "devenv.yaml").write_text(
+        "project: demo\nservices:\n  auth: {postgres: true, migrations: linked}\n")
+    (tmp_path / "linked").symlink_to(".devenv")
+    refused = run(tmp_path, "export", "kubernetes", "-o", "out")
+    assert refused.returncode == 1
+    assert refused.stderr.splitlines()[0] == (
+        f"error: devenv.yaml: linked leads to {(tmp_path / '.devenv').resolve()}: the migrate "
+        "image never copies .devenv/, the export folder or anything outside the project")
 
 
 def test_migrate_in_cluster_needs_the_job_s_environment(project: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -189,9 +190,21 @@ def test_missing_manifest(tmp_path: Path) -> None:
 # -- other verbs and options --------------------------------------------------------------
 
 
-def test_version(tmp_path: Path) -> None:
+def test_version_names_the_distribution_python_and_docker(tmp_path: Path) -> None:
+    """Issue 25: the distribution's own name (devenv.sh's command is `devenv` too), the Python
+    it runs on and the Docker Engine it drives."""
     done = run(tmp_path, "--version")
-    assert (done.returncode, done.stdout) == (0, f"devenv {__version__}\n")
+    python = ".".join(str(p) for p in sys.version_info[:3])
+    engine = subprocess.run(["docker", "version", "--format", "{{.Server.Version}}"],
+                            capture_output=True, text=True, check=False).stdout.strip()
+    docker = f"Docker Engine {engine}" if engine else "Docker: no engine answers"
+    assert (done.returncode, done.stdout) == (
+        0, f"devenv-stack {__version__} (Python {python}, {docker})\n")
+
+
+def test_version_without_an_engine(tmp_path: Path) -> None:
+    done = run(tmp_path, "--version", env={"DOCKER_HOST": f"unix://{tmp_path}/none.sock"})
+    assert done.stdout.endswith(", Docker: no engine answers)\n"), done.stdout
 
 
 def test_unknown_command_is_a_usage_error(tmp_path: Path) -> None:

@@ -706,6 +706,78 @@ def test_export_kubernetes_refuses_what_cloudnativepg_images_lack_and_writes_not
     assert not (stack.root / "k8s").exists() and not (stack.root / "kubernetes").exists()
 
 
+def test_version_names_the_distribution(stack: CopiedStack) -> None:
+    from devenv import DISTRIBUTION, __version__
+
+    out = run(stack, "--version").stdout
+    assert out.startswith(f"{DISTRIBUTION} {__version__} (Python "), out
+    assert "Docker Engine " in out, out
+
+
+# examples/all's database servers as images built for CloudNativePG (its extensions are not in
+# CNPG's own images, see the test above): what a team exporting this stack sets.
+CNPG_IMAGES = {"core": "registry.example.com/all-cnpg:18",
+               "legacy": "registry.example.com/all-cnpg:17"}
+
+
+def test_export_kubernetes_migrate_image_runs_every_format_against_the_stack(
+        stack: CopiedStack, tmp_path: Path) -> None:
+    """Issue 25 on every feature: the export's migrate image, built from its own folder (a
+    wheelhouse of this checkout, --no-index), carries examples/all's manifest and every
+    migration format's folder, never .devenv/; the Job's command of each SQL-format service,
+    run against this stack with its Secret's variables, finds everything applied."""
+    import yaml
+
+    project = tmp_path / "k8s-project"
+    project.mkdir()
+    data = stack.read_manifest()
+    for server, image in CNPG_IMAGES.items():
+        data["servers"][server]["image"] = image
+    (project / "devenv.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    for folder in ("migrations", "seeds"):
+        shutil.copytree(stack.root / folder, project / folder)
+    (project / ".devenv").mkdir()
+    (project / ".devenv" / "secrets.json").write_text('{"passwords": {}}')
+    done = subprocess.run([sys.executable, "-m", "devenv.cli", "export", "kubernetes"],
+                          cwd=project, capture_output=True, text=True, timeout=600, check=False,
+                          env={k: v for k, v in os.environ.items() if k != "DEVENV_FILE"})
+    assert done.returncode == 0, done.stdout + done.stderr
+    context = project / "k8s" / "images" / "migrate"
+    app = sorted(p.relative_to(context / "app").as_posix() for p in (context / "app").iterdir())
+    assert app == ["devenv.yaml", "migrations", "seeds"]
+    copied = {p.relative_to(context / "app").as_posix() for p in (context / "app").rglob("*")}
+    for service in SERVICES:
+        assert f"migrations/{service}" in copied, service
+    assert "migrations/jobs/alembic.ini" in copied  # the command's folder
+    assert not any(".devenv" in p for p in copied)
+    tag = f"devenv-test-migrate-{stack.project}:1"
+    built = subprocess.run(["docker", "build", "-q", "-t", tag, str(context)],
+                           capture_output=True, text=True, timeout=900, check=False)
+    assert built.returncode == 0, built.stdout + built.stderr
+    secrets = {d["metadata"]["name"]: d for d in yaml.safe_load_all(
+        (project / "k8s" / "secrets.yaml").read_text()) if d and d["kind"] == "Secret"}
+    jobs = {d["metadata"]["name"]: d for d in yaml.safe_load_all(
+        (project / "k8s" / "jobs.yaml").read_text()) if d}
+    try:
+        for service in ("launch", "orders", "geo", "telemetry"):
+            names = secrets[f"{service}-env"]["stringData"]
+            local = env(stack, service)
+            assert set(names) == set(local), service
+            args = jobs[f"{service}-migrate"]["spec"]["template"]["spec"]["containers"][0][
+                "args"]
+            variables = [a for n in sorted(names) for a in ("-e", f"{n}={local[n]}")]
+            ran = subprocess.run(["docker", "run", "--rm", "--network", "host", *variables,
+                                  tag, *args], capture_output=True, text=True, timeout=300,
+                                 check=False)
+            out = ran.stdout + ran.stderr
+            assert ran.returncode == 0, out
+            assert out.splitlines()[-1] == f"{service}: up to date", out
+            assert " applied " not in out and "seeded" not in out, out
+    finally:
+        subprocess.run(["docker", "rmi", "-f", tag], capture_output=True, check=False)
+    assert_all_seeded(stack)
+
+
 def test_down_then_up_keeps_volume_data_and_reseeds_tmpfs(stack: CopiedStack) -> None:
     query(stack, "launch", "INSERT INTO tenants (slug) VALUES ('kept')")
     query(stack, "geo", "INSERT INTO places (name, location, embedding) VALUES "
@@ -735,7 +807,8 @@ OPERATIONS = ("cold up", "warm up", "up SERVICE", "status", "ps", "logs", "docto
               "reset with a broken template",
               "reset --hard", "db clone", "db drop", "db prune", "db list",
               "pytest plugin", "pytest plugin -n 2", "generate --check",
-              "export kubernetes", "down + up", "down --volumes", "plan", "up --plan", "url",
+              "export kubernetes", "--version", "export kubernetes: migrate image",
+              "down + up", "down --volumes", "plan", "up --plan", "url",
               "migration new", "migrate after migration new", "generate .env.example")
 
 
@@ -810,5 +883,4 @@ def test_export_kubernetes_of_examples_all_on_cnpg_images(tmp_path: Path) -> Non
     for service in ("launch", "orders"):
         assert secrets[f"{service}-env"]["DATABASE_READONLY_URL"].endswith(
             f"@pool-core-ro:5432/{service}_dev")
-    assert "COPY --chown=10001:10001 migrations/launch/" in (
-        folder / "images" / "migrate" / "Dockerfile").read_text()
+    assert (folder / "images" / "migrate" / "app" / "migrations" / "launch").is_dir()

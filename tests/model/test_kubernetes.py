@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
+from devenv import __version__
 from devenv.errors import DevenvError
 from devenv.model import facts, kubernetes
 from devenv.model.credentials import Secrets, needed
@@ -94,13 +95,9 @@ def fake_secrets(stack: Stack) -> Secrets:
     return Secrets({k: f"FakePw{i:03d}x" for i, k in enumerate(needed(stack))})
 
 
-def present(stack: Stack) -> frozenset[str]:
-    return frozenset(f for f in kubernetes.folders(stack) if (stack.root / f).is_dir())
-
-
 def rendered(stack: Stack, namespace: str = "ns", *, external: bool = False
              ) -> dict[PurePosixPath, str]:
-    return kubernetes.files(stack, namespace, external=external, present=present(stack))
+    return kubernetes.files(stack, namespace, external=external)
 
 
 def documents(stack: Stack, *, with_secrets: bool = True) -> list[dict[str, Any]]:
@@ -413,13 +410,67 @@ def test_each_database_service_gets_a_migrate_job_running_devenv_itself() -> Non
     assert pod["containers"][0]["image"] == kubernetes.MIGRATE_IMAGE
 
 
-def test_the_image_recipe_copies_the_manifest_and_existing_folders_only() -> None:
-    stack = example("capsule")
-    text = kubernetes.dockerfile(stack, frozenset({"migrations/auth"}))
-    assert "COPY --chown=10001:10001 devenv.yaml /app/devenv.yaml\n" in text
-    assert "COPY --chown=10001:10001 migrations/auth/ /app/migrations/auth/\n" in text
-    assert "seeds/" not in text and ".devenv" not in text
-    assert 'ARG DEVENV_SPEC=devenv==' in text
+def test_the_image_is_built_from_its_own_folder_with_a_wheelhouse_never_an_index() -> None:
+    """Issue 25: devenv from the wheelhouse the export writes beside the recipe, installed
+    with --no-index on python:3.13-slim; the project's folders come from app/ beside it."""
+    text = kubernetes.dockerfile(example("capsule"))
+    assert text.splitlines()[3:] == [
+        "FROM python:3.13-slim",
+        "COPY wheels/ /tmp/wheels/",
+        'RUN pip install --no-cache-dir --no-index --find-links /tmp/wheels '
+        f'"devenv-stack=={__version__}" \\',
+        "    && rm -rf /tmp/wheels \\",
+        "    && useradd --create-home --uid 10001 devenv",
+        "COPY --chown=10001:10001 app/ /app/",
+        "WORKDIR /app",
+        "USER 10001",
+    ]
+
+
+def test_the_image_s_folders_are_normalised_and_listed_once() -> None:
+    stack = stack_of("""
+    project: x
+    services:
+      a: {postgres: true, migrations: {command: "alembic upgrade head", cwd: "svc/a/./"}}
+      b: {postgres: true, migrations: "db/b/../b", seeds: "db/seeds/"}
+      c: {postgres: true, migrations: "db/b"}
+    """)
+    assert [f.path for f in kubernetes.folders(stack)] == [
+        "db/b", "db/seeds", "seeds/a", "seeds/c", "svc/a"]
+
+
+@pytest.mark.parametrize(("service", "message"), [
+    ('{postgres: true, migrations: {command: "alembic upgrade head", cwd: "sub/.."}}',
+     "devenv.yaml:3: services.a.migrations.cwd: 'sub/..' is the project root: the migrate "
+     "image copies the manifest and each service's own folders, never the whole project "
+     "(.devenv/ holds the local passwords); give it a folder of its own, e.g. migrations/a"),
+    ('{postgres: true, migrations: ".devenv"}',
+     "devenv.yaml:3: services.a.migrations.path: '.devenv' is inside .devenv/, devenv's "
+     "private folder (local passwords), which the migrate image never copies; keep "
+     "migrations and seeds in a folder of their own"),
+    ('{postgres: true, seeds: "seeds/../.devenv/env"}',
+     "devenv.yaml:3: services.a.seeds: 'seeds/../.devenv/env' is inside .devenv/, devenv's "
+     "private folder (local passwords), which the migrate image never copies; keep "
+     "migrations and seeds in a folder of their own"),
+    ('{postgres: true, migrations: "../shared/migrations"}',
+     "devenv.yaml:3: services.a.migrations.path: '../shared/migrations' is outside the "
+     "project: the migrate image's build context holds only folders under it"),
+])
+def test_a_folder_that_would_put_the_project_or_devenv_s_secrets_in_the_image_is_refused(
+        service: str, message: str) -> None:
+    """Issue 27 item 15: `cwd: "sub/.."` (the root) or a folder equal to .devenv copied the
+    local passwords into the migrate image. Refused at the manifest line, before any file."""
+    text = f"""
+    project: x
+    services:
+      a: {service}
+    """
+    stack = stack_of(text)
+    with pytest.raises(DevenvError) as raised:
+        kubernetes.files(stack, "ns", external=False, lines=lines_of(text))
+    assert raised.value.message == message
+    assert raised.value.hint == ("`devenv export kubernetes` copies these folders into "
+                                 "images/migrate/app/ for the migrate image")
 
 
 def test_kustomization_lists_every_file_and_the_secrets_unless_external() -> None:
@@ -434,8 +485,10 @@ def test_kustomization_lists_every_file_and_the_secrets_unless_external() -> Non
     external = yaml.safe_load(rendered(stack, "pr-42", external=True)[
         PurePosixPath("kustomization.yaml")])
     assert "secrets.yaml" not in external["resources"]
-    assert out[PurePosixPath(".gitignore")].splitlines()[-2:] == ["/secrets.yaml",
-                                                                  "/passwords.json"]
+    assert out[PurePosixPath(".gitignore")].splitlines()[1:] == [
+        "# The migrate image's build context, filled by each export.",
+        "/images/migrate/wheels/", "/images/migrate/app/",
+        "# Passwords: never committed.", "/secrets.yaml", "/passwords.json"]
 
 
 def test_external_mode_names_every_secret_the_manifests_reference() -> None:
