@@ -106,8 +106,9 @@ class Ui:
 
     def tables(self, service: str) -> list[tuple[str, int, list[str], list[tuple[Any, ...]]]]:
         """The service's own tables, their counts and first rows, as the service's role."""
-        import psycopg  # noqa: PLC0415 - psycopg, ~0.2 s: only the Tables view needs it
-        from psycopg import sql  # noqa: PLC0415 - same
+        from psycopg import sql  # noqa: PLC0415 - psycopg, ~0.2 s: only the Tables view needs it
+
+        from devenv.engine.probes import service_session  # noqa: PLC0415 - same
 
         svc = self.stack.services[service]
         ctx = self.context()
@@ -115,7 +116,7 @@ class Ui:
         if db is None:
             return []
         out = []
-        with psycopg.connect(db.direct_url, autocommit=True, connect_timeout=5) as conn:
+        with service_session(db.direct_url) as conn:  # never the admin
             names = conn.execute(
                 "SELECT n.nspname, c.relname FROM pg_catalog.pg_class c JOIN "
                 "pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN "
