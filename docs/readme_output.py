@@ -102,6 +102,13 @@ def run() -> str:
         status = step("status")
         step("reset", "auth")
         reset = step("reset", "auth")
+        url = step("url", "auth")
+        direct = step("url", "auth", "--direct")
+        new = step("migration", "new", "auth", "add sessions")
+        made = stack.root / new.stdout.split("created ", 1)[1].split()[0]
+        made.write_text("CREATE TABLE sessions (id bigint PRIMARY KEY, user_id bigint NOT "
+                        "NULL);\n")
+        plan = step("plan")
         show = lambda t: as_repo(t, stack.project, stack.ports, original)  # noqa: E731
         parts = [
             "`devenv up` in this repo, from nothing:",
@@ -113,7 +120,13 @@ def run() -> str:
             "untouched",
             show(_text(reset)).rstrip(),
             "$ devenv down               # stop; data stays in the volumes (down --volumes "
-            "deletes it)", "```",
+            "deletes it)", "```", "",
+            "A connection string for a GUI client, a new migration, and what `up` would do "
+            "with it:", "",
+            "```text", "$ devenv url auth", show(_text(url)).rstrip(),
+            "$ devenv url auth --direct", show(_text(direct)).rstrip(),
+            '$ devenv migration new auth "add sessions"', show(_text(new)).rstrip(),
+            "$ devenv plan", show(_text(plan)).rstrip(), "```",
         ]
     return "\n".join(parts)
 
