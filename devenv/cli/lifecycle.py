@@ -64,6 +64,7 @@ def status(stack: Stack, console: Console, *, as_json: bool) -> None:
             "servers": [vars(s) for s in servers],
             "replicas": [vars(r) for r in replicas],
             "services": services,
+            "snapshots": _snapshots(stack, console, running),
         }, indent=2))
         return
     console.result(f"project {stack.project}")
@@ -111,6 +112,18 @@ def _replica_states(stack: Stack, console: Console,
         except DevenvError:
             continue  # the primary is starting or gone: the servers table already says so
     return out
+
+
+def _snapshots(stack: Stack, console: Console, running: set[str]) -> list[dict[str, object]]:
+    """`devenv snapshot list --json` of the services whose servers run (none when none do)."""
+    if not any(s.server in running or s.redis in running for s in stack.services.values()):
+        return []
+    from devenv.data import snapshots  # noqa: PLC0415 - psycopg and redis-py: only when up
+
+    try:
+        return [s.as_json() for s in snapshots.list_snapshots(attach(stack, console))]
+    except DevenvError:
+        return []  # .devenv/ without passwords yet: `up` never ran, so no snapshot either
 
 
 def replica(stack: Stack, console: Console, *, server: str, pause: bool) -> None:

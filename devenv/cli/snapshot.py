@@ -1,0 +1,51 @@
+"""`devenv snapshot save | restore | list | rm`: a service's data as it is now, kept by name."""
+
+from __future__ import annotations
+
+import json
+
+from devenv.console import Console, table
+from devenv.data import snapshots
+from devenv.engine.context import attach
+from devenv.model.stack import Stack
+
+
+def _size(size: int | None) -> str:
+    if size is None:
+        return "-"
+    return f"{size / (1 << 20):.1f} MiB"
+
+
+def save(stack: Stack, console: Console, *, service: str, name: str, force: bool) -> None:
+    snap = snapshots.save(attach(stack, console), service, name, force=force)
+    parts = [f"database {snap.database} ({_size(snap.size)})"] if snap.database else []
+    parts += [f"{snap.redis_keys} Redis key(s)"] if snap.redis_keys is not None else []
+    console.say(f"{service}: saved snapshot {name}: {', '.join(parts)}")
+
+
+def restore(stack: Stack, console: Console, *, service: str, name: str, force: bool) -> None:
+    done = snapshots.restore(attach(stack, console), service, name, force=force)
+    redis = "" if done.redis_keys is None else f", {done.redis_keys} Redis key(s)"
+    console.say(f"{service}: restored snapshot {name} (taken {done.snapshot.taken}){redis} "
+                f"({done.elapsed_ms:.0f} ms)")
+    if done.closed:
+        console.say(f"  closed {len(done.closed)} session(s): {', '.join(done.closed)}")
+
+
+def list_(stack: Stack, console: Console, *, as_json: bool) -> None:
+    found = snapshots.list_snapshots(attach(stack, console))
+    if as_json:
+        console.result(json.dumps([s.as_json() for s in found], indent=2))
+        return
+    if not found:  # on stderr: stdout stays one row per snapshot
+        console.note(f"no snapshots in project {stack.project} "
+                     "(`devenv snapshot save SERVICE NAME` takes one)")
+        return
+    console.result(table(["SERVICE", "NAME", "TAKEN", "DATABASE", "SIZE", "REDIS KEYS"], [
+        [s.service, s.name, s.taken, s.database or "-", _size(s.size),
+         "-" if s.redis_keys is None else str(s.redis_keys)] for s in found]))
+
+
+def remove(stack: Stack, console: Console, *, service: str, name: str) -> None:
+    snapshots.remove(attach(stack, console), service, name)
+    console.say(f"{service}: removed snapshot {name}")
