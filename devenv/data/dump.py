@@ -107,8 +107,10 @@ def choose(ctx: Context, svc: ServiceSpec, database: str) -> Dumper:
 
 
 def dump(ctx: Context, svc: ServiceSpec, out: IO[bytes], *, mode: Mode = "all",
-         database: str | None = None, dumper: Dumper | None = None) -> Dumper:
-    """pg_dump of the service's database (or `database`, a copy of it) into `out`."""
+         database: str | None = None, dumper: Dumper | None = None,
+         exclude: tuple[str, ...] = ()) -> Dumper:
+    """pg_dump of the service's database (or `database`, a copy of it) into `out`, without
+    the schemas `exclude`."""
     if svc.database is None or svc.server is None or svc.role is None:
         raise no_database(svc)
     name = database or svc.database
@@ -121,7 +123,7 @@ def dump(ctx: Context, svc: ServiceSpec, out: IO[bytes], *, mode: Mode = "all",
     else:  # the container's own loopback
         env = {"PGHOST": "127.0.0.1", "PGPORT": str(server.container_port)}
     env.update({"PGUSER": dumper.user, "PGDATABASE": name, "PGPASSWORD": password})
-    args = ["pg_dump", "--no-password", *flags]
+    args = ["pg_dump", "--no-password", *flags, *(f"--exclude-schema={n}" for n in exclude)]
     if dumper.container is None:
         done = subprocess.run(args, stdout=out, stderr=subprocess.PIPE, check=False,
                               env={**os.environ, **env})
@@ -140,9 +142,10 @@ def schema_text(ctx: Context, svc: ServiceSpec, database: str | None = None) -> 
     """The schema as pg_dump prints it, without what differs between two dumps of one schema:
     comments and blank lines, SET lines, psql's per-dump `\\restrict` key (PostgreSQL 17.6+),
     and the extensions that live in the service's own database only (pg_cron: never in a
-    template, devenv.engine.provision.create_extensions)."""
+    template, devenv.engine.provision.create_extensions), with their schemas."""
     with tempfile.TemporaryFile() as out:
-        dump(ctx, svc, out, mode="schema", database=database)
+        dump(ctx, svc, out, mode="schema", database=database,
+             exclude=() if database else _one_database_schemas(ctx, svc))
         out.seek(0)
         text = out.read().decode()
     lines = []
@@ -155,6 +158,20 @@ def schema_text(ctx: Context, svc: ServiceSpec, database: str | None = None) -> 
             continue
         lines.append(line)
     return lines
+
+
+def _one_database_schemas(ctx: Context, svc: ServiceSpec) -> tuple[str, ...]:
+    """The schemas that one-database extensions made in the service's database (pg_cron's
+    `cron`, with the USAGE the service's role was granted on it): never in a template."""
+    assert svc.server is not None and svc.database is not None
+    with ctx.admin_session(svc.server, svc.database) as conn:
+        rows = conn.execute(
+            "SELECT n.nspname FROM pg_catalog.pg_namespace n "
+            "JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_namespace'::regclass "
+            "AND d.objid = n.oid AND d.deptype = 'e' "
+            "JOIN pg_catalog.pg_extension e ON e.oid = d.refobjid "
+            "WHERE e.extname = ANY(%s) ORDER BY 1", (sorted(ONE_DATABASE),)).fetchall()
+    return tuple(str(r[0]) for r in rows)
 
 
 def diff(ctx: Context, svc: ServiceSpec) -> list[str]:
