@@ -36,7 +36,8 @@ app = typer.Typer(
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-db_app = typer.Typer(help="Throwaway databases cloned from a service's golden template.",
+db_app = typer.Typer(help="Throwaway databases cloned from a service's golden template; a "
+                     "service's database dumped, and its schema compared with its files.",
                      no_args_is_help=True)
 app.add_typer(db_app, name="db")
 export_app = typer.Typer(help="The stack for somewhere other than this machine.",

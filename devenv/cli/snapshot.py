@@ -17,10 +17,14 @@ def _size(size: int | None) -> str:
 
 
 def save(stack: Stack, console: Console, *, service: str, name: str, force: bool) -> None:
-    snap = snapshots.save(attach(stack, console), service, name, force=force)
+    closed: list[str] = []
+    snap = snapshots.save(attach(stack, console), service, name, force=force, closed=closed)
     parts = [f"database {snap.database} ({_size(snap.size)})"] if snap.database else []
     parts += [f"{snap.redis_keys} Redis key(s)"] if snap.redis_keys is not None else []
     console.say(f"{service}: saved snapshot {name}: {', '.join(parts)}")
+    if closed:  # the copy needs the database alone, as a reset does
+        console.say(f"  closed {len(closed)} session(s) on {stack.services[service].database}: "
+                    f"{', '.join(closed)}")
 
 
 def restore(stack: Stack, console: Console, *, service: str, name: str, force: bool) -> None:
@@ -29,7 +33,8 @@ def restore(stack: Stack, console: Console, *, service: str, name: str, force: b
     console.say(f"{service}: restored snapshot {name} (taken {done.snapshot.taken}){redis} "
                 f"({done.elapsed_ms:.0f} ms)")
     if done.closed:
-        console.say(f"  closed {len(done.closed)} session(s): {', '.join(done.closed)}")
+        console.say(f"  closed {len(done.closed)} session(s) on "
+                    f"{stack.services[service].database}: {', '.join(done.closed)}")
 
 
 def list_(stack: Stack, console: Console, *, as_json: bool) -> None:

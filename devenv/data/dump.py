@@ -143,18 +143,22 @@ def schema_text(ctx: Context, svc: ServiceSpec, database: str | None = None) -> 
     comments and blank lines, SET lines, psql's per-dump `\\restrict` key (PostgreSQL 17.6+),
     and the extensions that live in the service's own database only (pg_cron: never in a
     template, devenv.engine.provision.create_extensions), with their schemas."""
+    schemas = () if database else _one_database_schemas(ctx, svc)
     with tempfile.TemporaryFile() as out:
-        dump(ctx, svc, out, mode="schema", database=database,
-             exclude=() if database else _one_database_schemas(ctx, svc))
+        dump(ctx, svc, out, mode="schema", database=database, exclude=schemas)
         out.seek(0)
         text = out.read().decode()
+    # pg_dump keeps an extension schema's changed privileges (the GRANT USAGE ON SCHEMA cron
+    # that provisioning gives the service's role) even with --exclude-schema
+    theirs = re.compile("|".join([*(rf"\bSCHEMA {re.escape(n)}\b|\b{re.escape(n)}\."
+                                    for n in schemas),
+                                  *(rf"EXTENSION (IF NOT EXISTS )?{re.escape(e)}\b"
+                                    for e in sorted(ONE_DATABASE))]) or "(?!)")
     lines = []
     for line in text.splitlines():
         if (not line.strip() or line.startswith("--") or line.startswith("SET ")
                 or line.startswith("SELECT pg_catalog.set_config(")
-                or line.startswith(("\\restrict", "\\unrestrict"))
-                or any(f"EXTENSION IF NOT EXISTS {e} " in line or
-                       f"EXTENSION {e} IS" in line for e in ONE_DATABASE)):
+                or line.startswith(("\\restrict", "\\unrestrict")) or theirs.search(line)):
             continue
         lines.append(line)
     return lines

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import time
 from collections.abc import Iterator
@@ -75,8 +76,10 @@ def fingerprint(ctx: Context, svc: ServiceSpec) -> dict[str, str]:
     if spec.command is not None:
         root = ctx.stack.root
         out = {"(command)": spec.command}
-        for path in golden._files(root / spec.cwd, frozenset()):  # the template key's walk
-            out[str(path.relative_to(root))] = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+        skip = frozenset([root / ctx.stack.compose_dir, root / ctx.stack.state_dir,
+                          *(root / s.env_file for s in ctx.stack.services.values())])
+        for path in golden._files(root / spec.cwd, skip):  # the template key's walk
+            out[os.path.relpath(path, root)] = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
         return out
     found = migration_set(ctx.stack, svc)
     if found is None:
@@ -296,12 +299,13 @@ def list_snapshots(ctx: Context, services: list[ServiceSpec] | None = None) -> l
     return out
 
 
-def save(ctx: Context, service: str, name: str, *, force: bool = False) -> Snapshot:
+def save(ctx: Context, service: str, name: str, *, force: bool = False,
+         closed: list[str] | None = None) -> Snapshot:
     """Copy the service's database and Redis keys as they are now into snapshot `name`.
 
     Its PgBouncer entry is paused and every session on the database ended for the copy
     (CREATE DATABASE ... TEMPLATE needs it alone), as in a reset: the data and the keys are
-    taken at one moment."""
+    taken at one moment. `closed` receives who had a session on it."""
     _check_name(name)
     svc = _service(ctx, service)
     if find(ctx, svc, name) is not None:
@@ -324,6 +328,8 @@ def save(ctx: Context, service: str, name: str, *, force: bool = False) -> Snaps
         # a reset or restore of the service at the same time waits (the same lock)
         opened.enter_context(resets.one_at_a_time(conn, svc))
         with resets.paused_pool(ctx, svc):
+            if closed is not None:
+                closed += resets.sessions(conn, ctx, svc)
             golden.copy_from_template(conn, ctx, svc, svc.database, target,
                                       comment=_comment(svc, name, meta),
                                       allow_connections=False)

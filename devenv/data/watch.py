@@ -86,7 +86,8 @@ def apply(ctx: Context, svc: ServiceSpec) -> None:
                 say(f"  {svc.name}: applied {len(done.applied)} seed file(s)")
         say(f"{svc.name}: up to date")
     except DevenvError as exc:
-        ctx.console.warn(f"{svc.name}: {exc.message}")
+        named = exc.message if svc.name in exc.message else f"{svc.name}: {exc.message}"
+        ctx.console.warn(named)
         if exc.hint:
             ctx.console.note(f"  hint: {exc.hint}")
         ctx.console.note(f"  {svc.name}: still watching; fix the files and save again")

@@ -40,6 +40,9 @@ services:
   other:
     postgres: pg
     redis: cache
+  worker:
+    postgres: false
+    redis: cache
 """
 
 
@@ -97,9 +100,13 @@ def test_snapshot_save_restore_keeps_real_data_and_keys_and_touches_no_other(
     query(stack, "app", "INSERT INTO items (name) VALUES ('real'), ('data')")
     cache(stack, "app").set("app:session", "kept")
     cache(stack, "app").set("app:ttl", "short", ex=3600)
+    left_open = psycopg.connect(stack.env("app")["DATABASE_DIRECT_URL"], autocommit=True,
+                                application_name="psql")
     saved = run(stack, "snapshot", "save", "app", "before-import")
     assert "app: saved snapshot before-import: database app_snap_" in saved.stdout
     assert "3 Redis key(s)" not in saved.stdout and "2 Redis key(s)" in saved.stdout
+    assert "  closed 1 session(s) on app: app (psql)" in saved.stdout, saved.stdout
+    assert left_open.closed or left_open.broken or _ended(left_open)
 
     query(stack, "app", "DELETE FROM items")
     query(stack, "app", "CREATE TABLE stray (id int)")
@@ -121,6 +128,26 @@ def test_snapshot_save_restore_keeps_real_data_and_keys_and_touches_no_other(
     # the service's own role cannot see the snapshot's keys (outside its prefix)
     with pytest.raises(redis.exceptions.NoPermissionError):
         client.keys("#devenv-snapshot:*")
+
+
+def _ended(conn: psycopg.Connection[Any]) -> bool:
+    try:
+        conn.execute("SELECT 1")
+    except psycopg.OperationalError:
+        return True
+    return False
+
+
+def test_a_redis_only_service_has_snapshots_of_its_keys(stack: CopiedStack) -> None:
+    client = cache(stack, "worker")
+    client.set("worker:job", "1")
+    saved = run(stack, "snapshot", "save", "worker", "jobs")
+    assert saved.stdout == "worker: saved snapshot jobs: 1 Redis key(s)\n"
+    client.set("worker:job", "2")
+    client.set("worker:other", "x")
+    run(stack, "snapshot", "restore", "worker", "jobs")
+    assert client.get("worker:job") == "1" and client.get("worker:other") is None
+    run(stack, "snapshot", "rm", "worker", "jobs")
 
 
 def test_snapshot_list_status_and_never_a_clone(stack: CopiedStack) -> None:
