@@ -139,17 +139,22 @@ def dump(ctx: Context, svc: ServiceSpec, out: IO[bytes], *, mode: Mode = "all",
 
 
 def schema_text(ctx: Context, svc: ServiceSpec, database: str | None = None) -> list[str]:
-    """The schema as pg_dump prints it, without what differs between two dumps of one schema:
-    comments and blank lines, SET lines, psql's per-dump `\\restrict` key (PostgreSQL 17.6+),
-    and the extensions that live in the service's own database only (pg_cron: never in a
-    template, devenv.engine.provision.create_extensions), with their schemas."""
+    """The schema of the service's database (or of `database`, a copy of it) as
+    `comparable` lines."""
     schemas = () if database else _one_database_schemas(ctx, svc)
     with tempfile.TemporaryFile() as out:
         dump(ctx, svc, out, mode="schema", database=database, exclude=schemas)
         out.seek(0)
-        text = out.read().decode()
-    # pg_dump keeps an extension schema's changed privileges (the GRANT USAGE ON SCHEMA cron
-    # that provisioning gives the service's role) even with --exclude-schema
+        return comparable(out.read().decode(), schemas)
+
+
+def comparable(text: str, schemas: tuple[str, ...] = ()) -> list[str]:
+    """pg_dump's schema without what differs between two dumps of one schema: comments and
+    blank lines, SET lines, pg_dump's per-dump `\\restrict` key (PostgreSQL 17.6+), and the
+    extensions that live in the service's own database only (pg_cron: never in a template,
+    devenv.engine.provision.create_extensions) with their `schemas`: pg_dump keeps an
+    extension schema's changed privileges (the GRANT USAGE ON SCHEMA cron that provisioning
+    gives the service's role) even with --exclude-schema."""
     theirs = re.compile("|".join([*(rf"\bSCHEMA {re.escape(n)}\b|\b{re.escape(n)}\."
                                     for n in schemas),
                                   *(rf"EXTENSION (IF NOT EXISTS )?{re.escape(e)}\b"

@@ -29,7 +29,7 @@ from typing import Any
 
 import redis
 
-from devenv.data import golden
+from devenv.data import golden, keys
 from devenv.data import reset as resets
 from devenv.engine.context import Context, select
 from devenv.engine.migrate import migration_set
@@ -147,10 +147,11 @@ def _copy_keys(client: redis.Redis, source: str, dest: str, *, ttls: dict[str, i
                ) -> dict[str, int]:
     """DUMP every key under `source` and RESTORE it under `dest` (same suffix); the keys'
     remaining TTLs in ms (-1: none) by suffix. `ttls` given: restore with those TTLs (the
-    copy back); None: without (a snapshot key must not expire)."""
+    copy back); None: without (a snapshot key must not expire). Key names are bytes (any
+    binary name); a suffix is written latin-1 in the TTL map, which maps every byte."""
     found: dict[str, int] = {}
-    scanned = [k.decode() if isinstance(k, bytes) else str(k)
-               for k in client.scan_iter(match=_glob(source) + "*", count=1000)]
+    start, to = source.encode(), dest.encode()
+    scanned = [bytes(k) for k in client.scan_iter(match=_glob(source) + "*", count=1000)]
     for batch in _chunks(scanned, 500):
         pipe = client.pipeline(transaction=False)
         for key in batch:
@@ -161,10 +162,11 @@ def _copy_keys(client: redis.Redis, source: str, dest: str, *, ttls: dict[str, i
         for key, payload, pttl in zip(batch, replies[::2], replies[1::2], strict=True):
             if payload is None:  # expired between SCAN and DUMP
                 continue
-            suffix = key[len(source):]
-            ttl = 0 if ttls is None else max(ttls.get(suffix, -1), 0)
-            pipe.restore(dest + suffix, ttl, payload, replace=True)
-            found[suffix] = int(pttl)
+            suffix = key[len(start):]
+            name = suffix.decode("latin-1")
+            ttl = 0 if ttls is None else max(ttls.get(name, -1), 0)
+            pipe.restore(to + suffix, ttl, payload, replace=True)
+            found[name] = int(pttl)
         pipe.execute()
     return found
 
@@ -173,7 +175,7 @@ def _glob(text: str) -> str:
     return "".join(f"\\{c}" if c in "*?[]\\" else c for c in text)
 
 
-def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
+def _chunks(items: list[bytes], size: int) -> Iterator[list[bytes]]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
 
@@ -182,8 +184,6 @@ def _save_keys(ctx: Context, svc: ServiceSpec, name: str) -> int:
     space = _space(svc, name)
     client = _redis(ctx, svc)
     try:
-        from devenv.data import keys  # noqa: PLC0415 - a module of this package, cheap
-
         keys.unlink_prefix(client, space)  # a half-written earlier save
         ttls = _copy_keys(client, svc.key_prefix, space + "k:", ttls=None)
         client.set(space + "meta", json.dumps(ttls))
@@ -195,8 +195,6 @@ def _save_keys(ctx: Context, svc: ServiceSpec, name: str) -> int:
 
 
 def _restore_keys(ctx: Context, svc: ServiceSpec, name: str) -> int:
-    from devenv.data import keys  # noqa: PLC0415
-
     space = _space(svc, name)
     client = _redis(ctx, svc)
     try:
@@ -211,7 +209,8 @@ def _restore_keys(ctx: Context, svc: ServiceSpec, name: str) -> int:
 
 
 def _redis_snapshots(ctx: Context, svc: ServiceSpec) -> dict[str, dict[str, Any]]:
-    """name -> {"keys": n, "meta": ...} of the service's snapshots in Redis."""
+    """name -> what `save` wrote in `<space>info` (when, the migrations' checksums) and
+    `redis_keys`, of the service's snapshots in Redis."""
     out: dict[str, dict[str, Any]] = {}
     client = _redis(ctx, svc)
     space = f"{KEY_SPACE}{svc.name}:"
@@ -234,8 +233,6 @@ def _redis_snapshots(ctx: Context, svc: ServiceSpec) -> dict[str, dict[str, Any]
 
 
 def _drop_keys(ctx: Context, svc: ServiceSpec, name: str) -> None:
-    from devenv.data import keys  # noqa: PLC0415
-
     client = _redis(ctx, svc)
     try:
         keys.unlink_prefix(client, _space(svc, name))
@@ -291,7 +288,7 @@ def list_snapshots(ctx: Context, services: list[ServiceSpec] | None = None) -> l
             for name, meta in in_redis.items():
                 if name in found:
                     found[name] = replace(found[name], redis_keys=meta["redis_keys"])
-                elif svc.database is None:  # keys of a database snapshot since dropped: none
+                elif svc.database is None:  # a database's snapshot is listed from its database
                     found[name] = Snapshot(svc.name, name, str(meta.get("taken", "")),
                                            dict(meta.get("migrations", {})),
                                            redis_keys=meta["redis_keys"])
@@ -317,11 +314,11 @@ def save(ctx: Context, service: str, name: str, *, force: bool = False,
     taken = datetime.now(UTC).isoformat(timespec="seconds")
     files = fingerprint(ctx, svc)
     meta: dict[str, Any] = {"taken": taken, "migrations": files}
-    keys = None
+    saved = None
     if svc.database is None:
-        keys = _save_keys(ctx, svc, name)
+        saved = _save_keys(ctx, svc, name)
         _redis_info(ctx, svc, name, meta)
-        return Snapshot(svc.name, name, taken, files, redis_keys=keys)
+        return Snapshot(svc.name, name, taken, files, redis_keys=saved)
     target = database_name(svc, name)
     with ExitStack() as opened:
         conn = opened.enter_context(golden.admin_session(ctx, svc))
@@ -334,11 +331,11 @@ def save(ctx: Context, service: str, name: str, *, force: bool = False,
                                       comment=_comment(svc, name, meta),
                                       allow_connections=False)
             if svc.redis is not None:
-                keys = _save_keys(ctx, svc, name)
+                saved = _save_keys(ctx, svc, name)
                 _redis_info(ctx, svc, name, meta)
         row = conn.execute("SELECT pg_database_size(%s)", (target,)).fetchone()
     return Snapshot(svc.name, name, taken, files, database=target,
-                    server=svc.server, size=int(str(row[0])) if row else None, redis_keys=keys)
+                    server=svc.server, size=int(str(row[0])) if row else None, redis_keys=saved)
 
 
 def _redis_info(ctx: Context, svc: ServiceSpec, name: str, meta: dict[str, Any]) -> None:
@@ -379,8 +376,8 @@ def restore(ctx: Context, service: str, name: str, *, force: bool = False) -> Re
     closed: list[str] = []
     if snap.database is not None:
         resets.reset_database(ctx, svc, closed=closed, source=snap.database)
-    keys = _restore_keys(ctx, svc, name) if svc.redis is not None else None
-    return Restored(snap, closed, keys, (time.perf_counter() - started) * 1000)
+    restored = _restore_keys(ctx, svc, name) if svc.redis is not None else None
+    return Restored(snap, closed, restored, (time.perf_counter() - started) * 1000)
 
 
 def remove(ctx: Context, service: str, name: str) -> Snapshot:

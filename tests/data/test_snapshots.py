@@ -84,3 +84,18 @@ def test_watch_reports_each_changed_file_and_stops_when_told(tmp_path: Path) -> 
 
     watch.watch(ctx, [svc], interval=0.01, stop=stop, on_scan=count)  # nothing changed
     assert len(rounds) == 3
+
+
+def test_comparable_drops_what_differs_between_two_dumps_of_one_schema() -> None:
+    text = "\n".join([
+        "--", "-- PostgreSQL database dump", "--", "\\restrict AbC123", "",
+        "SET statement_timeout = 0;", "SELECT pg_catalog.set_config('search_path', '', false);",
+        "CREATE EXTENSION IF NOT EXISTS pg_cron WITH SCHEMA pg_catalog;",
+        "COMMENT ON EXTENSION pg_cron IS 'Job scheduler for PostgreSQL';",
+        "CREATE TABLE public.orders (", "    id bigint NOT NULL", ");",
+        "GRANT USAGE ON SCHEMA cron TO orders_svc;", "GRANT SELECT ON TABLE cron.job TO x;",
+        "CREATE TABLE public.cronjobs (id int);", "\\unrestrict AbC123"])
+    assert dump.comparable(text, ("cron",)) == [
+        "CREATE TABLE public.orders (", "    id bigint NOT NULL", ");",
+        "CREATE TABLE public.cronjobs (id int);"]
+    assert "GRANT USAGE ON SCHEMA cron TO orders_svc;" in dump.comparable(text)

@@ -141,12 +141,16 @@ def _ended(conn: psycopg.Connection[Any]) -> bool:
 def test_a_redis_only_service_has_snapshots_of_its_keys(stack: CopiedStack) -> None:
     client = cache(stack, "worker")
     client.set("worker:job", "1")
+    binary = redis.Redis.from_url(stack.env("worker")["REDIS_URL"])  # a name not UTF-8
+    binary.set(b"worker:\xff\x00", b"\x01")
     saved = run(stack, "snapshot", "save", "worker", "jobs")
-    assert saved.stdout == "worker: saved snapshot jobs: 1 Redis key(s)\n"
+    assert saved.stdout == "worker: saved snapshot jobs: 2 Redis key(s)\n"
     client.set("worker:job", "2")
     client.set("worker:other", "x")
+    binary.delete(b"worker:\xff\x00")
     run(stack, "snapshot", "restore", "worker", "jobs")
     assert client.get("worker:job") == "1" and client.get("worker:other") is None
+    assert binary.get(b"worker:\xff\x00") == b"\x01"
     run(stack, "snapshot", "rm", "worker", "jobs")
 
 
