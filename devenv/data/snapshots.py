@@ -253,33 +253,25 @@ def find(ctx: Context, svc: ServiceSpec, name: str) -> Snapshot | None:
 
 
 def list_snapshots(ctx: Context, services: list[ServiceSpec] | None = None) -> list[Snapshot]:
-    """Every snapshot of these services (default: all), by service then name. A server that
-    does not answer has none to list."""
+    """Every snapshot of these services (default: all), by service then name: one admin
+    session per server. A server that does not answer has none to list."""
     services = list(ctx.stack.services.values()) if services is None else services
+    on_server: dict[str, list[tuple[str, str, int]]] = {}
     out: list[Snapshot] = []
     for svc in services:
         found: dict[str, Snapshot] = {}
         if svc.database is not None and svc.server is not None:
-            try:
-                conn = golden.admin_session(ctx, svc)
-            except DevenvError:
-                conn = None
-            if conn is not None:
-                with conn:
-                    rows = conn.execute(
-                        "SELECT d.datname, shobj_description(d.oid, 'pg_database'), "
-                        "pg_database_size(d.oid) FROM pg_database d "
-                        "WHERE starts_with(shobj_description(d.oid, 'pg_database'), %s)",
-                        (f"{SNAPSHOT_MARK}{svc.name}:",)).fetchall()
-                for db, comment, size in rows:
-                    parsed = _parse(str(comment))
-                    if parsed is None or parsed[0] != svc.name:
-                        continue
-                    meta = parsed[2]
-                    found[parsed[1]] = Snapshot(
-                        svc.name, parsed[1], str(meta.get("taken", "")),
-                        dict(meta.get("migrations", {})), database=str(db), server=svc.server,
-                        size=int(str(size)))
+            if svc.server not in on_server:
+                on_server[svc.server] = _snapshot_databases(ctx, svc.server)
+            for db, comment, size in on_server[svc.server]:
+                parsed = _parse(comment)
+                if parsed is None or parsed[0] != svc.name:
+                    continue
+                meta = parsed[2]
+                found[parsed[1]] = Snapshot(
+                    svc.name, parsed[1], str(meta.get("taken", "")),
+                    dict(meta.get("migrations", {})), database=db, server=svc.server,
+                    size=size)
         if svc.redis is not None:
             try:
                 in_redis = _redis_snapshots(ctx, svc)
@@ -294,6 +286,21 @@ def list_snapshots(ctx: Context, services: list[ServiceSpec] | None = None) -> l
                                            redis_keys=meta["redis_keys"])
         out += [found[n] for n in sorted(found)]
     return out
+
+
+def _snapshot_databases(ctx: Context, server: str) -> list[tuple[str, str, int]]:
+    """(database, comment, size) of every snapshot on the server; none when it is down."""
+    try:
+        conn = ctx.admin_session(server)
+    except DevenvError:
+        return []
+    with conn:
+        rows = conn.execute(
+            "SELECT d.datname, shobj_description(d.oid, 'pg_database'), "
+            "pg_database_size(d.oid) FROM pg_database d "
+            "WHERE starts_with(shobj_description(d.oid, 'pg_database'), %s)",
+            (SNAPSHOT_MARK,)).fetchall()
+    return [(str(db), str(comment), int(str(size))) for db, comment, size in rows]
 
 
 def save(ctx: Context, service: str, name: str, *, force: bool = False,
