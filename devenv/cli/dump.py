@@ -19,7 +19,10 @@ def dump(stack: Stack, console: Console, *, service: str, output: Path | None,
         raise no_database(svc)
     if output is None:
         sys.stdout.flush()
-        dumper = dumps.dump(ctx, svc, sys.stdout.buffer, mode=mode)
+        try:
+            dumper = dumps.dump(ctx, svc, sys.stdout.buffer, mode=mode)
+        except dumps.ReaderGone:
+            return  # `| head`: what a pipe's reader asks for, not an error
         console.note(f"dumped {svc.database} with {dumper.note}")
         return
     partial = output.with_name(output.name + ".partial")

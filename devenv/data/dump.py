@@ -21,6 +21,7 @@ import difflib
 import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -51,6 +52,10 @@ WHERE c.relkind IN ('r', 'p', 'm', 'S')
                     WHERE extconfig IS NOT NULL))
 ORDER BY 1
 """
+
+
+class ReaderGone(DevenvError):
+    """`devenv db dump app | head`: the pipe closed before the end, as the reader wanted."""
 
 
 @dataclass(frozen=True)
@@ -130,6 +135,8 @@ def dump(ctx: Context, svc: ServiceSpec, out: IO[bytes], *, mode: Mode = "all",
         code, err = done.returncode, done.stderr.decode(errors="replace")
     else:
         code, err = ctx.docker.exec_to(dumper.container, args, env, out)
+    if code in (-signal.SIGPIPE, 128 + signal.SIGPIPE):
+        raise ReaderGone(f"the reader of the dump of {name} closed it")
     if code != 0:
         lines = [line for line in err.strip().splitlines() if line.strip()]
         raise DevenvError(f"pg_dump of {name} ({dumper.note}) failed: "
