@@ -7,6 +7,7 @@ import json
 from devenv.console import Console, table
 from devenv.data import snapshots
 from devenv.engine.context import attach
+from devenv.errors import DevenvError
 from devenv.model.stack import Stack
 
 
@@ -38,11 +39,19 @@ def restore(stack: Stack, console: Console, *, service: str, name: str, force: b
 
 
 def list_(stack: Stack, console: Console, *, as_json: bool) -> None:
-    found = snapshots.list_snapshots(attach(stack, console))
+    ctx = attach(stack, console)
+    partial = False
+    try:
+        found = snapshots.list_snapshots(ctx, strict=True)
+    except DevenvError as exc:  # a server not started (`up SERVICE`) or stopped: say so
+        console.warn(f"{exc.message}: the snapshots there are not listed")
+        found, partial = snapshots.list_snapshots(ctx), True
     if as_json:
         console.result(json.dumps([s.as_json() for s in found], indent=2))
         return
     if not found:  # on stderr: stdout stays one row per snapshot
+        if partial:
+            return
         console.note(f"no snapshots in project {stack.project} "
                      "(`devenv snapshot save SERVICE NAME` takes one)")
         return

@@ -33,6 +33,7 @@ from devenv.data import golden, keys
 from devenv.data import reset as resets
 from devenv.engine.context import Context, select
 from devenv.engine.migrate import migration_set
+from devenv.engine.provision import grant_reads
 from devenv.errors import STACK_DOWN_HINT, DevenvError, last_line
 from devenv.model.stack import ServiceSpec
 
@@ -246,15 +247,18 @@ def _drop_keys(ctx: Context, svc: ServiceSpec, name: str) -> None:
 
 
 def find(ctx: Context, svc: ServiceSpec, name: str) -> Snapshot | None:
-    for snap in list_snapshots(ctx, [svc]):
+    for snap in list_snapshots(ctx, [svc], strict=True):
         if snap.name == name:
             return snap
     return None
 
 
-def list_snapshots(ctx: Context, services: list[ServiceSpec] | None = None) -> list[Snapshot]:
+def list_snapshots(ctx: Context, services: list[ServiceSpec] | None = None, *,
+                   strict: bool = False) -> list[Snapshot]:
     """Every snapshot of these services (default: all), by service then name: one admin
-    session per server. A server that does not answer has none to list."""
+    session per server. A server that does not answer has none to list, unless `strict`:
+    then that is the error (`status` lists what it can; `snapshot list` must not say "no
+    snapshots" of a stopped stack)."""
     services = list(ctx.stack.services.values()) if services is None else services
     on_server: dict[str, list[tuple[str, str, int]]] = {}
     out: list[Snapshot] = []
@@ -262,7 +266,7 @@ def list_snapshots(ctx: Context, services: list[ServiceSpec] | None = None) -> l
         found: dict[str, Snapshot] = {}
         if svc.database is not None and svc.server is not None:
             if svc.server not in on_server:
-                on_server[svc.server] = _snapshot_databases(ctx, svc.server)
+                on_server[svc.server] = _snapshot_databases(ctx, svc.server, strict=strict)
             for db, comment, size in on_server[svc.server]:
                 parsed = _parse(comment)
                 if parsed is None or parsed[0] != svc.name:
@@ -276,6 +280,8 @@ def list_snapshots(ctx: Context, services: list[ServiceSpec] | None = None) -> l
             try:
                 in_redis = _redis_snapshots(ctx, svc)
             except DevenvError:
+                if strict:
+                    raise
                 in_redis = {}
             for name, meta in in_redis.items():
                 if name in found:
@@ -288,11 +294,15 @@ def list_snapshots(ctx: Context, services: list[ServiceSpec] | None = None) -> l
     return out
 
 
-def _snapshot_databases(ctx: Context, server: str) -> list[tuple[str, str, int]]:
-    """(database, comment, size) of every snapshot on the server; none when it is down."""
+def _snapshot_databases(ctx: Context, server: str, *, strict: bool
+                        ) -> list[tuple[str, str, int]]:
+    """(database, comment, size) of every snapshot on the server; none when it is down
+    (unless `strict`)."""
     try:
         conn = ctx.admin_session(server)
     except DevenvError:
+        if strict:
+            raise
         return []
     with conn:
         rows = conn.execute(
@@ -383,6 +393,11 @@ def restore(ctx: Context, service: str, name: str, *, force: bool = False) -> Re
     closed: list[str] = []
     if snap.database is not None:
         resets.reset_database(ctx, svc, closed=closed, source=snap.database)
+        readers = golden.readers(ctx, svc)
+        if readers:  # `reads:` may have changed since: the template build's grants again
+            assert svc.server and svc.role and svc.database
+            with ctx.admin_session(svc.server, svc.database) as db:
+                grant_reads(db, svc.role, readers, database=svc.database)
     restored = _restore_keys(ctx, svc, name) if svc.redis is not None else None
     return Restored(snap, closed, restored, (time.perf_counter() - started) * 1000)
 
@@ -402,7 +417,7 @@ def remove(ctx: Context, service: str, name: str) -> Snapshot:
 
 
 def no_snapshot(ctx: Context, svc: ServiceSpec, name: str) -> DevenvError:
-    have = [s.name for s in list_snapshots(ctx, [svc])]
+    have = [s.name for s in list_snapshots(ctx, [svc], strict=True)]
     return DevenvError(f"{svc.name} has no snapshot named '{name}'" +
                        (f" (its snapshots: {', '.join(have)})" if have else ""),
                        hint=f"`devenv snapshot save {svc.name} {name}` takes one; "

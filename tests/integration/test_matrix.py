@@ -523,7 +523,15 @@ def test_export_kubernetes_refuses_what_cloudnativepg_images_lack_and_writes_not
 def test_snapshot_save_and_restore_of_real_data_with_pg_cron_valkey_and_timescaledb(
         stack: CopiedStack) -> None:
     """orders: pg_cron (one database only), PgBouncer, Valkey, a replicated server;
-    telemetry: a hypertable on TimescaleDB, whose scheduler holds a session on the database."""
+    telemetry: a hypertable on TimescaleDB, whose scheduler holds a session on the database;
+    launch: the launch design, read by orders (`reads`)."""
+    run(stack, "snapshot", "save", "launch", "real-data")
+    query(stack, "launch", "INSERT INTO tenants (slug) VALUES ('after-snapshot')")
+    run(stack, "snapshot", "restore", "launch", "real-data")
+    reader = env(stack, "orders")["DATABASE_DIRECT_URL"].rsplit("/", 1)[0] + "/launch_dev"
+    assert one(stack, "orders", "SELECT count(*) FROM tenants", url=reader) == 3
+    assert one(stack, "launch", "SELECT count(*) FROM partman.part_config") >= 1
+    run(stack, "snapshot", "rm", "launch", "real-data")
     query(stack, "orders", "INSERT INTO orders (email, total) VALUES ('snap@example.com', 1)")
     query(stack, "telemetry", "INSERT INTO readings VALUES ('snap', now(), 1)")
     keys = redis.Redis.from_url(env(stack, "orders")["REDIS_URL"])

@@ -207,6 +207,12 @@ def test_snapshot_restore_refuses_after_migrations_changed_unless_force(
 
 def test_snapshots_survive_down_and_up_and_rm_removes_them(stack: CopiedStack) -> None:
     run(stack, "down")
+    stopped = run(stack, "snapshot", "list")  # never "no snapshots" of a stopped stack
+    assert "warning: cannot reach server 'pg' (" in stopped.stderr
+    assert "the snapshots there are not listed" in stopped.stderr
+    assert "no snapshots" not in stopped.stderr
+    refused = run(stack, "snapshot", "restore", "app", "before-import", code=1)
+    assert refused.stderr.startswith("error: cannot reach server 'pg' (")
     run(stack, "up")
     assert [s["name"] for s in json.loads(run(stack, "snapshot", "list", "--json").stdout)
             ] == ["before-import"]
