@@ -36,7 +36,8 @@ app = typer.Typer(
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-db_app = typer.Typer(help="Throwaway databases cloned from a service's golden template.",
+db_app = typer.Typer(help="Throwaway databases cloned from a service's golden template; a "
+                     "service's database dumped, and its schema compared with its files.",
                      no_args_is_help=True)
 app.add_typer(db_app, name="db")
 export_app = typer.Typer(help="The stack for somewhere other than this machine.",
@@ -192,6 +193,9 @@ def up(
     show_plan: Annotated[bool, typer.Option(
         "--plan", help="Print what `up` would change and change nothing (`devenv plan`).")
                          ] = False,
+    watch: Annotated[bool, typer.Option(
+        "--watch", help="Then keep running: migrate and seed again when the services' "
+        "migration or seed files change, until Ctrl-C.")] = False,
 ) -> None:
     """Start, provision, migrate and seed; write each service's .env file."""
     from devenv.cli import lifecycle
@@ -201,6 +205,10 @@ def up(
         return
     lifecycle.up(_stack(ctx), _console(ctx), names=services or [], timeout=timeout,
                  migrate=not no_migrate, resync=resync)
+    if watch:
+        from devenv.cli import watch as watcher
+
+        raise typer.Exit(watcher.watch(_stack(ctx), _console(ctx), names=services or []))
 
 
 @app.command()
@@ -581,6 +589,89 @@ def export_kubernetes(
 
     export.kubernetes_(_stack(ctx), _console(ctx), output=output, namespace=namespace,
                        secrets=secrets, check=check)
+
+
+# -- snapshots, dump and diff (issue 28 items 2 and 3) ------------------------------------------
+
+snapshot_app = typer.Typer(help="A service's data as it is now (database and Redis keys), kept "
+                           "by name and restored as fast as a reset.", no_args_is_help=True)
+app.add_typer(snapshot_app, name="snapshot")
+SnapshotName = Annotated[str, typer.Argument(help="The snapshot's name (a-z, 0-9, - and _).")]
+
+
+@snapshot_app.command("save")
+def snapshot_save(
+    ctx: typer.Context, service: Service, name: SnapshotName,
+    force: Annotated[bool, typer.Option("--force", help="Replace a snapshot of that name.")
+                     ] = False,
+) -> None:
+    """Copy SERVICE's database and Redis keys as they are now into snapshot NAME."""
+    from devenv.cli import snapshot as verbs
+
+    verbs.save(_stack(ctx), _console(ctx), service=service, name=name, force=force)
+
+
+@snapshot_app.command("restore")
+def snapshot_restore(
+    ctx: typer.Context, service: Service, name: SnapshotName,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Restore even though the migration files changed since it was taken."
+    )] = False,
+) -> None:
+    """Put SERVICE's database and Redis keys back to snapshot NAME (others untouched)."""
+    from devenv.cli import snapshot as verbs
+
+    verbs.restore(_stack(ctx), _console(ctx), service=service, name=name, force=force)
+
+
+@snapshot_app.command("list")
+def snapshot_list(ctx: typer.Context, json_: Json = False) -> None:
+    """The snapshots of this project: service, name, when taken, size, Redis keys."""
+    from devenv.cli import snapshot as verbs
+
+    verbs.list_(_stack(ctx), _console(ctx), as_json=json_)
+
+
+@snapshot_app.command("rm")
+def snapshot_rm(ctx: typer.Context, service: Service, name: SnapshotName) -> None:
+    """Delete snapshot NAME of SERVICE (its database copy and Redis keys)."""
+    from devenv.cli import snapshot as verbs
+
+    verbs.remove(_stack(ctx), _console(ctx), service=service, name=name)
+
+
+@db_app.command("dump")
+def db_dump(
+    ctx: typer.Context,
+    service: Service,
+    schema_only: Annotated[bool, typer.Option("--schema-only", help="The schema, no data.")
+                           ] = False,
+    data_only: Annotated[bool, typer.Option("--data-only", help="The data, no schema.")
+                         ] = False,
+    output: Annotated[Optional[Path], typer.Option(  # noqa: UP045
+        "-o", "--output", help="Write to this file (default: stdout).", show_default=False)
+    ] = None,
+) -> None:
+    """pg_dump of SERVICE's database with the server's own pg_dump (the container's when the
+    host has none or an older one), as the service's role."""
+    if schema_only and data_only:
+        ctx.fail("--schema-only and --data-only exclude each other")
+    from devenv.cli import dump as verbs
+
+    verbs.dump(_stack(ctx), _console(ctx), service=service, output=output,
+               mode="schema" if schema_only else "data" if data_only else "all")
+
+
+@db_app.command("diff")
+def db_diff(ctx: typer.Context, service: Service) -> None:
+    """How SERVICE's live schema differs from a fresh migrate of its files (a unified diff);
+    exit 1 when it does, 0 when not."""
+    from devenv.cli import dump as verbs
+
+    raise typer.Exit(verbs.diff(_stack(ctx), _console(ctx), service=service))
+
+
+# -- end of snapshots, dump and diff -------------------------------------------------------------
 
 
 def _global_quiet(args: list[str]) -> list[str]:

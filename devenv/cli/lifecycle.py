@@ -64,8 +64,10 @@ def _gather(stack: Stack, console: Console
 def status_data(stack: Stack, console: Console) -> dict[str, Any]:
     """What `status --json` prints (and `devenv ui` shows): servers, replicas, services."""
     servers, replicas, services = _gather(stack, console)
+    running = {s.name for s in servers if s.state == "running"}
     return {"project": stack.project, "servers": [vars(s) for s in servers],
-            "replicas": [vars(r) for r in replicas], "services": services}
+            "replicas": [vars(r) for r in replicas], "services": services,
+            "snapshots": _snapshots(stack, console, running)}
 
 
 def status(stack: Stack, console: Console, *, as_json: bool) -> None:
@@ -118,6 +120,18 @@ def _replica_states(stack: Stack, console: Console,
         except DevenvError:
             continue  # the primary is starting or gone: the servers table already says so
     return out
+
+
+def _snapshots(stack: Stack, console: Console, running: set[str]) -> list[dict[str, object]]:
+    """`devenv snapshot list --json` of the services whose servers run (none when none do)."""
+    if not any(s.server in running or s.redis in running for s in stack.services.values()):
+        return []
+    from devenv.data import snapshots  # noqa: PLC0415 - psycopg and redis-py: only when up
+
+    try:
+        return [s.as_json() for s in snapshots.list_snapshots(attach(stack, console))]
+    except DevenvError:
+        return []  # .devenv/ without passwords yet: `up` never ran, so no snapshot either
 
 
 def replica(stack: Stack, console: Console, *, server: str, pause: bool) -> None:

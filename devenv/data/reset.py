@@ -157,9 +157,11 @@ def sessions(conn: psycopg.Connection[Any], ctx: Context, svc: ServiceSpec) -> l
     return out
 
 
-def reset_database(ctx: Context, svc: ServiceSpec, *, closed: list[str] | None = None) -> bool:
+def reset_database(ctx: Context, svc: ServiceSpec, *, closed: list[str] | None = None,
+                   source: str | None = None) -> bool:
     """Drop the database and put the template's state back; True if a spare was swapped in.
-    `closed` receives who had a session on it (ended by the drop)."""
+    `closed` receives who had a session on it (ended by the drop). `source`: another template
+    to copy instead of the golden one (a snapshot, devenv.data.snapshots; never a spare)."""
     assert svc.database is not None
     with ExitStack() as opened, ThreadPoolExecutor(1) as pool:
         pending = pool.submit(_console, ctx, svc)  # both logins (SCRAM) at once
@@ -168,8 +170,8 @@ def reset_database(ctx: Context, svc: ServiceSpec, *, closed: list[str] | None =
         # Two resets of one service at once: the second waits for the first (issue 14).
         opened.enter_context(_one_at_a_time(conn, svc))
         console = pending.result()
-        template = golden.ensure_template(ctx, svc, conn=conn)
-        spare = spares.ready(conn, svc, template)  # before pausing the pool
+        template = source or golden.ensure_template(ctx, svc, conn=conn)
+        spare = False if source else spares.ready(conn, svc, template)  # before pausing the pool
         with paused_pool(ctx, svc, console):
             if closed is not None:
                 closed += sessions(conn, ctx, svc)
@@ -185,6 +187,9 @@ def _one_at_a_time(conn: psycopg.Connection[Any], svc: ServiceSpec
                    ) -> AbstractContextManager[None]:
     return golden.advisory_lock(conn, f"devenv:reset:{svc.name}", wait_s=golden.RESET_WAIT_S,
                                 what=f"another reset of {svc.name}")
+
+
+one_at_a_time = _one_at_a_time  # also a snapshot's save and restore (devenv.data.snapshots)
 
 
 def _close_when_done(pending: Future[psycopg.Connection[Any] | None]) -> None:

@@ -326,6 +326,20 @@ class Docker:
             flags += ["-e", name]
         return subprocess.call(["docker", "exec", *flags, container, *command])
 
+    def exec_to(self, container: str, command: list[str], env: dict[str, str],
+                out: Any) -> tuple[int, str]:
+        """`docker exec -i` with its stdout into `out` (a binary file) and its stderr back:
+        the server's own client (pg_dump) when the host's is missing or too old. `env` passes
+        by name from a copy of our environment, so no password is on a command line."""
+        flags = [arg for name in env for arg in ("-e", name)]
+        try:
+            done = subprocess.run(["docker", "exec", "-i", *flags, container, *command],
+                                  stdout=out, stderr=subprocess.PIPE, check=False,
+                                  env={**os.environ, **env})
+        except FileNotFoundError:
+            raise not_running_error() from None
+        return done.returncode, done.stderr.decode(errors="replace")
+
     def by_server(self) -> dict[str, ContainerState]:
         return {c.server: c for c in self.containers() if c.server}
 

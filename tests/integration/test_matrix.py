@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import textwrap
@@ -716,7 +717,7 @@ def test_version_names_the_distribution(stack: CopiedStack) -> None:
 
 # examples/all's database servers as images built for CloudNativePG (its extensions are not in
 # CNPG's own images, see the test above): what a team exporting this stack sets.
-CNPG_IMAGES = {"core": "registry.example.com/all-cnpg:18",
+CNPG_OPERANDS = {"core": "registry.example.com/all-cnpg:18",
                "legacy": "registry.example.com/all-cnpg:17"}
 
 
@@ -731,7 +732,7 @@ def test_export_kubernetes_migrate_image_runs_every_format_against_the_stack(
     project = tmp_path / "k8s-project"
     project.mkdir()
     data = stack.read_manifest()
-    for server, image in CNPG_IMAGES.items():
+    for server, image in CNPG_OPERANDS.items():
         data["servers"][server]["image"] = image
     (project / "devenv.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
     for folder in ("migrations", "seeds"):
@@ -778,6 +779,113 @@ def test_export_kubernetes_migrate_image_runs_every_format_against_the_stack(
     assert_all_seeded(stack)
 
 
+# -- snapshots, dump, diff, watch (issue 28) -------------------------------------------------------
+
+
+def test_snapshot_save_and_restore_of_real_data_with_pg_cron_valkey_and_timescaledb(
+        stack: CopiedStack) -> None:
+    """orders: pg_cron (one database only), PgBouncer, Valkey, a replicated server;
+    telemetry: a hypertable on TimescaleDB, whose scheduler holds a session on the database;
+    launch: the launch design, read by orders (`reads`)."""
+    run(stack, "snapshot", "save", "launch", "real-data")
+    query(stack, "launch", "INSERT INTO tenants (slug) VALUES ('after-snapshot')")
+    run(stack, "snapshot", "restore", "launch", "real-data")
+    reader = env(stack, "orders")["DATABASE_DIRECT_URL"].rsplit("/", 1)[0] + "/launch_dev"
+    assert one(stack, "orders", "SELECT count(*) FROM tenants", url=reader) == 3
+    assert one(stack, "launch", "SELECT count(*) FROM partman.part_config") >= 1
+    run(stack, "snapshot", "rm", "launch", "real-data")
+    query(stack, "orders", "INSERT INTO orders (email, total) VALUES ('snap@example.com', 1)")
+    query(stack, "telemetry", "INSERT INTO readings VALUES ('snap', now(), 1)")
+    keys = redis.Redis.from_url(env(stack, "orders")["REDIS_URL"])
+    keys.set("orders:cart", "three items")
+    for service in ("orders", "telemetry"):
+        run(stack, "snapshot", "save", service, "real-data")
+    query(stack, "orders", "DELETE FROM orders")
+    query(stack, "telemetry", "DELETE FROM readings")
+    keys.delete("orders:cart")
+    query(stack, "launch", "CREATE TABLE matrix_marker_snapshot (id int)")
+    listed = json.loads(run(stack, "status", "--json").stdout)["snapshots"]
+    assert {(s["service"], s["name"]) for s in listed} == {("orders", "real-data"),
+                                                           ("telemetry", "real-data")}
+    assert "dropped 0 clone(s)" in run(stack, "db", "prune").stdout  # snapshots are no clones
+    for service in ("orders", "telemetry"):
+        run(stack, "snapshot", "restore", service, "real-data")
+    assert one(stack, "orders", "SELECT count(*) FROM orders", key="DATABASE_URL") == 3
+    assert one(stack, "orders", "SELECT count(*) FROM pg_extension WHERE extname = 'pg_cron'") == 1
+    assert one(stack, "orders", "SELECT count(*) FROM orders",
+               key="DATABASE_READONLY_DIRECT_URL") == 3  # replayed before restore returned
+    assert keys.get("orders:cart") == b"three items"
+    assert one(stack, "telemetry", "SELECT count(*) FROM readings WHERE device = 'snap'") == 1
+    assert one(stack, "launch", "SELECT to_regclass('matrix_marker_snapshot') IS NOT NULL")
+    query(stack, "launch", "DROP TABLE matrix_marker_snapshot")
+    for service in ("orders", "telemetry"):
+        run(stack, "snapshot", "rm", service, "real-data")
+    assert json.loads(run(stack, "snapshot", "list", "--json").stdout) == []
+    run(stack, "reset", "orders", "telemetry")
+    keys.delete("orders:cart")
+    assert_all_seeded(stack)
+
+
+def test_db_dump_with_the_servers_own_pg_dump(stack: CopiedStack) -> None:
+    out = stack.root / "launch.sql"
+    result = run(stack, "db", "dump", "launch", "-o", str(out))
+    text = out.read_text()
+    assert "CREATE TABLE public.tenants" in text and "COPY public.tenants" in text, text[:2000]
+    assert "pg_dump 18 of container" in result.stdout or "host's pg_dump" in result.stdout
+    schema = run(stack, "db", "dump", "geo", "--schema-only").stdout
+    assert "CREATE TABLE public.places" in schema and "COPY" not in schema
+    out.unlink()
+
+
+def test_db_diff_finds_a_hand_made_change(stack: CopiedStack) -> None:
+    for service in ("orders", "telemetry"):
+        clean = run(stack, "db", "diff", service, ok=False)
+        assert clean.code == 0, clean.explain()
+    query(stack, "orders", "ALTER TABLE orders ADD COLUMN hand_made text")
+    changed = run(stack, "db", "diff", "orders", ok=False)
+    assert changed.code == 1, changed.explain()
+    assert "+    hand_made text" in changed.stdout, changed.stdout
+    query(stack, "orders", "ALTER TABLE orders DROP COLUMN hand_made")
+    assert json.loads(run(stack, "db", "list", "--json").stdout) == []  # its scratch is gone
+
+
+def test_up_watch_applies_a_new_migration_file(stack: CopiedStack) -> None:
+    folder = stack.root / "migrations" / "orders"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "devenv.cli", "up", "orders", "--watch"], cwd=stack.root,
+        env={k: v for k, v in {**os.environ, **ENV, "PYTHONUNBUFFERED": "1"}.items()
+             if k != "DEVENV_FILE"},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    seen: list[str] = []
+
+    def wait_for(text: str) -> None:
+        assert process.stdout is not None
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and (line := process.stdout.readline()):
+            seen.append(line)
+            if text in line:
+                return
+        raise AssertionError(f"{text!r} not in:\n{''.join(seen)}")
+
+    try:
+        wait_for("watching migrations/orders")
+        (folder / "000004_create_refunds.down.sql").write_text("DROP TABLE refunds;\n")
+        (folder / "000004_create_refunds.up.sql").write_text("CREATE TABLE refunds (id int);\n")
+        wait_for("orders: up to date")
+        assert one(stack, "orders", "SELECT count(*) FROM refunds") == 0
+        os.killpg(process.pid, signal.SIGINT)
+        rest, _ = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130, "".join(seen) + rest
+    assert "stopped watching; the stack is still up" in rest
+    run(stack, "rollback", "orders")
+    for path in folder.glob("000004_*"):
+        path.unlink()
+    run(stack, "validate")
+
+
 def test_down_then_up_keeps_volume_data_and_reseeds_tmpfs(stack: CopiedStack) -> None:
     query(stack, "launch", "INSERT INTO tenants (slug) VALUES ('kept')")
     query(stack, "geo", "INSERT INTO places (name, location, embedding) VALUES "
@@ -809,7 +917,8 @@ OPERATIONS = ("cold up", "warm up", "up SERVICE", "status", "ps", "logs", "docto
               "pytest plugin", "pytest plugin -n 2", "generate --check",
               "export kubernetes", "--version", "export kubernetes: migrate image",
               "down + up", "down --volumes", "plan", "up --plan", "url",
-              "migration new", "migrate after migration new", "generate .env.example")
+              "migration new", "migrate after migration new", "generate .env.example",
+              "snapshot save/restore/list/rm", "db dump", "db diff", "up --watch")
 
 
 # -- export kubernetes, read as CloudNativePG reads it (issue 26) -------------------------------
