@@ -718,7 +718,7 @@ def test_version_names_the_distribution(stack: CopiedStack) -> None:
 # examples/all's database servers as images built for CloudNativePG (its extensions are not in
 # CNPG's own images, see the test above): what a team exporting this stack sets.
 CNPG_OPERANDS = {"core": "registry.example.com/all-cnpg:18",
-               "legacy": "registry.example.com/all-cnpg:17"}
+                 "legacy": "registry.example.com/all-cnpg:17"}
 
 
 def test_export_kubernetes_migrate_image_runs_every_format_against_the_stack(
