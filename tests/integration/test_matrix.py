@@ -672,6 +672,24 @@ def test_ui_in_a_real_browser(stack: CopiedStack, ui_url: str) -> None:
         wait.until(ec.text_to_be_present_in_element((By.ID, "result"), "done in"))
         assert seeded(stack, "orders") == SEEDED["orders"][1]
         assert_all_seeded(stack)
+        # a snapshot of real data saved from the page, then restored over a change
+        query(stack, "orders", "DELETE FROM orders WHERE id = (SELECT min(id) FROM orders)")
+        driver.find_element(By.CSS_SELECTOR, 'button.snap[data-target="orders"]').click()
+        prompt = wait.until(ec.alert_is_present())
+        prompt.send_keys("ui-snap")
+        prompt.accept()
+        wait.until(ec.text_to_be_present_in_element((By.ID, "result"), "saved snapshot ui-snap"))
+        query(stack, "orders", "DELETE FROM orders")
+        restore = 'button.act[data-action="snapshot-restore"][data-target="orders/ui-snap"]'
+        wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, restore))).click()
+        wait.until(ec.alert_is_present()).accept()
+        wait.until(ec.text_to_be_present_in_element((By.ID, "result"), "restored snapshot"))
+        assert seeded(stack, "orders") == SEEDED["orders"][1] - 1  # the saved state, not seeds
+        run(stack, "snapshot", "rm", "orders", "ui-snap")
+        run(stack, "reset", "orders")
+        services = driver.find_element(By.ID, "services").text
+        assert "ready" in services  # the golden templates' state
+        assert "18" in driver.find_element(By.ID, "servers").text  # the majors
         # the replica's replay, paused and resumed from the page
         driver.find_element(By.CSS_SELECTOR,
                             'button.act[data-action="replica-pause"][data-target="core"]').click()

@@ -22,6 +22,7 @@ from typing import Any
 from devenv.cli import data as data_verbs
 from devenv.cli import lifecycle
 from devenv.cli import migrate as migrate_verbs
+from devenv.cli import snapshot as snapshot_verbs
 from devenv.cli.ui import security, views
 from devenv.console import Console
 from devenv.engine.context import Context, attach
@@ -65,7 +66,8 @@ class Ui:
         out: dict[str, dict[str, Any]] = {}
         ctx: Context | None = None
         for server in self.stack.servers.values():
-            fact: dict[str, Any] = {"image": server.image, "replicas": server.replicas,
+            fact: dict[str, Any] = {"image": server.image, "major": server.pg_major,
+                                    "replicas": server.replicas,
                                     "storage": server.storage if server.is_database else
                                     "volume"}
             if server.is_database and server.name in running:
@@ -81,15 +83,30 @@ class Ui:
             out[server.name] = fact
         return out
 
-    def service_facts(self) -> dict[str, dict[str, Any]]:
+    def service_facts(self, status: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        """Per service: reads, Redis prefix and key count (as the service's ACL user), the
+        golden template's state (read, never built here) and its snapshots."""
+        from devenv.data import golden  # noqa: PLC0415 - the engine's template code, ~0.2 s
+
         out: dict[str, dict[str, Any]] = {}
         creds = passwords.load(self.stack.root / self.stack.state_dir)
         ports = state.load(self.stack).ports
+        running = {s["name"] for s in status["servers"] if s["state"] == "running"}
+        ctx = self.context() if creds is not None else None
         for svc in self.stack.services.values():
-            fact: dict[str, Any] = {"reads": list(svc.reads)}
+            fact: dict[str, Any] = {"reads": list(svc.reads), "snapshots": [
+                snap["name"] for snap in status.get("snapshots", [])
+                if snap["service"] == svc.name]}
             if svc.redis and creds is not None:
                 fact["prefix"] = svc.key_prefix
                 fact["keys"] = _key_count(facts.redis_facts(self.stack, svc, creds, ports))
+            if ctx is not None and svc.database and svc.server in running:
+                try:
+                    with golden.admin_session(ctx, svc) as conn:
+                        ready = golden.ready_template(conn, ctx, svc)
+                    fact["template"] = "ready" if ready else "built at the next reset"
+                except DevenvError:
+                    fact["template"] = None
             out[svc.name] = fact
         return out
 
@@ -146,6 +163,11 @@ class Ui:
             "replica-resume": lambda c: lifecycle.replica(self.stack, c, server=target,
                                                           pause=False),
         }
+        if action in ("snapshot-save", "snapshot-restore"):
+            service, _, name = target.partition("/")
+            verb = snapshot_verbs.save if action == "snapshot-save" else snapshot_verbs.restore
+            verbs[action] = lambda c: verb(self.stack, c, service=service, name=name,
+                                           force=False)
         if action not in verbs:
             raise DevenvError(f"unknown action {action!r}")
         out = io.StringIO()
@@ -239,7 +261,8 @@ def handler(ui: Ui) -> type[BaseHTTPRequestHandler]:
                 self._html(views.servers(status, ui.server_facts(status),
                                          {k: list(v) for k, v in ui.lag.items()}))
             elif parts == ["fragment", "services"]:
-                self._html(views.services(ui.status(), ui.service_facts()))
+                status = ui.status()
+                self._html(views.services(status, ui.service_facts(status)))
             elif len(parts) == 3 and parts[:2] == ["fragment", "env"]:
                 self._html(views.env(parts[2], ui.masked_env(parts[2])))
             elif len(parts) == 3 and parts[:2] == ["fragment", "tables"]:

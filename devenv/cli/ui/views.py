@@ -73,13 +73,15 @@ def servers(status: dict[str, Any], facts: dict[str, dict[str, Any]],
         rows.append([
             _e(name) + (f' <small>replica of {_e(s["replica_of"])}</small>'
                         if s.get("replica_of") else ""),
-            _e(s["kind"]), _e(fact.get("image")), f'<span class="st-{_e(s["state"])}">'
+            _e(s["kind"]), _e(fact.get("image")), _e(fact.get("major")),
+            f'<span class="st-{_e(s["state"])}">'
             f'{_e(s["state"])}</span>', _e(s["health"]), ready, _e(s["port"]),
             _e(fact.get("storage")), _e(fact.get("size")), lag_text,
             " ".join(_button(a, label, name, says.format(s=name))
                      for a, label, says in REPLICA_ACTIONS) if fact.get("replicas") and
             not s.get("replica_of") else ""])
-    return _table(["server", "kind", "image", "state", "health", "READY", "port", "storage",
+    return _table(["server", "kind", "image", "major", "state", "health", "READY", "port",
+                   "storage",
                    "data", "replica lag", ""], rows, id_="servers-table")
 
 
@@ -93,14 +95,22 @@ def services(status: dict[str, Any], extra: dict[str, dict[str, Any]]) -> str:
         drift = "; ".join(d["problem"] for d in v.get("drift") or []) or "-"
         actions = " ".join(_button(a, label, name, says.format(s=name))
                            for a, label, says in SERVICE_ACTIONS) if v["database"] else ""
+        actions += (f' <button class="snap" data-target="{_e(name)}">Save snapshot</button>'
+                    if v["database"] or more.get("prefix") else "")
+        snaps = " ".join(
+            f'{_e(snap)} ' + _button("snapshot-restore", "Restore", f"{name}/{snap}",
+                                     f"restore {name}'s data (database and Redis keys) to "
+                                     f"snapshot {snap}")
+            for snap in more.get("snapshots", [])) or "-"
         rows.append([
             f'<a href="#" class="svc" data-service="{_e(name)}">{_e(name)}</a>',
             _e(v["database"]), _e(v["role"]), _e(v.get("version")), _e(v.get("pending")),
             escape(drift), _e(v.get("seeds_changed")), _e(more.get("template")),
             _e(", ".join(more.get("reads", [])) or None), _e(more.get("prefix")),
-            _e(more.get("keys")), actions])
+            _e(more.get("keys")), snaps, actions])
     return _table(["service", "database", "role", "version", "pending", "drift",
-                   "edited seeds", "template", "reads", "redis prefix", "keys", ""], rows,
+                   "edited seeds", "template", "reads", "redis prefix", "keys", "snapshots",
+                   ""], rows,
                   id_="services-table")
 
 
@@ -167,6 +177,13 @@ document.addEventListener('click',async e=>{const t=e.target;
   const [s,j]=await post('/api/action',{action:t.dataset.action,target:t.dataset.target});
   document.getElementById('result').textContent=(j.ok?'done':'failed')+' in '+j.seconds+
    's: '+t.dataset.action+' '+t.dataset.target+'\\n'+j.output;refresh();}
+ else if(t.classList.contains('snap')){e.preventDefault();
+  const n=prompt('Save '+t.dataset.target+'\'s data as it is now (database and Redis keys) '+
+   'as snapshot:');if(!n)return;
+  document.getElementById('result').textContent='snapshot '+t.dataset.target+' '+n+' ...';
+  const [s,j]=await post('/api/action',{action:'snapshot-save',target:t.dataset.target+'/'+n});
+  document.getElementById('result').textContent=(j.ok?'done':'failed')+' in '+j.seconds+
+   's: snapshot save '+t.dataset.target+' '+n+'\n'+j.output;refresh();}
  else if(t.classList.contains('svc')){e.preventDefault();const s=t.dataset.service;
   const env=await fetch('/fragment/env/'+encodeURIComponent(s));
   const tab=await fetch('/fragment/tables/'+encodeURIComponent(s));
