@@ -265,3 +265,43 @@ def test_a_service_cannot_run_its_code_in_an_admin_session(tmp_path: Path) -> No
 def admin_of(stack: CopiedStack, server: str) -> psycopg.Connection[tuple[object, ...]]:
     ctx = attach(load_stack(stack.manifest), Console(quiet=True))
     return ctx.admin_session(server)
+
+
+def test_a_service_made_superuser_is_reported_and_repaired(pcc: CopiedStack) -> None:
+    """Issue 27, item 2: with `client` superuser (however it got there), warm `up` and doctor
+    said all was fine. Every right beyond the manifest's is named, and `up` takes it back."""
+    role = str(conninfo_to_dict(url_of(pcc, "client"))["user"])
+    with admin(pcc) as conn:
+        conn.execute(f'ALTER ROLE "{role}" SUPERUSER CREATEROLE REPLICATION BYPASSRLS')
+        conn.execute(f'GRANT pg_read_all_data TO "{role}"')
+    with psycopg.connect(url_of(pcc, "client"), autocommit=True) as conn:  # now superuser
+        conn.execute(f'GRANT pg_execute_server_program TO "{role}"')
+        conn.execute("CREATE ROLE t_backdoor LOGIN SUPERUSER")  # a way back in
+    found = [f"role {role} is SUPERUSER", f"role {role} is CREATEROLE",
+             f"role {role} is REPLICATION", f"role {role} is BYPASSRLS",
+             f"role {role} is a member of pg_execute_server_program",
+             f"role {role} is a member of pg_read_all_data",
+             "role t_backdoor is SUPERUSER (a role devenv does not manage)"]
+    doctor = pcc.devenv("doctor")
+    assert doctor.code == 1, doctor.explain()
+    assert ("FAIL  service isolation: " + "; ".join(f"alloydb: {f}" for f in found)
+            in doctor.stdout), doctor.explain()
+    result = pcc.ok("up")
+    assert "is up to date" in result.stdout, result.explain()  # the warm path
+    done = [f"removed SUPERUSER from role {role}", f"removed CREATEROLE from role {role}",
+            f"removed REPLICATION from role {role}", f"removed BYPASSRLS from role {role}",
+            f"revoked pg_execute_server_program from role {role}",
+            f"revoked pg_read_all_data from role {role}",
+            "removed SUPERUSER from role t_backdoor"]
+    assert (f"warning: server 'alloydb': isolation had drifted ({'; '.join(found)}); "
+            f"repaired: {', '.join(done)}" in result.stderr), result.explain()
+    with admin(pcc) as conn:
+        rights = conn.execute(
+            "SELECT rolname, rolsuper, rolcreaterole, rolreplication, rolbypassrls, "
+            "pg_has_role(rolname, 'pg_read_all_data', 'MEMBER') FROM pg_roles "
+            "WHERE rolname = ANY(%s) ORDER BY rolname", ([role, "t_backdoor"],)).fetchall()
+        conn.execute("DROP ROLE t_backdoor")
+    assert rights == [(role, False, False, False, False, False),
+                      ("t_backdoor", False, False, False, False, False)]
+    assert "drifted" not in pcc.ok("up").stderr
+    assert "ok    service isolation: each service database" in pcc.devenv("doctor").stdout
