@@ -8,6 +8,7 @@ files are unchanged and whose containers are healthy skips straight to the probe
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import threading
 import time
@@ -20,6 +21,7 @@ from devenv.console import Console
 from devenv.engine import (
     clonespace,
     images,
+    pools,
     probes,
     provision,
     replicahealth,
@@ -141,9 +143,20 @@ def _cold(stack: Stack, console: Console, services: list[ServiceSpec],
     _await_servers(ctx, servers, deadline, resync=resync)
     _provision(ctx, servers, deadline, None if then is None else lambda: then(ctx),
                resync=resync)
+    with contextlib.suppress(DevenvError):  # one not answering yet was just started: unpaused
+        _resume_pools(ctx, servers)
     with console.step("Checking every service's credentials"):
         _probe_services(ctx, services, deadline=deadline)
     return ctx
+
+
+def _resume_pools(ctx: Context, servers: list[ServerSpec]) -> None:
+    """Resume the PgBouncer entries a killed `devenv reset` left paused, saying so."""
+    bouncers = [s for s in servers if s.kind == "pgbouncer"]
+    for notes in parallel([lambda b=b: pools.left_paused(ctx, b, resume=True)  # type: ignore[misc]
+                           for b in bouncers]):
+        for note in notes:
+            ctx.console.warn(note)
 
 
 def _warm_context(stack: Stack, console: Console, services: list[ServiceSpec],
@@ -165,6 +178,10 @@ def _warm_context(stack: Stack, console: Console, services: list[ServiceSpec],
     if not all(_healthy(containers.get(s.name)) for s in servers):
         return None
     if not all(_healthy(containers.get(r.name)) for r in all_replicas(servers)):
+        return None
+    try:  # before the probes: a pooled probe of a paused entry waits for ever
+        _resume_pools(ctx, servers)
+    except DevenvError:
         return None
     if not _probe_services(ctx, services, quick=True, direct=not migrate):
         return None

@@ -305,3 +305,71 @@ def test_a_service_made_superuser_is_reported_and_repaired(pcc: CopiedStack) -> 
                       ("t_backdoor", False, False, False, False, False)]
     assert "drifted" not in pcc.ok("up").stderr
     assert "ok    service isolation: each service database" in pcc.devenv("doctor").stdout
+
+
+def _paused_entries(stack: CopiedStack) -> list[str]:
+    from devenv.engine import pools
+
+    ctx = attach(load_stack(stack.manifest), Console(quiet=True))
+    with ctx.console_session(ctx.stack.servers["pgbouncer"]) as console:
+        return pools.paused(console)
+
+
+def _reset_stopped_in_its_pause(stack: CopiedStack, service: str, database: str,
+                                signal_number: int) -> subprocess.Popen[str]:
+    """`devenv reset SERVICE` signalled while its pool entries are paused: an admin session
+    holds pg_database, so the reset's DROP DATABASE waits right after the pause."""
+    import os
+
+    env = {**os.environ, "DEVENV_STANDBY": "0", "DEVENV_SPARES": "0"}
+    env.pop("DEVENV_FILE", None)
+    with admin(stack) as blocker, blocker.transaction():
+        blocker.execute("LOCK TABLE pg_catalog.pg_database IN EXCLUSIVE MODE")
+        proc = subprocess.Popen([sys.executable, "-m", "devenv.cli", "reset", service],
+                                cwd=stack.root, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 60
+        while database not in _paused_entries(stack):
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the reset never paused its pool entry"
+            time.sleep(0.05)
+        proc.send_signal(signal_number)
+        proc.wait(timeout=30)
+        # SIGKILL leaves the blocked DROP behind, as a client that vanished does
+        blocker.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE query LIKE 'DROP DATABASE%%' AND pid <> pg_backend_pid()")
+    return proc
+
+
+def test_a_killed_reset_leaves_no_pool_entry_paused(pcc: CopiedStack) -> None:
+    """Issue 27, item 4: kill -9 of `reset` left the service's PgBouncer entries paused (its
+    pooled queries hung; `up` waited 125 s and blamed the settings; doctor said healthy)."""
+    import signal
+
+    from devenv.data import golden
+
+    ctx = attach(load_stack(pcc.manifest), Console(quiet=True))
+    golden.ensure_template(ctx, ctx.stack.services["client"], say=False)
+    database = str(conninfo_to_dict(url_of(pcc, "client"))["dbname"])
+    readonly = f"{database}_readonly"
+    terminated = _reset_stopped_in_its_pause(pcc, "client", database, signal.SIGTERM)
+    assert terminated.returncode == 130, terminated.communicate()
+    assert _paused_entries(pcc) == []  # SIGTERM: resumed on the way out
+    killed = _reset_stopped_in_its_pause(pcc, "client", database, signal.SIGKILL)
+    assert killed.returncode == -signal.SIGKILL
+    assert sorted(_paused_entries(pcc)) == [database, readonly]
+    found = [f"PgBouncer 'pgbouncer': client's entry {e} is paused (a `devenv reset` that was "
+             "killed leaves it so: its pooled queries wait)" for e in (database, readonly)]
+    doctor = pcc.devenv("doctor")
+    assert doctor.code == 1, doctor.explain()
+    assert f"FAIL  pgbouncer entries: {'; '.join(found)}\n" in doctor.stdout, doctor.explain()
+    started = time.monotonic()
+    result = pcc.ok("up")
+    assert time.monotonic() - started < 30, result.explain()
+    assert "is up to date" in result.stdout, result.explain()  # the warm path
+    for line in found:
+        assert f"warning: {line}; resumed it\n" in result.stderr, result.explain()
+    assert _paused_entries(pcc) == []
+    with psycopg.connect(pcc.env("client")["DATABASE_URL"], connect_timeout=5) as pooled:
+        assert pooled.execute("SELECT 1").fetchone() == (1,)
+    assert "ok    pgbouncer entries: none paused" in pcc.devenv("doctor").stdout
