@@ -3,6 +3,7 @@ performs the attack and shows it fails, or that devenv notices and repairs what 
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -373,3 +374,50 @@ def test_a_killed_reset_leaves_no_pool_entry_paused(pcc: CopiedStack) -> None:
     with psycopg.connect(pcc.env("client")["DATABASE_URL"], connect_timeout=5) as pooled:
         assert pooled.execute("SELECT 1").fetchone() == (1,)
     assert "ok    pgbouncer entries: none paused" in pcc.devenv("doctor").stdout
+
+
+def test_a_template_build_killed_before_it_marked_its_database_is_rebuilt(
+        pcc: CopiedStack) -> None:
+    """Issue 27, item 5: kill -9 between the template's CREATE DATABASE and its COMMENT left
+    `<db>_tpl_<hash>` unmarked; every later `reset` and `db clone` exited 3 (DuplicateDatabase).
+    An admin session holding pg_shdescription stops the build right there."""
+    import os
+    import signal
+
+    from devenv.data import golden
+
+    ctx = attach(load_stack(pcc.manifest), Console(quiet=True))
+    svc = ctx.stack.services["metric_tracker"]
+    name = golden.template_name(svc, golden.template_hash(ctx, svc))
+    with admin(pcc) as conn:
+        golden.drop_marked(conn, f"{golden.TEMPLATE_MARK}{svc.name}:")
+    env = {**os.environ, "DEVENV_STANDBY": "0", "DEVENV_SPARES": "0"}
+    env.pop("DEVENV_FILE", None)
+    with admin(pcc) as blocker, admin(pcc) as watcher, blocker.transaction():
+        blocker.execute("LOCK TABLE pg_catalog.pg_shdescription IN EXCLUSIVE MODE")
+        proc = subprocess.Popen([sys.executable, "-m", "devenv.cli", "reset", "metric_tracker"],
+                                cwd=pcc.root, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 60
+        while (build := watcher.execute(
+                "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND query LIKE 'COMMENT ON DATABASE%'").fetchone()) is None:
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the build never reached its COMMENT"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        watcher.execute("SELECT pg_terminate_backend(%s)", (build[0],))
+    with admin(pcc) as conn:
+        left = conn.execute("SELECT shobj_description(oid, 'pg_database') FROM pg_database "
+                            "WHERE datname = %s", (name,)).fetchall()
+    assert left == [(None,)]  # what the kill left: the database, unmarked
+    env_off = {"DEVENV_STANDBY": "0", "DEVENV_SPARES": "0"}
+    result = pcc.ok("reset", "metric_tracker", env=env_off)
+    assert "metric_tracker: restored from its template" in result.stdout, result.explain()
+    clone = pcc.ok("db", "clone", "metric_tracker", "--json")
+    pcc.ok("db", "drop", json.loads(clone.stdout)["database"])
+    with admin(pcc) as conn:
+        mark = conn.execute("SELECT shobj_description(oid, 'pg_database') FROM pg_database "
+                            "WHERE datname = %s", (name,)).fetchone()
+    assert mark is not None and str(mark[0]).endswith(":ready")
