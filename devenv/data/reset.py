@@ -216,13 +216,18 @@ def _close_when_done(pending: Future[psycopg.Connection[Any] | None]) -> None:
 
 
 def reset_hard(ctx: Context, svc: ServiceSpec, *, closed: list[str] | None = None) -> None:
-    """Drop, re-provision, migrate and seed from the files, without the template."""
+    """Drop, re-provision, migrate and seed from the files, without the template.
+
+    The service's reset lock comes first and is held to the end, as a plain reset's is:
+    paused before it, a `--hard` beside a plain reset of the same service was resumed by the
+    other's RESUME, failed on its own ("not paused") and left the database empty (issue 27).
+    """
     assert svc.database is not None and svc.server is not None
     server = ctx.stack.servers[svc.server]
-    with paused_pool(ctx, svc), golden.admin_session(ctx, svc) as conn, \
-            _one_at_a_time(conn, svc):
+    with golden.admin_session(ctx, svc) as conn, _one_at_a_time(conn, svc), \
+            paused_pool(ctx, svc):
         if closed is not None:
             closed += sessions(conn, ctx, svc)
         golden.drop_database(conn, svc.database)
         provision.reconcile_server(ctx, server)
-    migrate_service(ctx, svc, quiet=True)
+        migrate_service(ctx, svc, quiet=True)

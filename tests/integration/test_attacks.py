@@ -421,3 +421,39 @@ def test_a_template_build_killed_before_it_marked_its_database_is_rebuilt(
         mark = conn.execute("SELECT shobj_description(oid, 'pg_database') FROM pg_database "
                             "WHERE datname = %s", (name,)).fetchone()
     assert mark is not None and str(mark[0]).endswith(":ready")
+
+
+def test_a_hard_reset_beside_a_plain_one_waits_before_it_touches_the_pool(
+        pcc: CopiedStack) -> None:
+    """Issue 27, item 6: `reset --hard` paused the pool before taking the service's reset
+    lock, so a plain reset beside it resumed the hard one's pause; the hard one then failed
+    ("database ... is not paused") and left the database with no tables."""
+    import os
+
+    env = {**os.environ, "DEVENV_STANDBY": "0", "DEVENV_SPARES": "0"}
+    env.pop("DEVENV_FILE", None)
+    database = str(conninfo_to_dict(url_of(pcc, "task_builder"))["dbname"])
+    command = [sys.executable, "-m", "devenv.cli", "reset", "task_builder"]
+    with admin(pcc) as holder, admin(pcc) as watcher:
+        holder.execute("SELECT pg_advisory_lock(hashtext('devenv:reset:task_builder'))")
+        hard = subprocess.Popen([*command, "--hard"], cwd=pcc.root, env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 60
+        while watcher.execute("SELECT 1 FROM pg_locks WHERE locktype = 'advisory' "
+                              "AND NOT granted").fetchone() is None:
+            assert hard.poll() is None, hard.communicate()
+            assert time.monotonic() < deadline, "the hard reset never waited for the lock"
+            time.sleep(0.05)
+        assert _paused_entries(pcc) == []  # waiting, it has not touched the pool
+        plain = subprocess.Popen(command, cwd=pcc.root, env=env, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True)
+        time.sleep(0.5)
+        holder.execute("SELECT pg_advisory_unlock(hashtext('devenv:reset:task_builder'))")
+        outcomes = [(p.wait(timeout=300), *p.communicate()) for p in (hard, plain)]
+    for code, out, err in outcomes:
+        assert code == 0, f"exit {code}\n{out}\n{err}"
+    assert _paused_entries(pcc) == []
+    with psycopg.connect(url_of(pcc, "task_builder", database)) as conn:
+        tables = conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"
+                              ).fetchone()
+    assert tables is not None and int(str(tables[0])) > 0
