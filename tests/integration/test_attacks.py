@@ -457,3 +457,64 @@ def test_a_hard_reset_beside_a_plain_one_waits_before_it_touches_the_pool(
         tables = conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"
                               ).fetchone()
     assert tables is not None and int(str(tables[0])) > 0
+
+
+def test_a_stopped_replica_keeps_bounded_wal_then_is_recloned(tmp_path: Path) -> None:
+    """Issue 27, item 9: a stopped replica's slot kept WAL without bound (1.3 GB in 10 s of
+    writes) and doctor only said "not running". The cap is max_slot_wal_keep_size; doctor
+    says how much the slot keeps, then that it was let go, and `up` re-clones the replica."""
+    import uuid
+
+    from devenv.model.kinds.postgres import REPLICA_WAL_CAP
+
+    project = f"t-walcap-{uuid.uuid4().hex[:10]}"
+    (tmp_path / "devenv.yaml").write_text(
+        f"project: {project}\n"
+        "servers:\n  pg: {kind: postgres, port: auto, replicas: [{port: auto}]}\n"
+        "services:\n  a: {postgres: true}\n")
+    stack = CopiedStack(tmp_path, project)
+    replica, slot = "pg-replica-1", "devenv_replica_1"
+
+    def write_wal(megabytes: int) -> None:
+        with admin_of(stack, "pg") as conn:
+            conn.execute("SELECT pg_logical_emit_message(false, 'devenv-test', "
+                         "repeat('x', 1048576)) FROM generate_series(1, %s)", (megabytes,))
+            conn.execute("CHECKPOINT")
+
+    def replica_check() -> dict[str, str]:
+        checks = {c["name"]: c for c in json.loads(stack.devenv("doctor", "--json").stdout)}
+        return dict(checks[f"replica {replica}"])
+
+    try:
+        stack.ok("up")
+        with admin_of(stack, "pg") as conn:
+            cap = conn.execute("SHOW max_slot_wal_keep_size").fetchone()
+        assert cap == (REPLICA_WAL_CAP,)
+        assert stack.compose("stop", replica).code == 0
+        write_wal(64)
+        check = replica_check()
+        kept = check["detail"].split(f"its slot {slot} keeps ")[1].split(" MB")[0]
+        assert 64 <= int(kept) < 512, check
+        assert check["detail"] == (
+            f"replica '{replica}' is not running (exited); its slot {slot} keeps {kept} MB of "
+            f"WAL on 'pg', at most {REPLICA_WAL_CAP} (max_slot_wal_keep_size): past that the "
+            "primary lets the slot go and `devenv up` re-clones the replica"), check
+        write_wal(600)  # past the cap
+        with admin_of(stack, "pg") as conn:
+            status = conn.execute("SELECT wal_status FROM pg_replication_slots "
+                                  "WHERE slot_name = %s", (slot,)).fetchone()
+        assert status == ("lost",)
+        lost = (f"replica '{replica}': more than {REPLICA_WAL_CAP} of WAL "
+                "(max_slot_wal_keep_size) was written on 'pg' while it did not stream, so the "
+                f"primary let its slot {slot} go and recycled that WAL: it cannot catch up")
+        assert replica_check() == {
+            "name": f"replica {replica}", "status": "fail", "detail": lost,
+            "fix": "`devenv up` re-clones it from its primary (its own volume only; the "
+                   "primary's data is never touched)"}
+        result = stack.ok("up")
+        assert f"warning: {lost}\n" in result.stderr, result.explain()
+        assert (f"re-cloned replica '{replica}' (its slot was let go: more WAL than "
+                "max_slot_wal_keep_size)") in result.stdout, result.explain()
+        assert replica_check()["status"] == "ok"
+    finally:
+        stack.teardown()
