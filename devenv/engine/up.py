@@ -280,15 +280,50 @@ def _resync_admin(ctx: Context, server: ServerSpec, deadline: float) -> None:
 
 def _wait_server(ctx: Context, server: ServerSpec, deadline: float) -> None:
     if server.is_database:
-        check: Callable[[], None] = lambda: _admin_ok(ctx, server)  # noqa: E731
+        looked: list[bool] = []
+        check: Callable[[], None] = lambda: _admin_ok(ctx, server, looked)  # noqa: E731
     else:
         check = lambda: probes.redis_ok(ctx.redis_admin_url(server))  # noqa: E731
     _with_diagnosis(ctx, server, deadline, check, "as the admin")
 
 
-def _admin_ok(ctx: Context, server: ServerSpec) -> None:
-    with ctx.admin_connect(server) as conn:  # psycopg's errors: _with_diagnosis reads them
-        conn.execute("SELECT 1")
+def _admin_ok(ctx: Context, server: ServerSpec, looked: list[bool]) -> None:
+    try:
+        with ctx.admin_connect(server) as conn:  # psycopg's errors: _with_diagnosis reads them
+            conn.execute("SELECT 1")
+    except Exception as exc:
+        if "no pg_hba.conf entry" in str(exc) and not looked:
+            looked.append(True)
+            _finish_init(ctx, server)
+        raise
+
+
+# The official entrypoint's step right after initdb: connections from outside the container,
+# with the password initdb already set. A first start that stops between the two (a bad
+# setting in servers.X.settings fails the entrypoint's `postgres -C`) leaves a volume that
+# every later start takes as initialised: it answered "no pg_hba.conf entry" for ever, and up
+# waited its whole timeout (issue 27).
+HOST_RULE = "host all all all scram-sha-256"
+_FINISH_INIT = ('f="$PGDATA/pg_hba.conf"; '
+                'if grep -Eq "^[[:space:]]*host[[:space:]]+all[[:space:]]+all[[:space:]]+all'
+                '([[:space:]]|$)" "$f"; then echo complete; exit 0; fi; '
+                'printf "\\n%s\\n" "$1" >> "$f" && pg_ctl -D "$PGDATA" reload >/dev/null '
+                '&& echo finished')
+
+
+def _finish_init(ctx: Context, server: ServerSpec) -> None:
+    """Finish a half-initialised data volume (initdb ran, its pg_hba.conf has no rule for
+    connections from outside the container), saying so; nothing when it has one."""
+    try:
+        done = ctx.docker.exec_as_postgres(server.name, ["sh", "-c", _FINISH_INIT, "sh",
+                                                         HOST_RULE])
+    except DevenvError:
+        return  # not running: the wait's own diagnosis says why
+    if done.strip() == "finished":
+        ctx.console.warn(f"server '{server.name}': its data volume was half initialised (initdb "
+                         "ran, then the first start stopped before the image allowed "
+                         "connections from outside the container); finished it: added "
+                         f"`{HOST_RULE}` to pg_hba.conf")
 
 
 GONE = ("exited", "dead", "restarting", "removing")

@@ -518,3 +518,36 @@ def test_a_stopped_replica_keeps_bounded_wal_then_is_recloned(tmp_path: Path) ->
         assert replica_check()["status"] == "ok"
     finally:
         stack.teardown()
+
+
+def test_a_half_initialised_volume_is_finished_by_the_next_up(tmp_path: Path) -> None:
+    """Issue 27, item 11: a first `up` with a bad setting ran initdb, then the image's
+    entrypoint stopped before it allowed connections from outside the container; every later
+    `up` waited its whole timeout on "no pg_hba.conf entry", and only `down --volumes` helped."""
+    import uuid
+
+    project = f"t-half-{uuid.uuid4().hex[:10]}"
+    manifest = (f"project: {project}\n"
+                "servers:\n  pg: {kind: postgres, port: auto, settings: {shared_buffers: 900TB}}\n"
+                "services:\n  a: {postgres: true}\n")
+    (tmp_path / "devenv.yaml").write_text(manifest)
+    stack = CopiedStack(tmp_path, project)
+    try:
+        failed = stack.devenv("up", "--timeout", "120")
+        assert failed.code == 1, failed.explain()
+        assert "shared_buffers" in failed.stderr, failed.explain()
+        (tmp_path / "devenv.yaml").write_text(manifest.replace(
+            ", settings: {shared_buffers: 900TB}", ""))
+        started = time.monotonic()
+        result = stack.devenv("up", "--timeout", "60")
+        assert result.code == 0, result.explain()
+        assert time.monotonic() - started < 50, result.explain()
+        assert ("warning: server 'pg': its data volume was half initialised (initdb ran, then "
+                "the first start stopped before the image allowed connections from outside the "
+                "container); finished it: added `host all all all scram-sha-256` to "
+                "pg_hba.conf\n") in result.stderr, result.explain()
+        with psycopg.connect(url_of(stack, "a"), connect_timeout=5) as conn:
+            assert conn.execute("SELECT current_user").fetchone() == ("a",)
+        assert "half initialised" not in stack.ok("down").stderr + stack.ok("up").stderr
+    finally:
+        stack.teardown()
