@@ -47,6 +47,9 @@ replica_app = typer.Typer(help="Read replicas: stop and restart their WAL replay
                           no_args_is_help=True)
 app.add_typer(replica_app, name="replica")
 ReplicaServer = Annotated[str, typer.Argument(help="A server with `replicas:`.")]
+redis_app = typer.Typer(help="Redis and Valkey servers: end a script that keeps one busy.",
+                        no_args_is_help=True)
+app.add_typer(redis_app, name="redis")
 
 
 MANIFEST = "devenv.yaml"
@@ -410,6 +413,19 @@ def replica_resume(ctx: typer.Context, server: ReplicaServer) -> None:
     from devenv.cli import lifecycle
 
     lifecycle.replica(_stack(ctx), _console(ctx), server=server, pause=False)
+
+
+@redis_app.command("kill-script")
+def redis_kill_script(
+    ctx: typer.Context,
+    servers: Annotated[Optional[list[str]], typer.Argument(  # noqa: UP045 - typer needs Optional
+        help="Redis or Valkey servers (default: all of them).", show_default=False)] = None,
+) -> None:
+    """Kill the script that keeps a server busy (every client gets BUSY while it runs): SCRIPT
+    KILL or FUNCTION KILL as the admin, which no service may send."""
+    from devenv.cli import lifecycle
+
+    lifecycle.kill_script(_stack(ctx), _console(ctx), servers=servers or [])
 
 
 @db_app.command("clone")

@@ -26,6 +26,7 @@ from devenv.engine import (
     provision,
     replicahealth,
     replication,
+    scripts,
     start,
 )
 from devenv.engine import migrate as migrate_step
@@ -283,8 +284,19 @@ def _wait_server(ctx: Context, server: ServerSpec, deadline: float) -> None:
         looked: list[bool] = []
         check: Callable[[], None] = lambda: _admin_ok(ctx, server, looked)  # noqa: E731
     else:
-        check = lambda: probes.redis_ok(ctx.redis_admin_url(server))  # noqa: E731
+        check = lambda: _redis_ok(ctx, server)  # noqa: E731
     _with_diagnosis(ctx, server, deadline, check, "as the admin")
+
+
+def _redis_ok(ctx: Context, server: ServerSpec) -> None:
+    """PING as the admin; a BUSY reply is a script of a service, not a setting: said at once."""
+    try:
+        probes.redis_ok(ctx.redis_admin_url(server))
+    except Exception as exc:
+        found = scripts.busy_from(ctx, server, str(exc))
+        if found is not None:
+            raise DevenvError(found.describe(), hint=found.hint()) from None
+        raise
 
 
 def _admin_ok(ctx: Context, server: ServerSpec, looked: list[bool]) -> None:

@@ -551,3 +551,75 @@ def test_a_half_initialised_volume_is_finished_by_the_next_up(tmp_path: Path) ->
         assert "half initialised" not in stack.ok("down").stderr + stack.ok("up").stderr
     finally:
         stack.teardown()
+
+
+def test_a_busy_script_of_one_service_is_named_and_killed(tmp_path: Path) -> None:
+    """Issue 27, item 10: `EVAL "while true do end" 0` made Redis answer BUSY to every
+    service; services cannot SCRIPT KILL, devenv had no command for it, and `up` waited its
+    timeout and blamed a setting."""
+    import hashlib
+    import threading
+    import uuid
+
+    import redis as redis_lib
+
+    project = f"t-busy-{uuid.uuid4().hex[:10]}"
+    (tmp_path / "devenv.yaml").write_text(
+        f"project: {project}\n"
+        "servers:\n  cache: {kind: redis, port: auto}\n"
+        "services:\n  a: {redis: true}\n  b: {redis: true}\n")
+    stack = CopiedStack(tmp_path, project)
+    spin = "while true do end"
+    sha = hashlib.sha1(spin.encode()).hexdigest()
+    busy = (f"server 'cache' is busy running a Lua EVAL script {sha}: it answers BUSY to every "
+            "client, every service included, until the script ends or is killed")
+    hint = "`devenv redis kill-script cache` ends it (SCRIPT KILL as the admin)"
+    try:
+        stack.ok("up")
+        a = redis_lib.Redis.from_url(stack.env("a")["REDIS_URL"], socket_timeout=120)
+        b = redis_lib.Redis.from_url(stack.env("b")["REDIS_URL"], socket_timeout=5)
+        ended: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                a.eval(spin, 0)
+            except redis_lib.RedisError as exc:
+                ended.append(exc)
+
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 30
+        while True:  # the attack works: b is answered BUSY, and may not kill it
+            try:
+                b.set("b:x", "1")
+            except redis_lib.ResponseError as exc:
+                assert str(exc).startswith("BUSY"), exc
+                break
+            assert time.monotonic() < deadline, "the script never made the server busy"
+            time.sleep(0.2)
+        with pytest.raises(redis_lib.exceptions.NoPermissionError):
+            b.script_kill()
+        doctor = stack.devenv("doctor")
+        assert doctor.code == 1, doctor.explain()
+        assert f"FAIL  redis scripts: {busy}\n      fix: {hint}\n" in doctor.stdout, \
+            doctor.explain()
+        with (tmp_path / "devenv.yaml").open("a") as manifest:
+            manifest.write("# changed: the next up takes the cold path\n")
+        started = time.monotonic()
+        up = stack.devenv("up", "--timeout", "60")
+        assert time.monotonic() - started < 30, up.explain()
+        assert up.code == 1, up.explain()
+        assert up.stderr.endswith(f"error: {busy}\nhint: {hint}\n"), up.explain()
+        killed = stack.ok("redis", "kill-script")
+        assert killed.stdout == f"cache: killed the Lua EVAL script {sha} (SCRIPT KILL)\n"
+        thread.join(timeout=10)
+        assert ended and "killed" in str(ended[0]), ended
+        assert b.set("b:x", "1") is True
+        assert stack.ok("redis", "kill-script", "cache").stdout == "cache: no script running\n"
+        stack.ok("up")
+        assert "ok    redis scripts: no script keeps a server busy" in stack.devenv(
+            "doctor").stdout
+        a.close()
+        b.close()
+    finally:
+        stack.teardown()
