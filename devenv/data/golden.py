@@ -189,7 +189,9 @@ def _build(ctx: Context, svc: ServiceSpec, conn: Conn, name: str, mark: str, dig
             ident, sql.Identifier(svc.role)))
         conn.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(
             ident, sql.Literal(f"{mark}{digest}:building")))
-        database_access(conn, name, readers(ctx, svc), [])
+        # closed to the service's readers: nothing of theirs can hold a lock the build waits
+        # on (issue 27); database grants are not copied to clones anyway, which get their own
+        database_access(conn, name, [], [])
         _extensions(ctx, svc, name)
         try:
             migrate_service(ctx, svc, database=name, quiet=True)

@@ -623,3 +623,82 @@ def test_a_busy_script_of_one_service_is_named_and_killed(tmp_path: Path) -> Non
         b.close()
     finally:
         stack.teardown()
+
+
+def _standby_pid(stack: CopiedStack) -> int:
+    """The pid of the stack's reset standby, once it listens (started by a reset)."""
+    from devenv.data.standby import socket_path
+
+    deadline = time.monotonic() + 90
+    while not socket_path(stack.manifest).exists():
+        assert time.monotonic() < deadline, "no standby listened"
+        time.sleep(0.2)
+    manifest = str(stack.manifest.resolve())
+    for proc in Path("/proc").iterdir():
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"devenv.data.standbyd" in argv and manifest.encode() in argv:
+            return int(proc.name)
+    raise AssertionError("the standby's process was not found")
+
+
+def test_a_waiting_or_frozen_standby_holds_no_other_reset(pcc: CopiedStack) -> None:
+    """Issue 27, item 7: the resident reset process served one reset at a time, so a reset of
+    one service that waited (a lock, a long template build) held every other service's, and
+    a frozen one made the CLI wait 600 s in silence; a reader could lock inside a template
+    being built."""
+    import os
+    import signal
+
+    env = {**os.environ}
+    env.pop("DEVENV_FILE", None)
+    pcc.ok("reset", "client")  # starts the standby
+    pid = _standby_pid(pcc)
+    with admin(pcc) as holder, admin(pcc) as watcher:
+        holder.execute("SELECT pg_advisory_lock(hashtext('devenv:reset:user'))")
+        held = subprocess.Popen([sys.executable, "-m", "devenv.cli", "reset", "user"],
+                                cwd=pcc.root, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 60
+        while watcher.execute("SELECT 1 FROM pg_locks WHERE locktype = 'advisory' "
+                              "AND NOT granted").fetchone() is None:
+            assert held.poll() is None, held.communicate()
+            assert time.monotonic() < deadline, "the reset of user never waited"
+            time.sleep(0.1)
+        started = time.monotonic()
+        other = pcc.devenv("reset", "task_builder")
+        assert time.monotonic() - started < 20, other.explain()
+        assert other.code == 0, other.explain()
+        assert "task_builder: restored from its template" in other.stdout
+        assert "standby" not in other.stderr, other.explain()  # served by it, beside user's
+        holder.execute("SELECT pg_advisory_unlock(hashtext('devenv:reset:user'))")
+        code, out, err = held.wait(timeout=120), *held.communicate()
+        assert code == 0, f"{out}\n{err}"
+    ctx = attach(load_stack(pcc.manifest), Console(quiet=True))
+    from devenv.data import golden
+
+    template = golden.template_name(ctx.stack.services["user"],
+                                    golden.template_hash(ctx, ctx.stack.services["user"]))
+    reader = ctx.stack.services["auth"].role  # auth reads user
+    with admin(pcc) as conn:
+        enters = conn.execute("SELECT has_database_privilege(%s, %s, 'CONNECT')",
+                              (reader, template)).fetchone()
+    assert enters == (False,)
+    os.kill(pid, signal.SIGSTOP)  # frozen: accepts connections (the backlog), answers none
+    try:
+        started = time.monotonic()
+        frozen = pcc.devenv("reset", "task_builder")
+        assert time.monotonic() - started < 20, frozen.explain()
+        assert frozen.code == 0, frozen.explain()
+        assert "task_builder: restored from its template" in frozen.stdout
+        assert ("did not take the request within 2 s (stopped or stuck): resetting in this "
+                "process\n") in frozen.stderr, frozen.explain()
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    log = pcc.root / ".devenv" / "spares.log"
+    deadline = time.monotonic() + 30
+    while "refused a request older than its client waits for" not in log.read_text():
+        assert time.monotonic() < deadline, log.read_text()[-2000:]
+        time.sleep(0.2)
