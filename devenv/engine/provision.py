@@ -215,8 +215,9 @@ def role_drift(conn: Conn, stack: Stack, server: ServerSpec) -> list[RoleDrift]:
         group = str(group)
         if group in shape.member_of or not (group.startswith("pg_") or group in shapes):
             continue
-        by = sql.SQL("") if grantor is None else sql.SQL(" GRANTED BY {}").format(
-            sql.Identifier(str(grantor)))
+        # 16+ records who granted it, and only that grantor's grant is revoked
+        by = sql.SQL("") if grantor is None or conn.info.server_version < 160000 else \
+            sql.SQL(" GRANTED BY {}").format(sql.Identifier(str(grantor)))
         found.append(RoleDrift(f"role {name} is a member of {group}",
                                f"revoked {group} from role {name}",
                                sql.SQL("REVOKE {} FROM {}{}").format(
