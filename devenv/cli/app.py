@@ -14,6 +14,7 @@ load psycopg, redis-py or python-on-whales, and `devenv --help` must not (measur
 
 import contextlib
 import os
+import stat
 import sys
 import traceback
 from pathlib import Path
@@ -50,6 +51,9 @@ replica_app = typer.Typer(help="Read replicas: stop and restart their WAL replay
                           no_args_is_help=True)
 app.add_typer(replica_app, name="replica")
 ReplicaServer = Annotated[str, typer.Argument(help="A server with `replicas:`.")]
+redis_app = typer.Typer(help="Redis and Valkey servers: end a script that keeps one busy.",
+                        no_args_is_help=True)
+app.add_typer(redis_app, name="redis")
 
 
 MANIFEST = "devenv.yaml"
@@ -69,11 +73,7 @@ class Options:
         works. Every path in it is relative to its own folder, never to where devenv runs."""
         if self.given is not None:
             return self.given
-        found = discover(Path.cwd())
-        if found is None:
-            raise DevenvError(f"no {MANIFEST} in {Path.cwd()} or any folder above it",
-                              hint="run `devenv init` to create one, or pass -f/--file")
-        return found
+        return discover(Path.cwd())
 
     @property
     def init_file(self) -> Path:
@@ -81,13 +81,48 @@ class Options:
         return self.given if self.given is not None else Path(MANIFEST)
 
 
-def discover(start: Path) -> Path | None:
+def discover(start: Path) -> Path:
     """The nearest devenv.yaml from `start` up to the filesystem root, as a path relative to
-    `start` when it is there (messages then say `devenv.yaml`, not an absolute path)."""
+    `start` when it is there (messages then say `devenv.yaml`, not an absolute path).
+
+    The search stops at a folder another user (not root) owns or every user may write to (as
+    git's safe.directory does), and a manifest another user owns is not read: a devenv.yaml planted
+    in a shared parent (a world-writable temp folder) runs its `command:` migrations as whoever
+    runs devenv below it (issue 27)."""
+    checked: Path | None = None
     for folder in (start, *start.parents):
+        why = _untrusted(folder)
         candidate = folder / MANIFEST
-        if candidate.is_file():
-            return Path(MANIFEST) if folder == start else candidate
+        if why is None and candidate.is_file():
+            why = _untrusted(candidate, folder=False)
+            if why is None:
+                return Path(MANIFEST) if folder == start else candidate
+        if why is not None:
+            where = (f"in {start} or the folders above it up to {checked}" if checked else
+                     f"read in {start}")
+            held = f" (its {MANIFEST} was not read)" if candidate.is_file() else ""
+            raise DevenvError(
+                f"no {MANIFEST} {where}: the search stops at {folder}, which {why}{held}",
+                hint=f"a {MANIFEST} there could be anyone's; pass -f/--file to use one you "
+                "trust, or run `devenv init` in your own folder")
+        checked = folder
+    raise DevenvError(f"no {MANIFEST} in {start} or any folder above it",
+                      hint="run `devenv init` to create one, or pass -f/--file")
+
+
+def _untrusted(path: Path, *, folder: bool = True) -> str | None:
+    """Why a folder on the way up (or a manifest found there) may be another user's, or None."""
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    uid = os.geteuid() if hasattr(os, "geteuid") else None
+    # root's own folders (/, /home) are no risk: root could run anything as you anyway
+    if uid is not None and info.st_uid not in (uid, 0):
+        what = "belongs" if folder else f"holds a {MANIFEST} that belongs"
+        return f"{what} to another user (uid {info.st_uid}, you are {uid})"
+    if folder and info.st_mode & stat.S_IWOTH:
+        return "every user may write to"
     return None
 
 
@@ -446,6 +481,19 @@ def replica_resume(ctx: typer.Context, server: ReplicaServer) -> None:
     from devenv.cli import lifecycle
 
     lifecycle.replica(_stack(ctx), _console(ctx), server=server, pause=False)
+
+
+@redis_app.command("kill-script")
+def redis_kill_script(
+    ctx: typer.Context,
+    servers: Annotated[Optional[list[str]], typer.Argument(  # noqa: UP045 - typer needs Optional
+        help="Redis or Valkey servers (default: all of them).", show_default=False)] = None,
+) -> None:
+    """Kill the script that keeps a server busy (every client gets BUSY while it runs): SCRIPT
+    KILL or FUNCTION KILL as the admin, which no service may send."""
+    from devenv.cli import lifecycle
+
+    lifecycle.kill_script(_stack(ctx), _console(ctx), servers=servers or [])
 
 
 @db_app.command("clone")

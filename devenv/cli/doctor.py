@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from devenv.console import Console
-from devenv.engine import ports, replicahealth
+from devenv.engine import pools, ports, replicahealth, scripts
 from devenv.engine.context import attach
 from devenv.engine.docker import Docker
 from devenv.engine.provision import isolation_drift
@@ -85,6 +85,8 @@ def checks(stack: Stack) -> list[Check]:
     out += _images(stack)
     out += _ports(stack)
     out += _isolation(stack)
+    out += _pools(stack)
+    out += _scripts(stack)
     out += _replicas(stack)
     code, root = _run(["docker", "info", "--format", "{{.DockerRootDir}}"])
     out.append(_disk(Path(root) if code == 0 and Path(root).exists() else Path("/")))
@@ -162,6 +164,41 @@ def _isolation(stack: Stack) -> list[Check]:
                       "`devenv up` repairs it (a migration granted what it should not)")]
     return [Check("service isolation", "ok", "each service database reachable only by its "
                   "owner and readers; the postgres database by none")]
+
+
+def _pools(stack: Stack) -> list[Check]:
+    """Each running PgBouncer's entries: none left paused by a killed reset."""
+    running = {name for name, c in Docker(stack).by_server().items() if c.state == "running"}
+    bouncers = [s for s in stack.servers.values() if s.kind == "pgbouncer" and s.name in running]
+    if not bouncers:
+        return []
+    try:
+        ctx = attach(stack, Console(quiet=True))
+        found = [n for b in bouncers for n in pools.left_paused(ctx, b, resume=False)]
+    except DevenvError as exc:
+        return [Check("pgbouncer entries", "warn", f"not checked: {exc.message}")]
+    if found:
+        return [Check("pgbouncer entries", "fail", "; ".join(found),
+                      "`devenv up` resumes them")]
+    return [Check("pgbouncer entries", "ok", "none paused")]
+
+
+def _scripts(stack: Stack) -> list[Check]:
+    """Each running Redis: not kept busy by a script (it would answer BUSY to everyone)."""
+    running = {name for name, c in Docker(stack).by_server().items() if c.state == "running"}
+    servers = [s for s in stack.servers.values() if s.kind in ("redis", "valkey")
+               and s.name in running]
+    if not servers:
+        return []
+    try:
+        ctx = attach(stack, Console(quiet=True))
+        found = [b for s in servers if (b := scripts.busy(ctx, s)) is not None]
+    except DevenvError as exc:
+        return [Check("redis scripts", "warn", f"not checked: {exc.message}")]
+    if found:
+        return [Check("redis scripts", "fail", "; ".join(b.describe() for b in found),
+                      "; ".join(b.hint() for b in found))]
+    return [Check("redis scripts", "ok", "no script keeps a server busy")]
 
 
 def _replicas(stack: Stack) -> list[Check]:

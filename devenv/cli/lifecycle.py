@@ -146,6 +146,27 @@ def replica(stack: Stack, console: Console, *, server: str, pause: bool) -> None
     console.say(f"replay {verb} on {', '.join(names)}")
 
 
+def kill_script(stack: Stack, console: Console, *, servers: list[str]) -> None:
+    """`devenv redis kill-script [SERVER...]`: end what keeps each server busy."""
+    kinds = ("redis", "valkey")
+    known = [s.name for s in stack.servers.values() if s.kind in kinds]
+    unknown = [n for n in servers if n not in known]
+    if unknown:
+        raise DevenvError(f"no Redis or Valkey server named {', '.join(map(repr, unknown))} in "
+                          f"{stack.manifest_name} (servers: {', '.join(known) or 'none'})")
+    from devenv.engine import scripts  # noqa: PLC0415 - redis-py: only this verb pays it
+
+    ctx = attach(stack, console)
+    for name in servers or known:
+        killed = scripts.kill(ctx, stack.servers[name])
+        if killed is None:
+            console.say(f"{name}: no script running")
+        else:
+            console.say(f"{name}: killed the Lua "
+                        f"{'function' if killed.function else 'EVAL script'}"
+                        f"{' ' + killed.name if killed.name else ''} ({killed.kill})")
+
+
 def _drift_cell(drift: object) -> str:
     """`1 edited, 1 failed` from the problems' kinds; `-` when the files match the ledger."""
     if not isinstance(drift, list) or not drift:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -178,6 +179,8 @@ def _build(ctx: Context, svc: ServiceSpec, conn: Conn, name: str, mark: str, dig
             return name
         if name in existing:  # a build that did not finish
             _drop(conn, name)
+        for left in _unmarked(conn, svc):  # one killed before it could even mark it
+            _drop(conn, left)
         assert svc.role is not None
         if say:
             ctx.console.say(f"  {svc.name}: building template {name}")
@@ -186,7 +189,9 @@ def _build(ctx: Context, svc: ServiceSpec, conn: Conn, name: str, mark: str, dig
             ident, sql.Identifier(svc.role)))
         conn.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(
             ident, sql.Literal(f"{mark}{digest}:building")))
-        database_access(conn, name, readers(ctx, svc), [])
+        # closed to the service's readers: nothing of theirs can hold a lock the build waits
+        # on (issue 27); database grants are not copied to clones anyway, which get their own
+        database_access(conn, name, [], [])
         _extensions(ctx, svc, name)
         try:
             migrate_service(ctx, svc, database=name, quiet=True)
@@ -205,6 +210,18 @@ def _build(ctx: Context, svc: ServiceSpec, conn: Conn, name: str, mark: str, dig
                 _drop(conn, old)
         drop_marked(conn, f"{SPARE_MARK}{svc.name}:")  # spares: copies of the old template
         return name
+
+
+def _unmarked(conn: Conn, svc: ServiceSpec) -> list[str]:
+    """The service's template databases without a comment: a build killed between its CREATE
+    DATABASE and its COMMENT left one, and every later build then failed on the name
+    (DuplicateDatabase, issue 27). Only a build makes these names, under the lock held here."""
+    prefix = template_name(svc, "")
+    rows = conn.execute(
+        "SELECT datname FROM pg_catalog.pg_database WHERE starts_with(datname, %s) "
+        "AND pg_catalog.shobj_description(oid, 'pg_database') IS NULL", (prefix,)).fetchall()
+    return [str(r[0]) for r in rows
+            if re.fullmatch(re.escape(prefix) + "[0-9a-f]{12}", str(r[0]))]
 
 
 def template_failed(svc: ServiceSpec, name: str, exc: DevenvError) -> DevenvError:

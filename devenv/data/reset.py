@@ -12,6 +12,8 @@ administrator command" is never a mystery.
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -23,7 +25,7 @@ from psycopg import sql
 
 from devenv.console import Console
 from devenv.data import golden, keys, spares
-from devenv.engine import provision, replication
+from devenv.engine import pools, provision, replication
 from devenv.engine.context import Context, attach, select
 from devenv.engine.migrate import migrate_service
 from devenv.errors import STACK_DOWN_HINT, DevenvError, last_line
@@ -109,7 +111,7 @@ def paused_pool(ctx: Context, svc: ServiceSpec,
         return
     readonly = [readonly_entry(svc.database)] if server.replicas else []
     # The admin console speaks the simple query protocol only.
-    with console:
+    with console, _ended_by_signals():
         for entry in (*readonly, svc.database):  # read-only first: nothing to resume if absent
             try:
                 console.execute(sql.SQL("KILL {}").format(sql.Identifier(entry)), prepare=False)
@@ -134,6 +136,26 @@ def paused_pool(ctx: Context, svc: ServiceSpec,
                 for entry in readonly:
                     console.execute(sql.SQL("RESUME {}").format(sql.Identifier(entry)),
                                     prepare=False)
+
+
+@contextmanager
+def _ended_by_signals() -> Iterator[None]:
+    """SIGTERM and SIGHUP (a closed terminal) end a paused reset as Ctrl-C does: through the
+    `finally` that resumes the pool. SIGKILL cannot be caught: `up` and `doctor` find what it
+    left paused (devenv.engine.pools)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def sessions(conn: psycopg.Connection[Any], ctx: Context, svc: ServiceSpec) -> list[str]:
@@ -185,7 +207,7 @@ def reset_database(ctx: Context, svc: ServiceSpec, *, closed: list[str] | None =
 
 def _one_at_a_time(conn: psycopg.Connection[Any], svc: ServiceSpec
                    ) -> AbstractContextManager[None]:
-    return golden.advisory_lock(conn, f"devenv:reset:{svc.name}", wait_s=golden.RESET_WAIT_S,
+    return golden.advisory_lock(conn, pools.reset_lock(svc), wait_s=golden.RESET_WAIT_S,
                                 what=f"another reset of {svc.name}")
 
 
@@ -199,13 +221,18 @@ def _close_when_done(pending: Future[psycopg.Connection[Any] | None]) -> None:
 
 
 def reset_hard(ctx: Context, svc: ServiceSpec, *, closed: list[str] | None = None) -> None:
-    """Drop, re-provision, migrate and seed from the files, without the template."""
+    """Drop, re-provision, migrate and seed from the files, without the template.
+
+    The service's reset lock comes first and is held to the end, as a plain reset's is:
+    paused before it, a `--hard` beside a plain reset of the same service was resumed by the
+    other's RESUME, failed on its own ("not paused") and left the database empty (issue 27).
+    """
     assert svc.database is not None and svc.server is not None
     server = ctx.stack.servers[svc.server]
-    with paused_pool(ctx, svc), golden.admin_session(ctx, svc) as conn, \
-            _one_at_a_time(conn, svc):
+    with golden.admin_session(ctx, svc) as conn, _one_at_a_time(conn, svc), \
+            paused_pool(ctx, svc):
         if closed is not None:
             closed += sessions(conn, ctx, svc)
         golden.drop_database(conn, svc.database)
         provision.reconcile_server(ctx, server)
-    migrate_service(ctx, svc, quiet=True)
+        migrate_service(ctx, svc, quiet=True)

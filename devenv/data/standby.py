@@ -21,6 +21,7 @@ import os
 import socket
 import struct
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,13 @@ from devenv.store.stackcache import code_fingerprint
 
 SOCKET = "standby.sock"
 ANSWER_SECONDS = 600.0  # a reset that rebuilds its template runs every migration
+# A standby takes a request at once (each reset runs in a child of its own): one that has not
+# said so within this long is stopped or stuck, and the CLI resets in process instead of
+# waiting in silence (issue 27). It takes no request older than half of it, so a standby that
+# wakes up later never runs a reset its client gave up on.
+ACK_SECONDS = 2.0
+STALE_SECONDS = ACK_SECONDS / 2
+NOTICE_SECONDS = 10.0  # then every this often: still working, said on stderr
 # What a reset may read from the environment: where to find commands and files (a template
 # rebuild runs migrations, maybe a `command:`), locale, devenv's and Docker's own settings.
 ENVIRONMENT = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TMPDIR",
@@ -81,11 +89,64 @@ def forward(manifest: Path, names: list[str], *, all_: bool, quiet: bool) -> Ser
     require_private_dir(socket_path(manifest).parent)  # never talk to a planted socket
     request = {"fingerprint": code_fingerprint(), "manifest": str(manifest.resolve()),
                "cwd": cwd, "env": passed_on(dict(os.environ)), "names": list(names),
-               "all": all_, "quiet": quiet}
-    reply = ask(socket_path(manifest), request, ANSWER_SECONDS)
+               "all": all_, "quiet": quiet, "sent": time.time()}
+    reply = _ask_reset(socket_path(manifest), request, quiet=quiet)
     if reply is None or not isinstance(reply.get("code"), int):
         return None  # no standby, a stale one, or a failure it could not report
     return Served(str(reply.get("out", "")), str(reply.get("err", "")), reply["code"])
+
+
+def _ask_reset(path: Path, request: dict[str, Any], *, quiet: bool) -> dict[str, Any] | None:
+    """A reset request: taken within ACK_SECONDS (or None: the CLI resets itself, and says
+    why), then its reply, with a line on stderr every NOTICE_SECONDS while it works."""
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(ACK_SECONDS)
+            sock.connect(str(path))
+            owner = peer_uid(sock)
+            if owner != os.getuid():
+                print(f"warning: {path} is served by uid {owner}, not by you: ignored (a "
+                      "planted socket?); resetting in process", file=sys.stderr)
+                return None
+            sock.sendall(json.dumps(request).encode() + b"\n")
+            pending = bytearray()
+            first = _line(sock, pending, ACK_SECONDS)
+            if first is None:
+                print(f"warning: the reset standby ({path}) did not take the request within "
+                      f"{ACK_SECONDS:.0f} s (stopped or stuck): resetting in this process",
+                      file=sys.stderr)
+                return None
+            reply = json.loads(first) if first else None
+            if reply != {"accepted": True}:
+                return reply if isinstance(reply, dict) else None
+            waited = 0.0
+            while (line := _line(sock, pending, NOTICE_SECONDS)) is None:
+                waited += NOTICE_SECONDS
+                if waited >= ANSWER_SECONDS:
+                    return None
+                if not quiet:
+                    print(f"  still resetting in the standby ({waited:.0f} s; a template build "
+                          "runs every migration)", file=sys.stderr)
+            reply = json.loads(line) if line else None
+    except (OSError, ValueError):  # none listening, a path too long for AF_UNIX, cut short
+        return None
+    return reply if isinstance(reply, dict) else None
+
+
+def _line(sock: socket.socket, pending: bytearray, timeout: float) -> bytes | None:
+    """The next line from `sock` (b"" when it closed first), or None after `timeout`."""
+    sock.settimeout(timeout)
+    while b"\n" not in pending:
+        try:
+            chunk = sock.recv(65536)
+        except TimeoutError:
+            return None
+        if not chunk:
+            return b""
+        pending += chunk
+    line, _, rest = bytes(pending).partition(b"\n")
+    pending[:] = rest
+    return line
 
 
 def stop(manifest: Path) -> None:

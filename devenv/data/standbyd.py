@@ -33,7 +33,7 @@ from typing import Any
 from devenv.console import Console
 from devenv.data import reset, spares
 from devenv.data.spares import log
-from devenv.data.standby import SOCKET, enabled, passed_on, peer_uid
+from devenv.data.standby import SOCKET, STALE_SECONDS, enabled, passed_on, peer_uid
 from devenv.errors import DevenvError
 from devenv.model.stack import STATE_DIR
 from devenv.store import stackcache
@@ -53,6 +53,7 @@ class Request:
     names: list[str]
     all: bool
     quiet: bool
+    sent: float  # the client's time.time(): a standby that was stopped takes no old request
 
 
 def parse(line: bytes) -> Request | str | None:
@@ -71,10 +72,11 @@ def parse(line: bytes) -> Request | str | None:
     names = isinstance(data["names"], list) and all(isinstance(n, str) for n in data["names"])
     env = isinstance(data["env"], dict) and all(
         isinstance(k, str) and isinstance(v, str) for k, v in data["env"].items())
-    if not (strings and flags and names and env):
+    sent = isinstance(data["sent"], (int, float)) and not isinstance(data["sent"], bool)
+    if not (strings and flags and names and env and sent):
         return None
     return Request(data["fingerprint"], data["manifest"], data["cwd"], passed_on(data["env"]),
-                   list(data["names"]), data["all"], data["quiet"])
+                   list(data["names"]), data["all"], data["quiet"], float(data["sent"]))
 
 
 def main(argv: list[str]) -> int:
@@ -135,6 +137,7 @@ def _listen(manifest: Path, path: Path, mine: str, idle: float) -> None:
         why = "idle"
         deadline = time.monotonic() + idle
         while time.monotonic() < deadline:
+            _reap()
             try:
                 conn, _ = listener.accept()
             except TimeoutError:
@@ -184,16 +187,23 @@ def _handle(conn: socket.socket, listener: socket.socket, manifest: Path, mine: 
     if request.manifest != str(manifest):
         _reply(conn, {"stale": True})  # another manifest beside ours: the CLI does it
         return ""
+    if time.time() - request.sent > STALE_SECONDS:  # this process was stopped meanwhile
+        log("standby: refused a request older than its client waits for")
+        _reply(conn, {"retry": True})
+        return ""
+    _reply(conn, {"accepted": True})
     _fork(conn, listener, manifest, request)
     return ""
 
 
 def _fork(conn: socket.socket, listener: socket.socket, manifest: Path,
           request: Request) -> None:
-    """Run the request in a child with the client's directory and environment; wait for it."""
+    """Run the request in a child with the client's directory and environment, and go on
+    serving: a reset of one service that waits (on a lock, a long template build) never holds
+    another's (issue 27). Resets of one service wait for each other on its reset lock."""
     pid = os.fork()
     if pid:
-        os.waitpid(pid, 0)
+        _children.add(pid)
         return
     code = 1
     try:
@@ -203,6 +213,21 @@ def _fork(conn: socket.socket, listener: socket.socket, manifest: Path,
         log("standby: the reset's process failed:\n" + traceback.format_exc())
     finally:
         os._exit(code)
+
+
+_children: set[int] = set()  # resets running in children of this standby
+
+
+def _reap() -> None:
+    """Collect this standby's children that have finished (none is waited for; only its
+    own: a standby in a thread of another process must not take that process's)."""
+    for pid in list(_children):
+        try:
+            done = os.waitpid(pid, os.WNOHANG)[0] == pid
+        except ChildProcessError:
+            done = True
+        if done:
+            _children.discard(pid)
 
 
 def _child(conn: socket.socket, manifest: Path, request: Request) -> int:

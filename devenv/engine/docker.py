@@ -286,9 +286,9 @@ class Docker:
                               f"{done.stderr.strip().splitlines()[-1:] or ['']}",
                               hint=f"`devenv logs {server}` shows the server's log")
 
-    def exec_as_postgres(self, server: str, command: list[str]) -> None:
+    def exec_as_postgres(self, server: str, command: list[str]) -> str:
         """Run a command as the image's postgres user in a server's container (pg_hba.conf
-        lives in its data directory, which only postgres may write)."""
+        lives in its data directory, which only postgres may write); its output."""
         done = subprocess.run(self.compose_command("exec", "-T", "-u", "postgres", server,
                                                    *command),
                               capture_output=True, text=True, check=False, timeout=60)
@@ -296,6 +296,7 @@ class Docker:
             raise DevenvError(f"a command in server '{server}' failed: "
                               f"{(done.stderr.strip().splitlines() or [''])[-1]}",
                               hint=f"`devenv logs {server}` shows the server's log")
+        return done.stdout
 
     def compose_command(self, *args: str) -> list[str]:
         """A plain `docker compose` command line for this stack (what users can type too)."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import psycopg
@@ -47,15 +47,21 @@ def services_on(stack: Stack, server: ServerSpec) -> list[ServiceSpec]:
 
 
 def roles_for(stack: Stack, server: ServerSpec, secrets: Secrets) -> list[RoleSpec]:
+    return [replace(r, password=secrets.get(server.name, r.name))
+            for r in role_shapes(stack, server)]
+
+
+def role_shapes(stack: Stack, server: ServerSpec) -> list[RoleSpec]:
+    """The roles devenv manages on a server, with their attributes and memberships (no
+    passwords: what the isolation check compares with the catalog)."""
     services = services_on(stack, server)
     owners = tuple(s.role for s in services if s.role)
-    roles = [RoleSpec(r, secrets.get(server.name, r)) for r in owners]
+    roles = [RoleSpec(r, "") for r in owners]
     if stack.migration_role:
-        roles.append(RoleSpec(stack.migration_role, secrets.get(server.name, stack.migration_role),
-                              member_of=owners))
+        roles.append(RoleSpec(stack.migration_role, "", member_of=owners))
     if stack.admin_role:
-        roles.append(RoleSpec(stack.admin_role, secrets.get(server.name, stack.admin_role),
-                              createdb=True, createrole=True, member_of=owners))
+        roles.append(RoleSpec(stack.admin_role, "", createdb=True, createrole=True,
+                              member_of=owners))
     return roles
 
 
@@ -105,6 +111,7 @@ def _reconcile(ctx: Context, server: ServerSpec, deadline: float | None,
         roles = roles_for(stack, server, secrets)
         existing = _existing_roles(conn, [r.name for r in roles]) if dry else set()
         actions += _roles(conn, roles)
+        actions += repair_roles(conn, role_drift(conn, stack, server))
         services = services_on(stack, server)
         managed = {r.name for r in roles}
         inheritors = {r.name for r in roles if r.member_of}
@@ -181,28 +188,21 @@ def fresh_database(svc: ServiceSpec, readers: list[str]) -> list[str]:
 
 def _roles(conn: Conn, roles: list[RoleSpec]) -> list[str]:
     rows = conn.execute(
-        "SELECT rolname, rolpassword, rolsuper, rolcreatedb, rolcreaterole, rolcanlogin "
-        "FROM pg_authid WHERE rolname = ANY(%s)", ([r.name for r in roles],)
+        "SELECT rolname, rolpassword FROM pg_authid WHERE rolname = ANY(%s)",
+        ([r.name for r in roles],)
     ).fetchall()
     current = {str(r[0]): r for r in rows}
     actions = []
     for role in roles:
         ident = sql.Identifier(role.name)
-        attrs = sql.SQL(
-            "LOGIN NOSUPERUSER {} {}".format(
-                "CREATEDB" if role.createdb else "NOCREATEDB",
-                "CREATEROLE" if role.createrole else "NOCREATEROLE",
-            )
-        )
+        attrs = sql.SQL(" ").join(sql.SQL(k if v else f"NO{k}")
+                                  for k, v in _attributes(role).items())
         row = current.get(role.name)
         if row is None:
             conn.execute(sql.SQL("CREATE ROLE {} {} PASSWORD {}").format(
                 ident, attrs, sql.Literal(scram_secret(role))))
             actions.append(f"created role {role.name}")
         else:
-            if (row[2], row[3], row[4], row[5]) != (False, role.createdb, role.createrole, True):
-                conn.execute(sql.SQL("ALTER ROLE {} {}").format(ident, attrs))
-                actions.append(f"reset attributes of role {role.name}")
             if not matches(role.password, row[1] if isinstance(row[1], str) else None):
                 conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(
                     ident, sql.Literal(scram_secret(role))))
@@ -217,6 +217,81 @@ def _roles(conn: Conn, roles: list[RoleSpec]) -> list[str]:
                         sql.Identifier(group), ident))
                     actions.append(f"granted {group} to {role.name}")
     return actions
+
+
+def _attributes(role: RoleSpec) -> dict[str, bool]:
+    """What a managed role may be: the manifest's attributes, nothing more."""
+    return {"LOGIN": True, "SUPERUSER": False, "CREATEDB": role.createdb,
+            "CREATEROLE": role.createrole, "REPLICATION": False, "BYPASSRLS": False}
+
+
+_COLUMNS = {"LOGIN": "rolcanlogin", "SUPERUSER": "rolsuper", "CREATEDB": "rolcreatedb",
+            "CREATEROLE": "rolcreaterole", "REPLICATION": "rolreplication",
+            "BYPASSRLS": "rolbypassrls"}
+
+
+@dataclass(frozen=True)
+class RoleDrift:
+    found: str  # "role a is SUPERUSER"
+    done: str  # "removed SUPERUSER from role a"
+    statement: sql.Composed
+
+
+def role_drift(conn: Conn, stack: Stack, server: ServerSpec) -> list[RoleDrift]:
+    """Role attributes and memberships beyond the manifest's, in one catalog query: a managed
+    role that is SUPERUSER, CREATEROLE, REPLICATION, BYPASSRLS (or CREATEDB unless it is
+    `roles.admin`), a member of a pg_* role (pg_read_all_data, pg_execute_server_program, ...)
+    or of another managed role it should not be, and any role but the admin that is SUPERUSER
+    (a service that was superuser once can have made itself one more). Issue 27: a service
+    made superuser stayed one through every `up`, and nothing said so."""
+    shapes = {r.name: r for r in role_shapes(stack, server)}
+    rows = conn.execute(
+        "SELECT r.rolname, " + ", ".join(f"r.{c}" for c in _COLUMNS.values()) + ", g.rolname, "
+        "pg_catalog.pg_get_userbyid(m.grantor) FROM pg_catalog.pg_roles r "
+        "LEFT JOIN pg_catalog.pg_auth_members m ON m.member = r.oid "
+        "LEFT JOIN pg_catalog.pg_roles g ON g.oid = m.roleid "
+        "WHERE r.rolname = ANY(%s) OR (r.rolsuper AND r.rolname <> current_user) "
+        "ORDER BY r.rolname, g.rolname", (list(shapes),)).fetchall()
+    found: list[RoleDrift] = []
+    seen: set[str] = set()
+    for row in rows:
+        name, group, grantor = str(row[0]), row[-2], row[-1]
+        ident = sql.Identifier(name)
+        shape = shapes.get(name)
+        if name not in seen:
+            seen.add(name)
+            have = dict(zip(_COLUMNS, row[1:-2], strict=True))
+            want = _attributes(shape) if shape else {"SUPERUSER": False}
+            for attr, wanted in want.items():
+                if bool(have[attr]) == wanted:
+                    continue
+                unmanaged = "" if shape else " (a role devenv does not manage)"
+                found.append(RoleDrift(
+                    f"role {name} is {attr}{unmanaged}" if not wanted else
+                    f"role {name} lacks {attr}",
+                    f"removed {attr} from role {name}" if not wanted else
+                    f"gave {attr} back to role {name}",
+                    sql.SQL("ALTER ROLE {} {}").format(
+                        ident, sql.SQL(attr if wanted else f"NO{attr}"))))
+        if shape is None or group is None:
+            continue
+        group = str(group)
+        if group in shape.member_of or not (group.startswith("pg_") or group in shapes):
+            continue
+        # 16+ records who granted it, and only that grantor's grant is revoked
+        by = sql.SQL("") if grantor is None or conn.info.server_version < 160000 else \
+            sql.SQL(" GRANTED BY {}").format(sql.Identifier(str(grantor)))
+        found.append(RoleDrift(f"role {name} is a member of {group}",
+                               f"revoked {group} from role {name}",
+                               sql.SQL("REVOKE {} FROM {}{}").format(
+                                   sql.Identifier(group), ident, by)))
+    return found
+
+
+def repair_roles(conn: Conn, drift: list[RoleDrift]) -> list[str]:
+    for d in drift:
+        conn.execute(d.statement)
+    return [d.done for d in drift]
 
 
 def scram_secret(role: RoleSpec) -> str:
@@ -258,8 +333,9 @@ def admin_database_access(conn: Conn, stack: Stack) -> list[str]:
 
 
 def isolation_drift(conn: Conn, stack: Stack, server: ServerSpec) -> list[str]:
-    """What breaks the isolation `up` set up, in one catalog query: a service database (or
-    `postgres`) that PUBLIC or a service role not among its readers may connect to.
+    """What breaks the isolation `up` set up, in two catalog queries: a service database (or
+    `postgres`) that PUBLIC or a service role not among its readers may connect to, and a
+    role with more rights than the manifest gives it (`role_drift`).
 
     A service can open its own database with `GRANT CONNECT ... TO PUBLIC` in a migration;
     `up` re-checks this on every run (warm ones too) and repairs it.
@@ -279,14 +355,15 @@ def isolation_drift(conn: Conn, stack: Stack, server: ServerSpec) -> list[str]:
         if grantee == "PUBLIC" or (grantee in roles and grantee not in allowed.get(database,
                                                                                    set())):
             found.append(f"{grantee} may connect to database {database}")
-    return found
+    return found + [d.found for d in role_drift(conn, stack, server)]
 
 
 def repair_isolation(conn: Conn, stack: Stack, server: ServerSpec) -> list[str]:
     """Put the isolation back (the same statements as provisioning); the actions taken."""
     services = services_on(stack, server)
     roles = {s.role for s in services if s.role}
-    actions = admin_database_access(conn, stack)
+    actions = repair_roles(conn, role_drift(conn, stack, server))
+    actions += admin_database_access(conn, stack)
     for svc in services:
         assert svc.database is not None
         readers = sorted(o.role for o in services if svc.name in o.reads and o.role)

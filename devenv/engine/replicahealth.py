@@ -19,7 +19,7 @@ catch up, as after a promotion or a recreated primary.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import psycopg
 
@@ -46,13 +46,14 @@ _LOG_SIGNS = {
 }
 
 # kinds that only a new clone repairs
-RECLONE = frozenset({"recreated", "promoted", "wal gone"})
+RECLONE = frozenset({"recreated", "promoted", "wal gone", "slot lost"})
 
 
 @dataclass(frozen=True)
 class Diagnosis:
     replica: Replica
-    kind: str  # streaming, paused, connecting, slot missing, wal gone, recreated, promoted, down
+    kind: str  # streaming, paused, connecting, slot missing, wal gone, slot lost,
+    # recreated, promoted, down
     detail: str
     fix: str = ""
 
@@ -99,17 +100,25 @@ class _Primary:
     system_id: str
     slots: set[str]
     oldest_segment: str | None
+    lost: set[str]  # slots the primary let go: more WAL than max_slot_wal_keep_size
+    retained: dict[str, int]  # bytes of WAL each slot keeps
+    cap: str  # max_slot_wal_keep_size, as the server shows it
 
 
 def _ask_primary(ctx: Context, server: ServerSpec) -> _Primary:
     with ctx.admin_session(server) as conn:
         row = conn.execute(
             "SELECT (SELECT system_identifier FROM pg_control_system())::text, "
-            "(SELECT min(name) FROM pg_ls_waldir() WHERE name ~ %s)", (_WAL_SEGMENT,)).fetchone()
+            "(SELECT min(name) FROM pg_ls_waldir() WHERE name ~ %s), "
+            "current_setting('max_slot_wal_keep_size')", (_WAL_SEGMENT,)).fetchone()
         assert row is not None
-        slots = {str(r[0]) for r in conn.execute(
-            "SELECT slot_name FROM pg_replication_slots WHERE slot_type = 'physical'")}
-    return _Primary(str(row[0]), slots, row[1])
+        slots = conn.execute(
+            "SELECT slot_name, wal_status, "
+            "pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint "
+            "FROM pg_replication_slots WHERE slot_type = 'physical'").fetchall()
+    return _Primary(str(row[0]), {str(r[0]) for r in slots}, row[1],
+                    {str(r[0]) for r in slots if r[1] == "lost"},
+                    {str(r[0]): int(str(r[2])) for r in slots if r[2] is not None}, str(row[2]))
 
 
 def _segment_of(ctx: Context, server: ServerSpec, lsn: str) -> str:
@@ -130,16 +139,29 @@ def _log_sign(ctx: Context, replica: Replica) -> str | None:
 
 
 def diagnose(ctx: Context, server: ServerSpec) -> list[Diagnosis]:
-    """Each replica of a running primary, classified (see the module's docstring)."""
+    """Each replica of a running primary, classified (see the module's docstring). One that
+    does not stream says how much WAL its slot keeps on the primary, and the cap."""
     primary = _ask_primary(ctx, server)
     containers = ctx.docker.by_server()
-    return [_diagnose_one(ctx, server, replica, primary, containers.get(replica.name))
-            for replica in replicas_of(server)]
+    found = []
+    for replica in replicas_of(server):
+        d = _diagnose_one(ctx, server, replica, primary, containers.get(replica.name))
+        kept = primary.retained.get(replica.slot)
+        if d.kind in ("down", "connecting") and kept is not None:
+            cap = ("no cap: max_slot_wal_keep_size is -1" if primary.cap == "-1" else
+                   f"at most {primary.cap} (max_slot_wal_keep_size): past that the primary "
+                   "lets the slot go and `devenv up` re-clones the replica")
+            d = replace(d, detail=f"{d.detail}; its slot {replica.slot} keeps "
+                        f"{kept / 1024**2:.0f} MB of WAL on '{server.name}', {cap}")
+        found.append(d)
+    return found
 
 
 def _diagnose_one(ctx: Context, server: ServerSpec, replica: Replica, primary: _Primary,
                   container: ContainerState | None) -> Diagnosis:
     name = replica.name
+    if replica.slot in primary.lost:  # running or not: it cannot stream from that slot again
+        return _broken(replica, "slot lost", server, cap=primary.cap)
     if container is None or container.state != "running":
         state = container.state if container is not None else "no container"
         sign = _log_sign(ctx, replica) if container is not None else None
@@ -178,8 +200,11 @@ def _diagnose_one(ctx: Context, server: ServerSpec, replica: Replica, primary: _
     return Diagnosis(replica, "streaming", f"replica '{name}' streams from '{server.name}'")
 
 
-def _broken(replica: Replica, kind: str, server: ServerSpec) -> Diagnosis:
+def _broken(replica: Replica, kind: str, server: ServerSpec, *, cap: str = "") -> Diagnosis:
     why = {
+        "slot lost": f"more than {cap} of WAL (max_slot_wal_keep_size) was written on "
+                     f"'{server.name}' while it did not stream, so the primary let its slot "
+                     f"{replica.slot} go and recycled that WAL: it cannot catch up",
         "recreated": f"its primary '{server.name}' was recreated under it (another database "
                      "system identifier): it serves the old cluster's data and cannot stream",
         "promoted": "it was promoted (not in recovery): it is no replica any more",
@@ -194,6 +219,7 @@ def _broken(replica: Replica, kind: str, server: ServerSpec) -> Diagnosis:
 def reason(diagnosis: Diagnosis) -> str:
     """Why `up` re-cloned it, in a few words."""
     return {"recreated": "its primary was recreated", "promoted": "it had been promoted",
+            "slot lost": "its slot was let go: more WAL than max_slot_wal_keep_size",
             "wal gone": "the WAL it needed was gone"}.get(diagnosis.kind, diagnosis.kind)
 
 

@@ -47,9 +47,18 @@ def prepare_primary(ctx: Context, server: ServerSpec) -> list[str]:
             sql.SQL(verb), sql.Identifier(REPLICATION_ROLE), sql.Literal(hashed)))
         if not exists:
             actions.append(f"created replication role {REPLICATION_ROLE} on {server.name}")
-        slots = {str(r[0]) for r in conn.execute(
-            "SELECT slot_name FROM pg_replication_slots WHERE slot_type = 'physical'")}
+        found = conn.execute("SELECT slot_name, wal_status FROM pg_replication_slots "
+                             "WHERE slot_type = 'physical'").fetchall()
+        slots = {str(r[0]) for r in found if r[1] != "lost"}
         for replica in replicas_of(server):
+            if replica.slot in {str(r[0]) for r in found} - slots:
+                # let go past max_slot_wal_keep_size: its replica is re-cloned from a new one
+                conn.execute("SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots "
+                             "WHERE slot_name = %s AND active_pid IS NOT NULL", (replica.slot,))
+                conn.execute("SELECT pg_drop_replication_slot(%s)", (replica.slot,))
+                actions.append(f"dropped replication slot {replica.slot} on {server.name}: more "
+                               "WAL than max_slot_wal_keep_size was written while its replica "
+                               "did not stream")
             if replica.slot not in slots:
                 # reserve now: the WAL from here on is kept until the replica streams it
                 conn.execute("SELECT pg_create_physical_replication_slot(%s, true)",

@@ -8,6 +8,7 @@ files are unchanged and whose containers are healthy skips straight to the probe
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import threading
 import time
@@ -20,10 +21,12 @@ from devenv.console import Console
 from devenv.engine import (
     clonespace,
     images,
+    pools,
     probes,
     provision,
     replicahealth,
     replication,
+    scripts,
     start,
 )
 from devenv.engine import migrate as migrate_step
@@ -141,9 +144,20 @@ def _cold(stack: Stack, console: Console, services: list[ServiceSpec],
     _await_servers(ctx, servers, deadline, resync=resync)
     _provision(ctx, servers, deadline, None if then is None else lambda: then(ctx),
                resync=resync)
+    with contextlib.suppress(DevenvError):  # one not answering yet was just started: unpaused
+        _resume_pools(ctx, servers)
     with console.step("Checking every service's credentials"):
         _probe_services(ctx, services, deadline=deadline)
     return ctx
+
+
+def _resume_pools(ctx: Context, servers: list[ServerSpec]) -> None:
+    """Resume the PgBouncer entries a killed `devenv reset` left paused, saying so."""
+    bouncers = [s for s in servers if s.kind == "pgbouncer"]
+    for notes in parallel([lambda b=b: pools.left_paused(ctx, b, resume=True)  # type: ignore[misc]
+                           for b in bouncers]):
+        for note in notes:
+            ctx.console.warn(note)
 
 
 def _warm_context(stack: Stack, console: Console, services: list[ServiceSpec],
@@ -165,6 +179,10 @@ def _warm_context(stack: Stack, console: Console, services: list[ServiceSpec],
     if not all(_healthy(containers.get(s.name)) for s in servers):
         return None
     if not all(_healthy(containers.get(r.name)) for r in all_replicas(servers)):
+        return None
+    try:  # before the probes: a pooled probe of a paused entry waits for ever
+        _resume_pools(ctx, servers)
+    except DevenvError:
         return None
     if not _probe_services(ctx, services, quick=True, direct=not migrate):
         return None
@@ -263,15 +281,61 @@ def _resync_admin(ctx: Context, server: ServerSpec, deadline: float) -> None:
 
 def _wait_server(ctx: Context, server: ServerSpec, deadline: float) -> None:
     if server.is_database:
-        check: Callable[[], None] = lambda: _admin_ok(ctx, server)  # noqa: E731
+        looked: list[bool] = []
+        check: Callable[[], None] = lambda: _admin_ok(ctx, server, looked)  # noqa: E731
     else:
-        check = lambda: probes.redis_ok(ctx.redis_admin_url(server))  # noqa: E731
+        check = lambda: _redis_ok(ctx, server)  # noqa: E731
     _with_diagnosis(ctx, server, deadline, check, "as the admin")
 
 
-def _admin_ok(ctx: Context, server: ServerSpec) -> None:
-    with ctx.admin_connect(server) as conn:  # psycopg's errors: _with_diagnosis reads them
-        conn.execute("SELECT 1")
+def _redis_ok(ctx: Context, server: ServerSpec) -> None:
+    """PING as the admin; a BUSY reply is a script of a service, not a setting: said at once."""
+    try:
+        probes.redis_ok(ctx.redis_admin_url(server))
+    except Exception as exc:
+        found = scripts.busy_from(ctx, server, str(exc))
+        if found is not None:
+            raise DevenvError(found.describe(), hint=found.hint()) from None
+        raise
+
+
+def _admin_ok(ctx: Context, server: ServerSpec, looked: list[bool]) -> None:
+    try:
+        with ctx.admin_connect(server) as conn:  # psycopg's errors: _with_diagnosis reads them
+            conn.execute("SELECT 1")
+    except Exception as exc:
+        if "no pg_hba.conf entry" in str(exc) and not looked:
+            looked.append(True)
+            _finish_init(ctx, server)
+        raise
+
+
+# The official entrypoint's step right after initdb: connections from outside the container,
+# with the password initdb already set. A first start that stops between the two (a bad
+# setting in servers.X.settings fails the entrypoint's `postgres -C`) leaves a volume that
+# every later start takes as initialised: it answered "no pg_hba.conf entry" for ever, and up
+# waited its whole timeout (issue 27).
+HOST_RULE = "host all all all scram-sha-256"
+_FINISH_INIT = ('f="$PGDATA/pg_hba.conf"; '
+                'if grep -Eq "^[[:space:]]*host[[:space:]]+all[[:space:]]+all[[:space:]]+all'
+                '([[:space:]]|$)" "$f"; then echo complete; exit 0; fi; '
+                'printf "\\n%s\\n" "$1" >> "$f" && pg_ctl -D "$PGDATA" reload >/dev/null '
+                '&& echo finished')
+
+
+def _finish_init(ctx: Context, server: ServerSpec) -> None:
+    """Finish a half-initialised data volume (initdb ran, its pg_hba.conf has no rule for
+    connections from outside the container), saying so; nothing when it has one."""
+    try:
+        done = ctx.docker.exec_as_postgres(server.name, ["sh", "-c", _FINISH_INIT, "sh",
+                                                         HOST_RULE])
+    except DevenvError:
+        return  # not running: the wait's own diagnosis says why
+    if done.strip() == "finished":
+        ctx.console.warn(f"server '{server.name}': its data volume was half initialised (initdb "
+                         "ran, then the first start stopped before the image allowed "
+                         "connections from outside the container); finished it: added "
+                         f"`{HOST_RULE}` to pg_hba.conf")
 
 
 GONE = ("exited", "dead", "restarting", "removing")

@@ -13,8 +13,9 @@ from devenv.model import manifest as m
 from devenv.model.extensions import IMPLIED_PRELOAD
 from devenv.model.images import data_mount, major_from_tag
 from devenv.model.kinds import KINDS, kinds_of
+from devenv.model.kinds.pgbouncer import CONSOLE_USER
 from devenv.model.kinds.postgres import Postgres
-from devenv.model.replicas import REPLICATION_ROLE, readonly_entry, replicas_of
+from devenv.model.replicas import READONLY_SUFFIX, REPLICATION_ROLE, replicas_of
 from devenv.model.stack import (
     ADMIN_USER,
     EXTENSION_NAME,
@@ -60,7 +61,7 @@ class _Resolver:
         self._reserved(services)
         self._paths(services)
         servers = self._servers(services)
-        self._replica_names(servers, services)
+        self._replica_names(servers)
         self._extensions(servers, services)
         if self.problems:
             raise DevenvError(
@@ -218,29 +219,13 @@ class _Resolver:
                 )
         return out
 
-    def _replica_names(self, servers: dict[str, ServerSpec],
-                       services: dict[str, ServiceSpec]) -> None:
+    def _replica_names(self, servers: dict[str, ServerSpec]) -> None:
         for server in servers.values():
             for replica in replicas_of(server):
                 if replica.name in servers:
                     self.fail(("servers", server.name, "replicas"), f"replica "
                               f"'{replica.name}' would have the name of server '{replica.name}'; "
                               "rename that server")
-        # A pooled service's read-only PgBouncer entry must not be another's database name.
-        pools: dict[tuple[str, str], str] = {}
-        for svc in services.values():
-            if svc.database and svc.pgbouncer:
-                pools[(svc.pgbouncer, svc.database)] = svc.name
-        for svc in services.values():
-            if not (svc.database and svc.pgbouncer and svc.server in servers
-                    and servers[svc.server].replicas):
-                continue
-            entry = readonly_entry(svc.database)
-            other = pools.get((svc.pgbouncer, entry))
-            if other is not None:
-                self.fail(("services", other, "database"), f"'{entry}' is the PgBouncer entry "
-                          f"for the reads of service '{svc.name}' on the replicas of "
-                          f"'{svc.server}'; give the database another name")
 
     def _preload(self, server: str, kind: str, services: dict[str, ServiceSpec]) -> tuple[str, ...]:
         family = KINDS[kind]
@@ -434,16 +419,27 @@ class _Resolver:
 
     # -- names PostgreSQL or devenv keep for themselves (issue 14) ---------------------------
     def _reserved(self, services: dict[str, ServiceSpec]) -> None:
+        databases = {s.database: s.name for s in services.values() if s.database}
         for svc in services.values():
             given = self.mf.services[svc.name]
+            path = self._derived(svc.name, "database", given.database)
             if svc.database in RESERVED_DATABASES:
-                path = ("services", svc.name, "database") if given.database else (
-                    "naming", "database")
                 self.fail(path, f"'{svc.database}' is PostgreSQL's own database; give the "
                           "service a database of its own")
+            elif svc.database == CONSOLE_DATABASE:
+                self.fail(path, f"'{svc.database}' is PgBouncer's admin console; give the "
+                          "service another database name")
+            elif svc.database and svc.database.endswith(READONLY_SUFFIX) and (
+                    owner := databases.get(svc.database.removesuffix(READONLY_SUFFIX))):
+                self.fail(path, f"'{svc.database}' is the name of the PgBouncer entry for the "
+                          f"reads of service '{owner}' on its server's replicas "
+                          f"(`<database>{READONLY_SUFFIX}`); give the database another name")
             if svc.role is not None and (problem := reserved_role(svc.role)):
-                path = ("services", svc.name, "role") if given.role else ("naming", "role")
-                self.fail(path, problem)
+                self.fail(self._derived(svc.name, "role", given.role), problem)
+            if svc.redis is not None and svc.name in RESERVED_REDIS_USERS:
+                self.fail(("services", svc.name), f"'{svc.name}' is Redis's own admin user, "
+                          "and a service's ACL user takes the service's name (Redis would stop "
+                          "with \"Duplicate user\"); rename the service")
         roles = self.mf.roles
         service_roles = {s.role: s.name for s in services.values() if s.role}
         for which in ("migration", "admin"):
@@ -458,6 +454,15 @@ class _Resolver:
         if roles.migration is not None and roles.migration == roles.admin:
             self.fail(("roles", "admin"), f"'{roles.admin}' is also roles.migration; the two "
                       "have different rights (CREATEDB, CREATEROLE): name them differently")
+
+    def _derived(self, service: str, what: str, given: str | None) -> KeyPath:
+        """Where a service's database or role name comes from: its own key, the naming
+        pattern, or (no pattern in the manifest: `{service}`) the service's name."""
+        if given:
+            return ("services", service, what)
+        if what in self.mf.naming.model_fields_set:
+            return ("naming", what)
+        return ("services", service)
 
     # -- where devenv writes: inside the project, never over a file it did not make -----------
     def _paths(self, services: dict[str, ServiceSpec]) -> None:
@@ -510,6 +515,10 @@ class _Resolver:
 RESERVED_DATABASES = ("postgres", "template0", "template1")
 # Role names PostgreSQL refuses or gives a meaning of its own (pg_* are predefined roles).
 RESERVED_ROLES = ("postgres", "public", "none", "current_user", "current_role", "session_user")
+# PgBouncer's admin console is a database of this name on every PgBouncer.
+CONSOLE_DATABASE = "pgbouncer"
+# Redis's own admin user; a service's ACL user is named after the service.
+RESERVED_REDIS_USERS = ("default",)
 # devenv's private files in .devenv/ that no env_file may replace.
 STATE_FILES = ("secrets.json", "state.json", "stack.cache", "compose.env", "lock",
                "standby.sock", "standby.lock", "spares.log")
@@ -534,6 +543,9 @@ def _not_offered(ext: str, server: ServerSpec, offered: frozenset[str]) -> str:
 def reserved_role(name: str) -> str | None:
     if name == ADMIN_USER:
         return f"'{name}' is the admin role"
+    if name == CONSOLE_USER:
+        return (f"'{name}' is PgBouncer's admin console user (its password would open the "
+                "console: SHOW USERS, PAUSE); choose another name")
     if name == REPLICATION_ROLE:
         return f"'{name}' is the role devenv's read replicas stream as"
     if name in RESERVED_ROLES or name.startswith("pg_"):

@@ -354,10 +354,18 @@ def test_nearest_manifest_wins_and_file_or_variable_win_over_discovery(project: 
 
 
 def test_no_manifest_anywhere_says_where_it_looked(tmp_path: Path) -> None:
-    done = run(tmp_path, "status")
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    done = run(private, "status")
     assert done.returncode == 1
-    assert done.stderr == (f"error: no devenv.yaml in {tmp_path} or any folder above it\n"
-                           "hint: run `devenv init` to create one, or pass -f/--file\n")
+    assert done.stderr.startswith(f"error: no devenv.yaml in {private} or ")
+    # pytest's folders are under the world-writable /tmp: the search stops there
+    top = next(p for p in private.parents if p.stat().st_mode & 0o002 or p == Path("/"))
+    if top == Path("/"):
+        assert done.stderr == (f"error: no devenv.yaml in {private} or any folder above it\n"
+                               "hint: run `devenv init` to create one, or pass -f/--file\n")
+    else:
+        assert f"the search stops at {top}, which every user may write to\n" in done.stderr
 
 
 def test_init_in_a_subfolder_writes_there_not_over_the_parent(project: Path) -> None:
@@ -367,3 +375,40 @@ def test_init_in_a_subfolder_writes_there_not_over_the_parent(project: Path) -> 
     assert done.returncode == 0, done.stderr
     assert (sub / "devenv.yaml").is_file()
     assert (project / "devenv.yaml").read_text() == TINY
+
+
+def test_the_search_stops_at_a_folder_another_user_may_write_to(tmp_path: Path) -> None:
+    """Issue 27, item 3: a devenv.yaml planted in a shared parent folder (a world-writable
+    temp folder) ran its `command:` migration as whoever ran devenv in a subfolder."""
+    shared = tmp_path / "shared"
+    mine = shared / "mine" / "sub"
+    mine.mkdir(parents=True)
+    ran = tmp_path / "ran"
+    (shared / "devenv.yaml").write_text(
+        "project: planted\nservices:\n  app:\n    postgres: true\n"
+        f"    migrations: {{command: 'touch {ran}'}}\n")
+    shared.chmod(0o777)
+    done = run(mine, "config")
+    assert done.returncode == 1, done.stdout
+    assert done.stderr == (
+        f"error: no devenv.yaml in {mine} or the folders above it up to {shared / 'mine'}: "
+        f"the search stops at {shared}, which every user may write to (its devenv.yaml was "
+        "not read)\nhint: a devenv.yaml there could be anyone's; pass -f/--file to use one "
+        "you trust, or run `devenv init` in your own folder\n")
+    if os.geteuid() != 0:  # only root can give a folder away; CI runs as root
+        return
+    shared.chmod(0o755)
+    os.chown(shared, 65534, 65534)  # nobody's: as root, the attack's victim
+    done = run(mine, "status")
+    assert done.returncode == 1, done.stdout
+    assert f"the search stops at {shared}, which belongs to another user (uid 65534, you " \
+        in done.stderr, done.stderr
+    os.chown(shared, os.getuid(), os.getgid())
+    os.chown(shared / "devenv.yaml", 65534, 65534)  # in a folder of yours, but not yours
+    done = run(shared, "migrate")
+    assert done.returncode == 1, done.stdout
+    assert f"error: no devenv.yaml read in {shared}: the search stops at {shared}, which " \
+        "holds a devenv.yaml that belongs to another user (uid 65534, you" in done.stderr
+    assert not ran.exists()
+    done = run(mine, "-f", str(shared / "devenv.yaml"), "config")  # on purpose: read
+    assert done.returncode == 0, done.stderr

@@ -51,3 +51,32 @@ def test_a_bad_migration_folder_fails_before_any_password_or_file_is_made(
     assert f"migrations/app/{name}" in done.stderr and why in done.stderr, done.stderr
     assert not (tmp_path / ".devenv" / "secrets.json").exists()
     assert not (tmp_path / "compose").exists()
+
+
+def test_up_refuses_reserved_names_before_any_container(tmp_path: Path) -> None:
+    """Issue 27, item 8: a Redis service named `default` made Redis stop at start ("Duplicate
+    user"), and a service named `pgbouncer` got PgBouncer's admin console with its password.
+    Now refused when the manifest loads, with its line, before anything is written."""
+    import uuid
+
+    (tmp_path / "devenv.yaml").write_text(
+        f"project: t-reserved-{uuid.uuid4().hex[:8]}\n"
+        "servers:\n  cache: {kind: redis, port: auto}\n  pg: {kind: postgres, port: auto}\n"
+        "  pool: {kind: pgbouncer, port: auto}\n"
+        "services:\n  default: {redis: cache}\n  pgbouncer: {postgres: pg, pgbouncer: pool}\n")
+    try:
+        done = run(tmp_path, "up")
+        assert done.returncode == 1, done.stdout + done.stderr
+        assert done.stderr.splitlines() == [
+            "error: devenv.yaml:7: services.default: 'default' is Redis's own admin user, and a "
+            "service's ACL user takes the service's name (Redis would stop with \"Duplicate "
+            "user\"); rename the service",
+            "devenv.yaml:8: services.pgbouncer: 'pgbouncer' is PgBouncer's admin console; give "
+            "the service another database name",
+            "devenv.yaml:8: services.pgbouncer: 'pgbouncer' is PgBouncer's admin console user "
+            "(its password would open the console: SHOW USERS, PAUSE); choose another name",
+            "hint: fix devenv.yaml; no file was changed"]
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["devenv.yaml"]
+    finally:
+        if (tmp_path / "compose").exists():  # today's main started it
+            run(tmp_path, "down", "--volumes", "--yes")

@@ -70,7 +70,7 @@ def test_a_client_with_other_code_is_refused_and_the_standby_exits(
     reply = standby.ask(standby.socket_path(project),
                          {"fingerprint": "another devenv", "manifest": str(project.resolve()),
                           "cwd": str(project.parent), "env": {}, "names": ["auth"],
-                          "all": False, "quiet": False}, 10)
+                          "all": False, "quiet": False, "sent": time.time()}, 10)
     assert reply == {"stale": True}
     serving.join(10)
     assert not serving.is_alive()
@@ -137,13 +137,14 @@ def test_a_connection_that_says_nothing_is_ignored(
 
 def test_a_request_of_another_shape_is_refused_never_coerced() -> None:
     good = {"fingerprint": "f", "manifest": "/p/devenv.yaml", "cwd": "/p", "env": {},
-            "names": ["auth"], "all": False, "quiet": True}
+            "names": ["auth"], "all": False, "quiet": True, "sent": 1.5}
     parsed = standbyd.parse(json.dumps(good).encode())
     assert isinstance(parsed, standbyd.Request) and parsed.names == ["auth"]
     assert standbyd.parse(b'{"stop": true}') == "stop"
     for bad in ({**good, "names": "auth"},  # once read as the services a, u, t, h
                 {**good, "names": [1]}, {**good, "all": "yes"}, {**good, "env": {"A": 1}},
                 {**good, "extra": 1}, {k: v for k, v in good.items() if k != "quiet"},
+                {**good, "sent": "now"}, {**good, "sent": True},
                 {"stop": "please"}, [good]):
         assert standbyd.parse(json.dumps(bad).encode()) is None, bad
 
@@ -154,7 +155,7 @@ def test_only_the_variables_a_reset_reads_travel_or_are_taken() -> None:
     assert standby.passed_on(env) == {"PATH": "/bin", "HOME": "/h", "DEVENV_SPARES": "0",
                                       "LC_ALL": "C"}
     request = {"fingerprint": "f", "manifest": "/m", "cwd": "/", "env": env, "names": [],
-               "all": True, "quiet": False}
+               "all": True, "quiet": False, "sent": 0}
     parsed = standbyd.parse(json.dumps(request).encode())
     assert isinstance(parsed, standbyd.Request)
     assert "PGHOSTADDR" not in parsed.env and "AWS_SECRET_ACCESS_KEY" not in parsed.env

@@ -526,6 +526,20 @@ def test_the_pytest_plugin_gives_each_test_a_database_of_every_service(
     assert_all_seeded(stack)
 
 
+# -- issue 27: what a hostile service or a kill leaves, checked on every kind ---------------------
+
+
+def test_redis_kill_script_and_doctors_stuck_state_checks(stack: CopiedStack) -> None:
+    """Nothing to kill on Redis or Valkey, no pool entry paused, no role beyond the manifest."""
+    killed = run(stack, "redis", "kill-script")
+    assert killed.stdout == "cache: no script running\nqueue: no script running\n"
+    doctor = run(stack, "doctor", ok=False).stdout
+    for line in ("ok    redis scripts: no script keeps a server busy",
+                 "ok    pgbouncer entries: none paused",
+                 "ok    service isolation: each service database"):
+        assert line in doctor, doctor
+
+
 # -- generate, export, down ------------------------------------------------------------------------
 
 
@@ -936,7 +950,8 @@ OPERATIONS = ("cold up", "warm up", "up SERVICE", "status", "ps", "logs", "docto
               "export kubernetes", "--version", "export kubernetes: migrate image",
               "down + up", "down --volumes", "plan", "up --plan", "url",
               "migration new", "migrate after migration new", "generate .env.example",
-              "snapshot save/restore/list/rm", "db dump", "db diff", "up --watch")
+              "snapshot save/restore/list/rm", "db dump", "db diff", "up --watch",
+              "redis kill-script", "devenv ui")
 
 
 # -- export kubernetes, read as CloudNativePG reads it (issue 26) -------------------------------

@@ -163,3 +163,60 @@ def test_template_bombs_are_located_errors_and_quick(template: str, reason: str)
     assert time.monotonic() - started < 5
     assert message == (f"devenv.yaml:6: services.app.env.X: template error: {reason} (templates "
                        "see service, project, environment, db.*, redis.*, env)\n" + HINT)
+
+
+# -- names PgBouncer and Redis keep for themselves (issue 27, item 8) ------------------------
+def test_a_service_or_role_named_pgbouncer_is_refused() -> None:
+    """Its password would open PgBouncer's admin console (SHOW USERS, PAUSE x), and devenv's
+    own console login then failed."""
+    console = ("'pgbouncer' is PgBouncer's admin console user (its password would open the "
+               "console: SHOW USERS, PAUSE); choose another name")
+    assert error_of("""
+        project: demo
+        services:
+          pgbouncer: {postgres: true, pgbouncer: true}
+        """) == ("devenv.yaml:3: services.pgbouncer: 'pgbouncer' is PgBouncer's admin console; "
+                 "give the service another database name\n"
+                 f"devenv.yaml:3: services.pgbouncer: {console}\n{HINT}")
+    assert error_of("""
+        project: demo
+        roles:
+          migration: pgbouncer
+        services:
+          app:
+            postgres: true
+            role: pgbouncer_app
+          other:
+            postgres: true
+            role: pgbouncer
+        """) == (f"devenv.yaml:10: services.other.role: {console}\n"
+                 f"devenv.yaml:3: roles.migration: {console}\n{HINT}")
+
+
+def test_a_database_named_pgbouncer_or_like_a_readonly_entry_is_refused() -> None:
+    """Neither needs a replica or PgBouncer yet: adding one later must not collide."""
+    assert error_of("""
+        project: demo
+        naming:
+          database: "{service}_readonly"
+        services:
+          app: {postgres: true}
+          app_readonly: {postgres: true, database: app_readonly_readonly}
+          pg: {postgres: true, database: pgbouncer}
+        """) == ("devenv.yaml:6: services.app_readonly.database: 'app_readonly_readonly' is the "
+                 "name of the PgBouncer entry for the reads of service 'app' on its server's "
+                 "replicas (`<database>_readonly`); give the database another name\n"
+                 "devenv.yaml:7: services.pg.database: 'pgbouncer' is PgBouncer's admin "
+                 f"console; give the service another database name\n{HINT}")
+
+
+def test_a_redis_service_named_default_is_refused() -> None:
+    """Redis stopped at start with "Duplicate user" (its own admin user is `default`)."""
+    assert error_of("""
+        project: demo
+        services:
+          default: {redis: true}
+          app: {redis: true, postgres: true}
+        """) == ("devenv.yaml:3: services.default: 'default' is Redis's own admin user, and a "
+                 "service's ACL user takes the service's name (Redis would stop with "
+                 f"\"Duplicate user\"); rename the service\n{HINT}")

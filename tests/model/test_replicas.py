@@ -177,8 +177,8 @@ def test_multi_host_url_quotes_each_part_and_brackets_ipv6() -> None:
 
 
 def test_a_database_named_like_a_readonly_entry_is_refused() -> None:
-    with pytest.raises(DevenvError, match="'app_readonly' is the PgBouncer entry for the reads "
-                       "of service 'app' on the replicas of 'db'"):
+    with pytest.raises(DevenvError, match="'app_readonly' is the name of the PgBouncer entry for "
+                       "the reads of service 'app' on its server's replicas"):
         stack_of(POOLED.replace("solo: {postgres: true, pgbouncer: false}",
                                 "solo: {postgres: true, pgbouncer: true, database: app_readonly}"))
 

@@ -26,6 +26,11 @@ DEV_SETTINGS = (("fsync", "off"), ("full_page_writes", "off"))
 # plugin's clones need). NO_TS_TUNE skips it on new volumes; the explicit setting also overrides
 # what it wrote into an older volume's postgresql.conf. PostgreSQL's own default, like postgres.
 TIMESCALE_SETTINGS = (("max_connections", "100"),)
+# A stopped replica's slot keeps every byte of WAL written since (1.3 GB in 10 s of writes,
+# without bound by PostgreSQL's default -1: issue 27). Past this much the primary invalidates
+# the slot and recycles the WAL; `up` then re-clones the replica (seconds for a development
+# database), as it does after every restart of a replica anyway.
+REPLICA_WAL_CAP = "512MB"
 PASSWORD_SECRET = "admin-password"
 
 
@@ -34,6 +39,8 @@ def settings_of(server: ServerSpec, stack: Stack) -> list[tuple[str, str]]:
     mine = {key for key, _ in server.settings}
     kind = TIMESCALEDB if server.kind == "timescaledb" else POSTGRES
     ours = [*DEV_SETTINGS, *kind.settings]
+    if server.replicas:
+        ours.append(("max_slot_wal_keep_size", REPLICA_WAL_CAP))
     dbs = {ext: [s.database for s in stack.services.values()
                  if s.server == server.name and ext in s.extensions and s.database]
            for ext in ("pg_cron", "pg_partman")}

@@ -25,6 +25,10 @@ PERSISTENCE = {
     "rdb": ["--appendonly", "no", "--save", "60 1"],
     "none": ["--appendonly", "no", "--save", "''"],
 }
+# A script running this long makes the server answer BUSY to everyone else, and only then
+# can it be killed (`devenv redis kill-script`): Redis's default, 5 s, is long to wait for a
+# local stack to answer again (issue 27). `busy-reply-threshold`: Redis >= 7.0, Valkey.
+BUSY_REPLY_MS = "1000"
 # What a service's ACL user may run (README "Security"): everything on its own keys and
 # channels, minus admin and dangerous commands, minus whatever changes code that another
 # service runs. Functions are one namespace per server: FUNCTION LOAD REPLACE of another
@@ -66,7 +70,8 @@ class Redis:
         return ["default"]  # the healthcheck's and devenv's; services have ACL users
 
     def compose_service(self, server: ServerSpec, stack: Stack) -> dict[str, Any]:
-        args = " ".join(["--aclfile", ACL_FILE, *PERSISTENCE[server.persistence]])
+        args = " ".join(["--aclfile", ACL_FILE, *PERSISTENCE[server.persistence],
+                         "--busy-reply-threshold", BUSY_REPLY_MS])
         source = secret_target(server.name, ACL_SECRET)
         script = (f"cp {source} {ACL_FILE} && chown {self.user} {ACL_FILE} "
                   f"&& chmod 0400 {ACL_FILE} && exec docker-entrypoint.sh {self.binary} {args}")
