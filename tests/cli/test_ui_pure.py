@@ -58,3 +58,22 @@ def test_every_value_is_escaped() -> None:
     assert "put &lt;b&gt;x&lt;/b&gt;&#x27;s database back" in html
     page = views.page('a"b', 'c"d', ["pg"])
     assert 'content="c&quot;d"' in page and "devenv: a&quot;b" in page
+
+
+def test_the_page_script_parses() -> None:
+    """A quote escaped in Python but not in JavaScript broke the whole page once: parse the
+    inline script with node when it is there, else check its quotes balance per line."""
+    import re
+    import shutil
+    import subprocess
+
+    script = re.search(r"<script>(.*)</script>", views.page("p", "c", ["pg"]), re.S)
+    assert script is not None
+    node = shutil.which("node") or shutil.which("nodejs")
+    if node is not None:
+        done = subprocess.run([node, "--check", "-"], input=script.group(1), text=True,
+                              capture_output=True, check=False)
+        assert done.returncode == 0, done.stderr
+        return
+    for line in script.group(1).splitlines():
+        assert line.count("'") % 2 == 0, line

@@ -640,6 +640,22 @@ def test_ui_refuses_requests_without_the_token_the_host_or_the_csrf_token(
         assert secrets and not any(pw.encode() in text for pw in secrets), path
 
 
+def click(driver: Any, css: str) -> None:
+    """Click what `css` finds, again if the page replaced it meanwhile (every 2 s)."""
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            driver.find_element(By.CSS_SELECTOR, css).click()
+            return
+        except StaleElementReferenceException:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
 def test_ui_in_a_real_browser(stack: CopiedStack, ui_url: str) -> None:
     """Chromium (Debian's, headless) drives the page as a person would."""
     from selenium import webdriver
@@ -657,29 +673,30 @@ def test_ui_in_a_real_browser(stack: CopiedStack, ui_url: str) -> None:
     wait = WebDriverWait(driver, 60)
     try:
         driver.get(ui_url)
-        wait.until(ec.text_to_be_present_in_element((By.ID, "servers"), "core-replica-1"))
+        try:
+            wait.until(ec.text_to_be_present_in_element((By.ID, "servers"), "core-replica-1"))
+        except Exception:
+            base, token = ui_url.split("/?token=")
+            raise AssertionError(http(f"{base}/fragment/servers?token={token}")) from None
         servers = driver.find_element(By.ID, "servers").text
         for name in ("core", "legacy", "metrics", "cache", "queue", "pool"):
             assert name in servers
         assert "replica of core" in servers
         wait.until(ec.text_to_be_present_in_element((By.ID, "services"), "telemetry"))
         # a service's environment, masked, then revealed; its tables as its own role
-        driver.find_element(By.CSS_SELECTOR, 'a.svc[data-service="launch"]').click()
+        click(driver, 'a.svc[data-service="launch"]')
         wait.until(ec.presence_of_element_located((By.ID, "env-table")))
         value = driver.find_element(
             By.CSS_SELECTOR, 'code.val[data-service="launch"][data-name="PGPASSWORD"]')
         assert value.text == "****"
-        driver.find_element(
-            By.CSS_SELECTOR, 'button.reveal[data-service="launch"][data-name="PGPASSWORD"]'
-        ).click()
+        click(driver, 'button.reveal[data-service="launch"][data-name="PGPASSWORD"]')
         wait.until(lambda d: value.text != "****")
         assert value.text == env(stack, "launch")["PGPASSWORD"]
         assert "public.tenants" in driver.find_element(By.ID, "detail").text
         assert "3 rows" in driver.find_element(By.ID, "detail").text
         # an action, with what it will do said first: reset orders puts its rows back
         query(stack, "orders", "DELETE FROM orders")
-        driver.find_element(
-            By.CSS_SELECTOR, 'button.act[data-action="reset"][data-target="orders"]').click()
+        click(driver, 'button.act[data-action="reset"][data-target="orders"]')
         alert = wait.until(ec.alert_is_present())
         assert "put orders's database back to its migrated and seeded state" in alert.text
         alert.accept()
@@ -688,14 +705,15 @@ def test_ui_in_a_real_browser(stack: CopiedStack, ui_url: str) -> None:
         assert_all_seeded(stack)
         # a snapshot of real data saved from the page, then restored over a change
         query(stack, "orders", "DELETE FROM orders WHERE id = (SELECT min(id) FROM orders)")
-        driver.find_element(By.CSS_SELECTOR, 'button.snap[data-target="orders"]').click()
+        click(driver, 'button.snap[data-target="orders"]')
         prompt = wait.until(ec.alert_is_present())
         prompt.send_keys("ui-snap")
         prompt.accept()
         wait.until(ec.text_to_be_present_in_element((By.ID, "result"), "saved snapshot ui-snap"))
         query(stack, "orders", "DELETE FROM orders")
         restore = 'button.act[data-action="snapshot-restore"][data-target="orders/ui-snap"]'
-        wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, restore))).click()
+        wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, restore)))
+        click(driver, restore)
         wait.until(ec.alert_is_present()).accept()
         wait.until(ec.text_to_be_present_in_element((By.ID, "result"), "restored snapshot"))
         assert seeded(stack, "orders") == SEEDED["orders"][1] - 1  # the saved state, not seeds
@@ -705,14 +723,11 @@ def test_ui_in_a_real_browser(stack: CopiedStack, ui_url: str) -> None:
         assert "ready" in services  # the golden templates' state
         assert "18" in driver.find_element(By.ID, "servers").text  # the majors
         # the replica's replay, paused and resumed from the page
-        driver.find_element(By.CSS_SELECTOR,
-                            'button.act[data-action="replica-pause"][data-target="core"]').click()
+        click(driver, 'button.act[data-action="replica-pause"][data-target="core"]')
         wait.until(ec.alert_is_present()).accept()
         wait.until(ec.text_to_be_present_in_element((By.ID, "result"), "replay paused"))
         wait.until(ec.text_to_be_present_in_element((By.ID, "servers"), "B /"))
-        driver.find_element(By.CSS_SELECTOR,
-                            'button.act[data-action="replica-resume"][data-target="core"]'
-                            ).click()
+        click(driver, 'button.act[data-action="replica-resume"][data-target="core"]')
         wait.until(ec.alert_is_present()).accept()
         wait.until(ec.text_to_be_present_in_element((By.ID, "result"), "replay resumed"))
         # live logs of a server, masked

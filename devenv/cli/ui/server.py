@@ -245,10 +245,12 @@ def handler(ui: Ui) -> type[BaseHTTPRequestHandler]:
             parts = [urllib.parse.unquote(p) for p in url.path.strip("/").split("/")]
             try:
                 self._get(parts, query)
-            except (DevenvError, KeyError) as exc:
-                text = exc.report() if isinstance(exc, DevenvError) else f"unknown: {exc}\n"
-                self._send(404 if isinstance(exc, KeyError) else 500, "text/plain",
-                           text.encode())
+            except KeyError as exc:
+                self._send(404, "text/plain", f"unknown: {exc}\n".encode())
+            except Exception as exc:  # shown in the page's section, never a hung "loading"
+                text = exc.report() if isinstance(exc, DevenvError) else \
+                    f"error: {type(exc).__name__}: {exc}\n"
+                self._send(500, "text/plain", mask(text).encode())
 
         def _get(self, parts: list[str], query: dict[str, list[str]]) -> None:
             if parts == [""]:

@@ -165,8 +165,8 @@ font:12px monospace;background:#f7f7f7;padding:.5em}.spark{color:#06c;vertical-a
 <script>
 const csrf=document.querySelector('meta[name=csrf]').content;
 async function refresh(){for(const id of ['servers','services']){
- const r=await fetch('/fragment/'+id);
- if(r.ok){document.getElementById(id).innerHTML=await r.text();}}}
+ const r=await fetch('/fragment/'+id);const el=document.getElementById(id);
+ if(r.ok){el.innerHTML=await r.text();}else{el.textContent=await r.text();}}}
 async function post(path,body){const r=await fetch(path,{method:'POST',headers:{
  'Content-Type':'application/json','X-Devenv-CSRF':csrf},body:JSON.stringify(body)});
  return [r.status,await r.json()];}
@@ -178,12 +178,12 @@ document.addEventListener('click',async e=>{const t=e.target;
   document.getElementById('result').textContent=(j.ok?'done':'failed')+' in '+j.seconds+
    's: '+t.dataset.action+' '+t.dataset.target+'\\n'+j.output;refresh();}
  else if(t.classList.contains('snap')){e.preventDefault();
-  const n=prompt('Save '+t.dataset.target+'\'s data as it is now (database and Redis keys) '+
+  const n=prompt('Save the data of '+t.dataset.target+' as it is now (database and Redis keys) '+
    'as snapshot:');if(!n)return;
   document.getElementById('result').textContent='snapshot '+t.dataset.target+' '+n+' ...';
   const [s,j]=await post('/api/action',{action:'snapshot-save',target:t.dataset.target+'/'+n});
   document.getElementById('result').textContent=(j.ok?'done':'failed')+' in '+j.seconds+
-   's: snapshot save '+t.dataset.target+' '+n+'\n'+j.output;refresh();}
+   's: snapshot save '+t.dataset.target+' '+n+'\\n'+j.output;refresh();}
  else if(t.classList.contains('svc')){e.preventDefault();const s=t.dataset.service;
   const env=await fetch('/fragment/env/'+encodeURIComponent(s));
   const tab=await fetch('/fragment/tables/'+encodeURIComponent(s));
