@@ -67,6 +67,31 @@ def check_compose_name(value: str) -> str:
     return value
 
 
+# The image reference grammar of the OCI distribution spec, as Docker parses it
+# (github.com/distribution/reference, regexp.go): [domain[:port]/]path[:tag][@digest]. An image
+# is written into a generated Dockerfile's FROM line and into compose.yaml, so anything else (a
+# line break starting a RUN instruction, issue 27) is refused where the manifest says it.
+_ALNUM = r"[a-z0-9]+"
+_PATH_COMPONENT = rf"{_ALNUM}(?:(?:[._]|__|-+){_ALNUM})*"
+_DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_HOST = rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[a-fA-F0-9:]+\])"
+_NAME = rf"(?:{_HOST}(?::[0-9]+)?/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*"
+IMAGE_REFERENCE = re.compile(
+    rf"(?P<name>{_NAME})(?::[\w][\w.-]{{0,127}})?"
+    r"(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?", re.ASCII)
+MAX_IMAGE_NAME = 255  # reference.NameTotalLengthMax
+
+
+def check_image(value: str) -> str:
+    found = IMAGE_REFERENCE.fullmatch(value)
+    if found is None:
+        raise ValueError(f"{value!r} is not an image reference ([registry/]name[:tag][@digest], "
+                         "lowercase name, e.g. postgres:17 or ghcr.io/acme/pg:17@sha256:...)")
+    if len(found.group("name")) > MAX_IMAGE_NAME:
+        raise ValueError(f"the image name is longer than {MAX_IMAGE_NAME} characters")
+    return value
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=False)
 
@@ -78,6 +103,11 @@ class _ServerBase(_Model):
     image: str | None = Field(
         None, description="Container image. Defaults to the official image for the kind."
     )
+
+    @field_validator("image")
+    @classmethod
+    def _image(cls, value: str | None) -> str | None:
+        return None if value is None else check_image(value)
     port: Port | None = Field(
         None,
         description="Host port. Defaults to the kind's usual port (5432, 6379, 6432), counting up "
