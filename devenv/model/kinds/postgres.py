@@ -12,7 +12,14 @@ from devenv.model import extensions
 from devenv.model.credentials import Secrets
 from devenv.model.images import split_reference
 from devenv.model.replicas import REPLICATION_ROLE, REPLICATION_SECRET
-from devenv.model.stack import ADMIN_USER, CLONE_DIR, ServerSpec, Stack, secret_target
+from devenv.model.stack import (
+    ADMIN_USER,
+    CLONE_DIR,
+    ServerSpec,
+    ServiceSpec,
+    Stack,
+    secret_target,
+)
 
 # A local, reproducible database trades host-crash durability for speed, as test setups do: no
 # fsync makes CREATE/DROP DATABASE (reset, per-test clones) several times faster. Commits still
@@ -34,16 +41,21 @@ def settings_of(server: ServerSpec, stack: Stack) -> list[tuple[str, str]]:
     ours = list(DEV_SETTINGS)
     if server.kind == "timescaledb":
         ours += TIMESCALE_SETTINGS
-    dbs = {ext: [s.database for s in stack.services.values()
-                 if s.server == server.name and ext in s.extensions and s.database]
-           for ext in ("pg_cron", "pg_partman")}
-    if dbs["pg_cron"]:
+    cron = extension_holders(stack, server, "pg_cron")
+    if cron:
         # pg_cron's catalog lives in one database per server (cron.database_name); the first
         # service listing it gets it. https://github.com/citusdata/pg_cron#setting-up-pg_cron
-        ours.append(("cron.database_name", dbs["pg_cron"][0]))
-    if dbs["pg_partman"]:
-        # The maintenance worker creates future partitions in these databases every hour.
-        ours.append(("pg_partman_bgw.dbname", ",".join(dbs["pg_partman"])))
+        ours.append(("cron.database_name", str(cron[0].database)))
+    partman = extension_holders(stack, server, "pg_partman")
+    if partman:
+        # The maintenance worker creates future partitions every hour, logged in as
+        # pg_partman_bgw.role (default: postgres, the superuser, in a database whose schema
+        # partman and part_config rows the service owns: issue 27 item 18). One role per server
+        # (pg_partman_bgw.c), so it maintains the first listing service's database, as that
+        # service's role; other services on the server run `CALL partman.run_maintenance_proc()`
+        # themselves (README "Extensions").
+        ours += [("pg_partman_bgw.dbname", str(partman[0].database)),
+                 ("pg_partman_bgw.role", str(partman[0].role))]
     settings = [s for s in ours if s[0] not in mine] + list(server.settings)
     if server.preload:
         settings.insert(0, ("shared_preload_libraries", ",".join(server.preload)))
@@ -51,6 +63,12 @@ def settings_of(server: ServerSpec, stack: Stack) -> list[tuple[str, str]]:
         # No phoning home from a developer's laptop or CI.
         settings.append(("timescaledb.telemetry_level", "off"))
     return settings
+
+
+def extension_holders(stack: Stack, server: ServerSpec, ext: str) -> list[ServiceSpec]:
+    """The services of `server` listing `ext`, in manifest order."""
+    return [s for s in stack.services.values()
+            if s.server == server.name and ext in s.extensions and s.database and s.role]
 
 
 class Postgres:

@@ -1,0 +1,129 @@
+"""Issue 27's low items, performed on the real engine: each test is the attack, and fails on the
+devenv before the fix (items 12, 13, 16, 17, 18, 19; item 14 is refused when the manifest loads:
+tests/model/test_image_references.py)."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from tests.integration.stacks import CopiedStack
+
+# This engine's Debian mirror is a frozen snapshot (a user's machine needs no option).
+APT = {"DEVENV_APT_UPDATE_OPTIONS": "-o Acquire::Check-Valid-Until=false",
+       "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
+
+
+def new_stack(root: Path, prefix: str, body: str) -> CopiedStack:
+    project = f"{prefix}-{uuid.uuid4().hex[:10]}"
+    (root / "devenv.yaml").write_text(f"project: {project}\n{body}")
+    return CopiedStack(root, project)
+
+
+def as_service(stack: CopiedStack, service: str) -> psycopg.Connection[tuple[Any, ...]]:
+    return psycopg.connect(stack.env(service)["DATABASE_DIRECT_URL"], autocommit=True,
+                           connect_timeout=10)
+
+
+def superuser(stack: CopiedStack, service: str) -> bool:
+    with as_service(stack, service) as conn:
+        row = conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user"
+                           ).fetchone()
+    assert row is not None
+    return bool(row[0])
+
+
+def wait_for(what: str, check: Callable[[], bool], seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"waited {seconds:.0f} s for {what}")
+        time.sleep(0.5)
+
+
+# -- item 18: pg_partman's and pg_cron's background workers ----------------------------------
+# A function that makes its caller's role superuser when the caller is one, behind an operator
+# the service puts ahead of pg_catalog's with its database's search_path. A background worker
+# logged in as the superuser in the service's database resolves `=` to it.
+def _plant(role: str, left: str, right: str) -> str:
+    return f"""
+    CREATE FUNCTION public.pwn_eq({left}, {right}) RETURNS boolean LANGUAGE plpgsql AS $f$
+    BEGIN
+      IF pg_catalog.current_setting('is_superuser') OPERATOR(pg_catalog.=) 'on' THEN
+        EXECUTE 'ALTER ROLE {role} SUPERUSER';
+      END IF;
+      RETURN $1::text OPERATOR(pg_catalog.=) $2::text;
+    END $f$;
+    CREATE OPERATOR public.= (LEFTARG = {left}, RIGHTARG = {right}, FUNCTION = public.pwn_eq);
+    DO $d$ BEGIN
+      EXECUTE pg_catalog.format('ALTER DATABASE %I SET search_path = public, pg_catalog',
+                                pg_catalog.current_database());
+    END $d$;
+    """
+
+
+def test_partman_and_cron_workers_run_nothing_of_the_service_as_superuser(
+        tmp_path: Path) -> None:
+    """PostgreSQL 17. pg_partman's worker logged in as `postgres` in `parts`' database (its
+    first statement compares names: `extname = 'pg_partman'`); pg_cron's launcher is the
+    superuser in `crons`' database (`status in ('starting','running')` at its start). Both
+    must run as the service or under the catalog's own operators, and both must still work
+    for the service: partitions made by the worker, a cron job run as the service."""
+    stack = new_stack(tmp_path, "t-bgw", (
+        "servers:\n"
+        "  pg: {kind: postgres, image: 'postgres:17', port: auto,\n"
+        "       settings: {pg_partman_bgw.interval: 1}}\n"
+        "services:\n"
+        "  parts: {postgres: pg, extensions: [pg_partman]}\n"
+        "  crons: {postgres: pg, extensions: [pg_cron]}\n"))
+    try:
+        stack.ok("up", env=APT)
+        with as_service(stack, "parts") as conn:
+            conn.execute("CREATE TABLE events (at timestamptz NOT NULL) PARTITION BY RANGE (at)")
+            conn.execute("SELECT partman.create_parent('public.events', 'at', '1 day')")
+            conn.execute(_plant("parts", "name", "name"))  # type: ignore[arg-type]
+        with as_service(stack, "crons") as conn:
+            conn.execute(_plant("crons", "text", "text"))  # type: ignore[arg-type]
+        # A volume from before devenv granted USAGE on cron (or a REVOKE): `up` grants it again.
+        password = stack.secrets()["pg/postgres"]
+        port = stack.env("parts")["PGPORT"]
+        with psycopg.connect(f"postgresql://postgres:{password}@127.0.0.1:{port}/crons",
+                             autocommit=True) as admin:
+            admin.execute("SET search_path = pg_catalog")
+            admin.execute("REVOKE USAGE ON SCHEMA cron FROM crons")
+        stack.ok("down")
+        stack.ok("up", env=APT)  # both workers start anew, in the planted databases
+        with as_service(stack, "parts") as conn:
+            before = conn.execute("SELECT count(*) FROM pg_inherits "
+                                  "WHERE inhparent = 'events'::regclass").fetchone()
+            conn.execute("UPDATE partman.part_config SET premake = 12, "
+                         "infinite_time_partitions = true WHERE parent_table = 'public.events'")
+
+            def maintained() -> bool:
+                row = conn.execute("SELECT count(*) FROM pg_inherits "
+                                   "WHERE inhparent = 'events'::regclass").fetchone()
+                return row is not None and before is not None and row[0] > before[0]
+
+            wait_for("pg_partman's worker to make the new partitions", maintained)
+        with as_service(stack, "crons") as conn:
+            conn.execute("CREATE TABLE runs (who text DEFAULT current_user)")
+            conn.execute("SELECT cron.schedule('who', '1 seconds', "
+                         "'INSERT INTO runs DEFAULT VALUES')")
+            wait_for("the cron job", lambda: bool(conn.execute(
+                "SELECT count(*) FROM runs").fetchone() != (0,)))
+            assert conn.execute("SELECT DISTINCT who FROM runs").fetchall() == [("crons",)]
+            conn.execute("SELECT cron.unschedule('who')")
+        logs = stack.ok("logs", "pg", "--tail", "400").stdout
+        assert "called by role parts on database parts" in logs, logs[-3000:]
+        assert "called by role postgres" not in logs
+        assert (superuser(stack, "parts"), superuser(stack, "crons")) == (False, False), \
+            "a background worker ran the service's operator as the superuser"
+    finally:
+        stack.teardown()
