@@ -468,19 +468,48 @@ class _Resolver:
                       "files with the project's own or devenv's private ones; use a folder of "
                       "its own such as 'compose'")
         seen: dict[Path, str] = {}
+        read = self._read_folders(services)
         for svc in services.values():
             path = ("services", svc.name, "env_file")
             target = self._inside(path, svc.env_file, "env_file")
             if target is None:
                 continue
+            holder = next(((shown, what) for folder, shown, what in read
+                           if target.is_relative_to(folder)), None)
             if target == manifest or (compose is not None and target.is_relative_to(compose)) \
                     or (target.parent == state and target.name in STATE_FILES):
                 self.fail(path, f"'{svc.env_file}' is a file devenv reads or generates; "
                           f"use e.g. '{STATE_DIR}/env/{svc.name}.env'")
+            elif holder is not None:
+                shown, what = holder
+                self.fail(path, f"'{svc.env_file}' is inside {what} ('{shown}'): its "
+                          "passwords would be run or loaded as one of its files, or shipped "
+                          f"with them; use e.g. '{STATE_DIR}/env/{svc.name}.env'")
             elif target in seen:
                 self.fail(path, f"'{svc.env_file}' is also the env_file of service "
                           f"'{seen[target]}'")
             seen.setdefault(target, svc.name)
+
+    def _read_folders(self, services: dict[str, ServiceSpec]
+                      ) -> list[tuple[Path, Path, str]]:
+        """Folders devenv reads files from as migrations or seeds (any file there may be run:
+        b's .env written as migrations/a/V9__env.sql became a's migration, issue 27 item 16),
+        and a migration command's working directory when it is not the project itself (the
+        Kubernetes export copies it into the migrate image)."""
+        root = self.root.resolve()
+        folders: list[tuple[Path, Path, str]] = []
+        for svc in services.values():
+            mig = svc.migrations
+            if mig is not None and mig.path is not None:
+                folders.append(((root / mig.path).resolve(), mig.path,
+                                f"the migrations folder of service '{svc.name}'"))
+            if mig is not None and mig.command is not None and (root / mig.cwd).resolve() != root:
+                folders.append(((root / mig.cwd).resolve(), mig.cwd, "the working directory of "
+                                f"the migration command of service '{svc.name}'"))
+            if svc.seeds is not None:
+                folders.append(((root / svc.seeds).resolve(), svc.seeds,
+                                f"the seeds folder of service '{svc.name}'"))
+        return folders
 
     def _inside(self, path: KeyPath, value: Path, what: str) -> Path | None:
         """`value` resolved against the project; None (and a problem) when it leaves it."""
