@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import pytest
 
 from tests.integration.stacks import CopiedStack
 
@@ -125,5 +126,45 @@ def test_partman_and_cron_workers_run_nothing_of_the_service_as_superuser(
         assert "called by role postgres" not in logs
         assert (superuser(stack, "parts"), superuser(stack, "crons")) == (False, False), \
             "a background worker ran the service's operator as the superuser"
+    finally:
+        stack.teardown()
+
+
+# -- item 12: what one Redis service learnt of the others, or kept out of reset's reach ----------
+def test_a_redis_service_cannot_watch_list_or_hide_from_the_others(tmp_path: Path) -> None:
+    import redis as redis_lib
+
+    stack = new_stack(tmp_path, "t-rwatch", (
+        "servers:\n"
+        "  cache: {kind: redis, port: auto}\n"
+        "  kv: {kind: valkey, port: auto}\n"
+        "services:\n"
+        "  a: {redis: cache}\n  b: {redis: cache}\n  c: {redis: kv}\n  d: {redis: kv}\n"))
+    refused = redis_lib.exceptions.NoPermissionError
+    try:
+        stack.ok("up")
+        for watcher, victim in (("a", "b"), ("c", "d")):
+            client = redis_lib.Redis.from_url(stack.env(watcher)["REDIS_URL"])
+            other = redis_lib.Redis.from_url(stack.env(victim)["REDIS_URL"])
+            # a live feed of the other's key names (RESP2: invalidations to a redirect client)
+            with pytest.raises(refused):
+                client.execute_command("CLIENT", "TRACKING", "on", "BCAST", "PREFIX",
+                                       f"{victim}:")
+            # keys in another logical database, which `reset` never looks at
+            with pytest.raises(refused):
+                client.execute_command("SELECT", "1")
+            client.set(f"{watcher}:kept", "1")
+            with pytest.raises(refused):
+                client.execute_command("MOVE", f"{watcher}:kept", "1")
+            assert client.execute_command("SELECT", "0") in (True, b"OK", "OK")
+            # the server's channel names and its whole memory picture
+            other.pubsub().subscribe(f"{victim}:events")
+            for command in (("PUBSUB", "CHANNELS"), ("PUBSUB", "NUMSUB", f"{victim}:events"),
+                            ("MEMORY", "STATS"), ("MEMORY", "DOCTOR")):
+                with pytest.raises(refused):
+                    client.execute_command(*command)
+            assert int(client.execute_command("MEMORY", "USAGE", f"{watcher}:kept")) > 0
+            client.close()
+            other.close()
     finally:
         stack.teardown()

@@ -49,5 +49,11 @@ def test_valkey_is_redis_with_its_own_binary_and_user() -> None:
 
 
 def test_service_rules_keep_eval_and_take_function_and_script_flush() -> None:
-    assert SERVICE_RULES.split() == ["+@all", "-@admin", "-@dangerous", "-function",
-                                     "-script|flush", "-script|kill", "-script|debug"]
+    assert SERVICE_RULES.split()[:7] == ["+@all", "-@admin", "-@dangerous", "-function",
+                                         "-script|flush", "-script|kill", "-script|debug"]
+
+
+def test_service_rules_take_what_shows_other_services_or_escapes_reset() -> None:
+    """Issue 27 item 12; the attacks themselves: tests/integration/test_attacks_low.py."""
+    assert SERVICE_RULES.split()[7:] == ["-client|tracking", "-select", "+select|0", "-move",
+                                         "-pubsub", "-memory", "+memory|usage"]

@@ -34,8 +34,16 @@ PERSISTENCE = {
 # one can replace another's, and every command inside runs under the caller's key patterns;
 # SCRIPT FLUSH (drops everyone's cache), SCRIPT KILL (another's running script) and SCRIPT
 # DEBUG (forks the server) go. Subcommand rules need Redis >= 7.0.
+# What told a service about the others, or kept its data out of `reset`'s reach (issue 27
+# item 12): CLIENT TRACKING (BCAST PREFIX b: sent it every key b wrote, as b wrote it: no key
+# pattern is checked there before redis/redis#15371, not in Redis 7, 8.0 or Valkey 8; one rule
+# covers both modes, so no client-side caching on a shared server); SELECT other than 0 and MOVE (keys in another
+# logical database, where `reset` does not look; a Redis Cluster has only 0); PUBSUB (every
+# service's channel names and subscriber counts); MEMORY but MEMORY USAGE of a key of its own
+# (STATS, DOCTOR, MALLOC-STATS describe the whole server; PURGE acts on it).
 SERVICE_RULES = ("+@all -@admin -@dangerous -function -script|flush -script|kill "
-                 "-script|debug")
+                 "-script|debug -client|tracking -select +select|0 -move -pubsub -memory "
+                 "+memory|usage")
 
 
 def acl_lines(server: ServerSpec, stack: Stack, secrets: Secrets) -> list[str]:
