@@ -198,6 +198,14 @@ class RedisServer(_ServerBase):
     persistence: Literal["aof", "rdb", "none"] = Field(
         "aof", description="aof: append-only file (survives restarts); rdb: snapshots; none."
     )
+    search: bool = Field(
+        False,
+        description="Let this server's services use the search module that Redis 8's image "
+        "loads (FT.CREATE, FT.SEARCH...). Off: the module is the default user's alone, since "
+        "FT.CREATE, FT.ALIAS* and FT.DICT* check no key pattern (a service could index and "
+        "read another's keys, or repoint its aliases). Turn it on for a server whose services "
+        "trust each other, or one of a service's own.",
+    )
 
 
 class ValkeyServer(RedisServer):

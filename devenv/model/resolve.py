@@ -204,8 +204,10 @@ class _Resolver:
                     replica_delay=declared.replica_delay if declared else None,
                 )
             elif kind in REDIS_KINDS:
-                persistence = declared.persistence if isinstance(declared, m.RedisServer) else "aof"
-                out[name] = ServerSpec(**common, persistence=persistence)  # type: ignore[arg-type]
+                redis = declared if isinstance(declared, m.RedisServer) else None
+                out[name] = ServerSpec(**common,  # type: ignore[arg-type]
+                                       persistence=redis.persistence if redis else "aof",
+                                       search=redis.search if redis else False)
             else:
                 assert isinstance(declared, m.PgBouncerServer) or declared is None
                 pool = declared or m.PgBouncerServer(kind="pgbouncer")

@@ -91,6 +91,7 @@ class ServerSpec:
     clone_memory: str = "512m"  # the size of the clones' tmpfs (storage: volume only)
     preload: tuple[str, ...] = ()
     persistence: str = ""
+    search: bool = False  # redis: its services may use the search module (FT.*)
     target: str | None = None
     pool: Pool | None = None
     pg_major: int | None = None  # the image's PostgreSQL major, None when it cannot be told
@@ -179,6 +180,7 @@ def as_manifest(stack: Stack) -> dict[str, object]:
                 entry["replica_delay"] = s.replica_delay
         elif s.is_redis:
             entry["persistence"] = s.persistence
+            entry["search"] = s.search
         elif s.pool is not None:
             if s.target is not None:  # no target = pool every server: not a value to print
                 entry["target"] = s.target

@@ -205,7 +205,7 @@ def test_config_prints_the_resolved_defaults(project: Path) -> None:
                      "data_dir": "/var/lib/postgresql", "storage": "volume",
                      "clone_memory": "512m", "replicas": 0},
         "redis": {"kind": "redis", "image": "redis:8", "port": 6379, "bind": "127.0.0.1",
-                  "persistence": "aof"},
+                  "persistence": "aof", "search": False},
     }
     assert resolved["services"]["auth"] == {
         "postgres": "postgres", "database": "auth", "role": "auth", "extensions": [],

@@ -168,3 +168,46 @@ def test_a_redis_service_cannot_watch_list_or_hide_from_the_others(tmp_path: Pat
             other.close()
     finally:
         stack.teardown()
+
+
+# -- item 13: Redis 8's search module -------------------------------------------------------------
+def test_search_module_commands_are_the_admins_unless_the_server_opts_in(
+        tmp_path: Path) -> None:
+    """Whatever the image: with the module loaded (the official redis:8 on amd64/arm64), a
+    service may not index another's prefix, alias or touch dictionaries; without it (a build
+    without modules), the server still starts, its ACL naming no module category."""
+    import redis as redis_lib
+
+    stack = new_stack(tmp_path, "t-search", (
+        "servers:\n"
+        "  cache: {kind: redis, port: auto}\n"
+        "  own: {kind: redis, port: auto, search: true}\n"
+        "services:\n  a: {redis: cache}\n  b: {redis: cache}\n  c: {redis: own}\n"))
+    try:
+        stack.ok("up")
+        url = stack.env("a")["REDIS_URL"]
+        admin = redis_lib.Redis(host="127.0.0.1", port=int(url.rsplit(":", 1)[1].split("/")[0]),
+                                username="default", password=stack.secrets()["cache/default"],
+                                decode_responses=True)
+        modules = {str(m["name"]) for m in admin.module_list()}
+        rules = " ".join(str(line) for line in admin.acl_list())
+        client = redis_lib.Redis.from_url(url)
+        attacks = [("FT.CREATE", "stolen", "ON", "HASH", "PREFIX", "1", "b:", "SCHEMA", "secret",
+                    "TEXT"), ("FT.ALIASUPDATE", "b-index", "stolen"), ("FT.ALIASDEL", "b-index"),
+                   ("FT.DICTADD", "shared", "word"), ("FT.DICTDEL", "shared", "word")]
+        if "search" in modules:
+            for attack in attacks:
+                with pytest.raises(redis_lib.exceptions.NoPermissionError):
+                    client.execute_command(*attack)
+            own = redis_lib.Redis.from_url(stack.env("c")["REDIS_URL"])
+            assert own.execute_command("FT.CREATE", "c-idx", "ON", "HASH", "PREFIX", "1", "c:",
+                                       "SCHEMA", "f", "TEXT") in (b"OK", "OK", True)
+            own.execute_command("FT.DROPINDEX", "c-idx")
+        else:
+            assert "search" not in rules, rules
+            with pytest.raises(redis_lib.exceptions.ResponseError, match="unknown command"):
+                client.execute_command(*attacks[0])
+        for conn in (admin, client):
+            conn.close()
+    finally:
+        stack.teardown()

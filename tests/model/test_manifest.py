@@ -184,7 +184,7 @@ def test_server_named_like_a_kind_still_gets_its_own_kinds_keys() -> None:
     """)
     assert message == (
         "devenv.yaml:5: servers.postgres.persistance: unknown key 'persistance' (did you mean "
-        "'persistence'?); allowed: image, port, bind, kind, persistence"
+        "'persistence'?); allowed: image, port, bind, kind, persistence, search"
     )
 
 

@@ -303,7 +303,8 @@ def test_state_files_are_private_after_write_generated(tmp_path: Path) -> None:
     assert {p.relative_to(tmp_path).as_posix() for p in private} == {
         ".devenv/secrets.json", ".devenv/compose.env",
         *(f".devenv/secrets/{name}/admin-password" for name in ("db", "ts", "spare")),
-        ".devenv/secrets/cache/users-acl", ".devenv/secrets/cache/default-password",
+        ".devenv/secrets/cache/users-acl", ".devenv/secrets/cache/users-acl-search",
+        ".devenv/secrets/cache/default-password",
         ".devenv/secrets/pool/userlist"}
     for path in private:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
