@@ -284,9 +284,15 @@ def _bounded_filter(name: str, func: Any, error: type[Exception]) -> Any:
     argument larger than the bound is refused, and so is what would join or pad past it."""
     import functools  # noqa: PLC0415 - cheap; here beside its one use
 
+    from jinja2 import Environment  # noqa: PLC0415 - jinja2 is imported by sandbox() already
+    from jinja2.nodes import EvalContext  # noqa: PLC0415 - the same
+    from jinja2.runtime import Context  # noqa: PLC0415 - the same
+
+    passed = (EvalContext, Context, Environment)
+
     @functools.wraps(func)
     def bounded(*args: Any, **kwargs: Any) -> Any:
-        lead = tuple(a for a in args if hasattr(a, "environment"))  # what jinja passes first
+        lead = tuple(a for a in args if isinstance(a, passed))  # what jinja passes first
         values = list(args[len(lead):])
         numbers = [v for v in (*values, *kwargs.values())
                    if isinstance(v, int) and not isinstance(v, bool)]
