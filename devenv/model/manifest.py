@@ -150,6 +150,13 @@ class PostgresServer(_ServerBase):
         "memory, gone whenever the container stops; for CI, where creating files on a virtual "
         "disk makes every reset and per-test clone slow.",
     )
+    tmpfs_size: str = Field(
+        "2g",
+        pattern=r"^[1-9][0-9]*[kmg]$",
+        description="Cap on the memory a `storage: tmpfs` server's data may take, e.g. 512m, "
+        "4g (without it Docker allows half the host's memory). A full tmpfs fails the write "
+        "with 'No space left on device'; devenv's commands then name this key.",
+    )
     clone_memory: str = Field(
         "512m",
         pattern=r"^[1-9][0-9]*[kmg]$",

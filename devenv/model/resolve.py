@@ -196,6 +196,7 @@ class _Resolver:
                     data_dir_given=given is not None,
                     storage=declared.storage if declared else "volume",
                     clone_memory=declared.clone_memory if declared else "512m",
+                    tmpfs_size=declared.tmpfs_size if declared else "2g",
                     preload=self._preload(name, kind, services),
                     pg_major=major,
                     replicas=len(declared.replicas) if declared else 0,

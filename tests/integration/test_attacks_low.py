@@ -5,6 +5,7 @@ tests/model/test_image_references.py)."""
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import time
 import uuid
@@ -209,5 +210,42 @@ def test_search_module_commands_are_the_admins_unless_the_server_opts_in(
                 client.execute_command(*attacks[0])
         for conn in (admin, client):
             conn.close()
+    finally:
+        stack.teardown()
+
+
+# -- item 19: storage: tmpfs is capped, and a full one says so -------------------------------------
+def test_a_tmpfs_server_is_capped_and_a_full_one_names_the_key(tmp_path: Path) -> None:
+    """A migration filling the server's memory stops at `tmpfs_size` (Docker's default was half
+    the host's memory), and the failure says where the room comes from."""
+    from devenv.migrations.execute import DISK_FULL_HINT
+
+    stack = new_stack(tmp_path, "t-tmpfs", (
+        "servers:\n"
+        "  mem: {kind: postgres, port: auto, storage: tmpfs, tmpfs_size: 160m}\n"
+        "services:\n  app: {postgres: mem}\n"))
+    folder = tmp_path / "migrations" / "app"
+    folder.mkdir(parents=True)
+    (folder / "V1__small.sql").write_text("CREATE TABLE small (id int);\n")
+    try:
+        stack.ok("up")
+        container = stack.containers()["mem"]
+        df = subprocess.run(["docker", "exec", container, "df", "-k", "/var/lib/postgresql"],
+                            capture_output=True, text=True, check=True).stdout
+        size_kib = int(df.splitlines()[1].split()[1])
+        assert 150 * 1024 <= size_kib <= 170 * 1024, df
+        # ~300 MB of rows, unlogged: the table's own file grows until the tmpfs is full
+        (folder / "V2__fill.sql").write_text(
+            "CREATE UNLOGGED TABLE fill AS SELECT g AS a, g AS b, g AS c, g AS d "
+            "FROM generate_series(1, 5000000) g;\n")
+        result = stack.devenv("migrate", "app")
+        assert result.code == 1, result.explain()
+        text = " ".join((result.stdout + result.stderr).split())
+        assert "V2__fill.sql" in text and "No space left on device" in text, text
+        assert DISK_FULL_HINT in text, text
+        # rolled back: the room is back and the server serves
+        with as_service(stack, "app") as conn:
+            assert conn.execute("SELECT to_regclass('fill') IS NULL").fetchone() == (True,)
+            conn.execute("INSERT INTO small VALUES (1)")
     finally:
         stack.teardown()

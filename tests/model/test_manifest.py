@@ -166,7 +166,7 @@ def test_pgbouncer_key_on_a_postgres_server() -> None:
     assert message == (
         "devenv.yaml:5: servers.db.pool_mode: unknown key 'pool_mode' (a pgbouncer key, not a "
         "postgres one); allowed: image, port, bind, kind, settings, data_dir, storage, "
-        "clone_memory, replicas, replica_delay"
+        "tmpfs_size, clone_memory, replicas, replica_delay"
     )
 
 

@@ -251,7 +251,7 @@ def test_tmpfs_storage_mounts_the_data_dir_in_memory_and_makes_no_volume() -> No
                      "services: {auth: {postgres: db}, "
                      "billing: {postgres: keep}}\n")
     compose = compose_of(stack)
-    assert compose["services"]["db"]["tmpfs"] == ["/var/lib/postgresql/data"]
+    assert compose["services"]["db"]["tmpfs"] == ["/var/lib/postgresql/data:size=2g"]
     assert "volumes" not in compose["services"]["db"]
     assert compose["services"]["keep"]["volumes"] == ["keep-data:/var/lib/postgresql/data"]
     assert list(compose["volumes"]) == ["keep-data"]

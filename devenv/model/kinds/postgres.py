@@ -99,7 +99,7 @@ class Postgres:
         service["environment"] = environment
         service["command"] = ["postgres"] + [a for k, v in settings for a in ("-c", f"{k}={v}")]
         if server.storage == "tmpfs":  # the entrypoint makes PGDATA postgres's, mode 0700
-            service["tmpfs"] = [server.data_dir]
+            service["tmpfs"] = [data_tmpfs(server)]
         else:
             service["volumes"] = [f"{server.name}-data:{server.data_dir}"]
             service["tmpfs"] = [clone_mount(server)]
@@ -130,6 +130,11 @@ def postgres_uid(image: str) -> int:
     ones `adduser -u 70`; timescale/timescaledb is built FROM postgres:*-alpine."""
     name, tag, _ = split_reference(image)
     return 70 if "alpine" in tag or name.endswith("timescale/timescaledb") else 999
+
+
+def data_tmpfs(server: ServerSpec) -> str:
+    """The data's tmpfs, capped: Docker's default is half the host's memory (issue 27 item 19)."""
+    return f"{server.data_dir}:size={server.tmpfs_size}"
 
 
 def clone_mount(server: ServerSpec) -> str:
