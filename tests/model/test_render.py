@@ -197,11 +197,12 @@ def test_all_kinds_render_what_the_manifest_says() -> None:
     assert services["db"]["command"] == [
         "postgres", "-c", "shared_preload_libraries=pg_stat_statements",
         "-c", "full_page_writes=off", "-c", "fsync=off", "-c", "max_connections=50"]
-    # TimescaleDB: sized like PostgreSQL whatever the host's memory, no telemetry.
+    # TimescaleDB: sized like PostgreSQL whatever the host's memory, worker slots for its
+    # schedulers and the others' workers, no telemetry.
     assert services["ts"]["command"] == [
         "postgres", "-c", "shared_preload_libraries=timescaledb",
         "-c", "fsync=off", "-c", "full_page_writes=off", "-c", "max_connections=100",
-        "-c", "timescaledb.telemetry_level=off"]
+        "-c", "max_worker_processes=32", "-c", "timescaledb.telemetry_level=off"]
     assert services["ts"]["environment"]["NO_TS_TUNE"] == "true"
     assert services["ts"]["environment"]["TIMESCALEDB_TELEMETRY"] == "off"
     assert "--appendonly no --save ''" in services["cache"]["command"][2]

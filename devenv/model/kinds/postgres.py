@@ -33,6 +33,7 @@ DEV_SETTINGS = (("fsync", "off"), ("full_page_writes", "off"))
 # what it wrote into an older volume's postgresql.conf. PostgreSQL's own default, like postgres.
 TIMESCALE_SETTINGS = (("max_connections", "100"),)
 PASSWORD_SECRET = "admin-password"
+WORKER_SLOTS = 32  # PostgreSQL's 8 + TimescaleDB's launcher and 16 workers + room
 
 
 def settings_of(server: ServerSpec, stack: Stack) -> list[tuple[str, str]]:
@@ -41,6 +42,13 @@ def settings_of(server: ServerSpec, stack: Stack) -> list[tuple[str, str]]:
     ours = list(DEV_SETTINGS)
     if server.kind == "timescaledb":
         ours += TIMESCALE_SETTINGS
+    if "timescaledb" in server.preload:
+        # TimescaleDB's launcher and its schedulers take up to 1 + max_background_workers (16)
+        # worker slots; PostgreSQL's default max_worker_processes (8) then left none for
+        # pg_partman's worker, pg_cron's launcher or parallel queries ("no available background
+        # worker slots": the launch design's partitions were never made). Slots cost a little
+        # shared memory each.
+        ours.append(("max_worker_processes", str(WORKER_SLOTS)))
     cron = extension_holders(stack, server, "pg_cron")
     if cron:
         # pg_cron's catalog lives in one database per server (cron.database_name); the first
