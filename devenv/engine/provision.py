@@ -25,7 +25,7 @@ from devenv.model.extensions import (
 )
 from devenv.model.scram import make_secret, matches
 from devenv.model.secrets import Secrets
-from devenv.model.stack import ServerSpec, ServiceSpec, Stack
+from devenv.model.stack import ADMIN_USER, ServerSpec, ServiceSpec, Stack
 
 if TYPE_CHECKING:
     from devenv.engine.context import Context
@@ -438,7 +438,11 @@ def create_extensions(conn: Conn, svc: ServiceSpec, database: str) -> list[str]:
     actions = []
     role = sql.Identifier(svc.role)
     for ext in svc.extensions:
-        if ext in have or (ext in ONE_DATABASE and database != svc.database):
+        if ext in ONE_DATABASE and database != svc.database:
+            continue
+        if ext in have:
+            actions += _schema_usage(conn, ext, svc.role, database)
+            actions += _launcher_path(conn, ext, database)
             continue
         fixed = conn.execute(
             "SELECT schema FROM pg_catalog.pg_available_extension_versions v JOIN "
@@ -466,11 +470,51 @@ def create_extensions(conn: Conn, svc: ServiceSpec, database: str) -> list[str]:
             for what in ("FUNCTIONS", "PROCEDURES"):
                 conn.execute(sql.SQL("GRANT EXECUTE ON ALL {} IN SCHEMA {} TO {}").format(
                     sql.SQL(what), s, role))
-        if ext in USAGE_SCHEMA:
-            conn.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(
-                sql.Identifier(USAGE_SCHEMA[ext]), role))
         actions.append(f"created extension {ext} in {database}")
+        _schema_usage(conn, ext, svc.role, database)
+        _launcher_path(conn, ext, database)
     return actions
+
+
+# pg_cron's launcher is a background worker logged in as the bootstrap superuser (the admin)
+# in cron.database_name, the service's own database: with the search_path the service gives
+# its database (ALTER DATABASE ... SET search_path = public, pg_catalog) its statements
+# (`update cron.job_run_details ... where status in (...)`) ran the service's operators as the
+# superuser (issue 27 item 18). A setting for the admin in that database wins over the
+# database's own, and only a superuser can change it.
+LAUNCHER_PATH = "search_path=pg_catalog, pg_temp"
+
+
+def _launcher_path(conn: Conn, ext: str, database: str) -> list[str]:
+    if ext not in ONE_DATABASE:
+        return []
+    row = conn.execute(
+        "SELECT s.setconfig FROM pg_catalog.pg_db_role_setting s "
+        "JOIN pg_catalog.pg_database d ON d.oid OPERATOR(pg_catalog.=) s.setdatabase "
+        "WHERE d.datname OPERATOR(pg_catalog.=) %s "
+        "AND s.setrole OPERATOR(pg_catalog.=) %s::pg_catalog.regrole",
+        (database, ADMIN_USER)).fetchone()
+    if row is not None and isinstance(row[0], list) and LAUNCHER_PATH in row[0]:
+        return []
+    conn.execute(sql.SQL("ALTER ROLE {} IN DATABASE {} SET search_path = pg_catalog, pg_temp")
+                 .format(sql.Identifier(ADMIN_USER), sql.Identifier(database)))
+    return [f"set the admin's search_path in {database} (pg_cron's launcher runs there)"]
+
+
+def _schema_usage(conn: Conn, ext: str, role: str, database: str) -> list[str]:
+    """USAGE on the extension's schema for the service's role (pg_cron: `cron`), granted again
+    when missing: a volume made before devenv granted it, or a REVOKE, left pg_cron unusable
+    by the service (issue 27 item 18)."""
+    schema = USAGE_SCHEMA.get(ext)
+    if schema is None:
+        return []
+    row = conn.execute("SELECT pg_catalog.has_schema_privilege(%s, %s, 'USAGE')",
+                       (role, schema)).fetchone()
+    if row is not None and row[0]:
+        return []
+    conn.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(
+        sql.Identifier(schema), sql.Identifier(role)))
+    return [f"granted USAGE on schema {schema} in {database} to {role}"]
 
 
 def grant_reads(conn: Conn, owner: str, readers: list[str], *, database: str) -> list[str]:

@@ -40,6 +40,20 @@ class ScriptFailed(Exception):
         self.sqlstate = sqlstate
 
 
+# PostgreSQL's disk_full: a write found no room ("could not extend file ...: No space left on
+# device"), which on a `storage: tmpfs` server is its capped tmpfs (issue 27 item 19).
+DISK_FULL_SQLSTATE = "53100"
+DISK_FULL_HINT = ("The server has no room left for its data: a `storage: tmpfs` server holds "
+                  "at most its `tmpfs_size` (raise it under `servers:` in the manifest, then "
+                  "`devenv up`); a server on a volume is out of the disk Docker keeps volumes "
+                  "on.")
+
+
+def space_hint(sqlstate: str | None) -> str:
+    """The sentence to put before a failure's usual hint when the server ran out of space."""
+    return f"{DISK_FULL_HINT} " if sqlstate == DISK_FULL_SQLSTATE else ""
+
+
 def run_whole(conn: Conn, script: Script) -> None:
     """Send the whole script at once (simple protocol: the server parses it, as one query).
 

@@ -21,11 +21,13 @@ from psycopg import sql
 from devenv.errors import DevenvError
 from devenv.migrations.connect import Conn, connect
 from devenv.migrations.execute import (
+    DISK_FULL_SQLSTATE,
     Progress,
     ScriptFailed,
     explain,
     run_statements,
     run_whole,
+    space_hint,
 )
 from devenv.migrations.formats import Migration, MigrationSet, Version
 from devenv.migrations.ledger import (
@@ -198,7 +200,10 @@ def _apply(conn: Conn, table: sql.Identifier, migrations: MigrationSet, m: Migra
 
 def _fix_hint(failure: ScriptFailed, how: Plan, service: str) -> str:
     """What to type: the usual "fix the file", or for "cannot run inside a transaction block"
-    the two ways to run the file outside one."""
+    the two ways to run the file outside one; first, when the server had no room left, where
+    its room comes from."""
+    if failure.sqlstate == DISK_FULL_SQLSTATE:
+        return f"{space_hint(failure.sqlstate)}Then run `devenv migrate {service}` again."
     if failure.sqlstate == OUTSIDE_ONLY_SQLSTATE:
         where = ("inside the file's own BEGIN/COMMIT block, move that statement out of the "
                  "block; otherwise " if how.own_transactions else "")

@@ -23,7 +23,7 @@ from psycopg import sql
 
 from devenv.errors import DevenvError
 from devenv.migrations.connect import Conn, connect
-from devenv.migrations.execute import explain, run_whole
+from devenv.migrations.execute import DISK_FULL_SQLSTATE, explain, run_whole, space_hint
 from devenv.migrations.formats import Script
 from devenv.migrations.ledger import SEED_TABLE, ensure_table, read_table
 from devenv.migrations.lock import SEED_LOCK, advisory_lock
@@ -174,6 +174,8 @@ def _apply(conn: Conn, table: sql.Composable, seeds: SeedSet, seed_file: SeedFil
             if exc.diag.message_detail:
                 report += f"\nDETAIL: {exc.diag.message_detail}"
         hint = f"Fix the file, then run `devenv seed {seeds.service}` again."
+        if exc.sqlstate == DISK_FULL_SQLSTATE:
+            hint = f"{space_hint(exc.sqlstate)}Then run `devenv seed {seeds.service}` again."
         if exc.sqlstate == "25001":  # "... cannot run inside a transaction block"
             hint = ("Seeds always run in a transaction: move the statement into a migration "
                     "whose first line is `-- devenv:no-transaction` (Flyway: "

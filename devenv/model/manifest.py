@@ -67,6 +67,31 @@ def check_compose_name(value: str) -> str:
     return value
 
 
+# The image reference grammar of the OCI distribution spec, as Docker parses it
+# (github.com/distribution/reference, regexp.go): [domain[:port]/]path[:tag][@digest]. An image
+# is written into a generated Dockerfile's FROM line and into compose.yaml, so anything else (a
+# line break starting a RUN instruction, issue 27) is refused where the manifest says it.
+_ALNUM = r"[a-z0-9]+"
+_PATH_COMPONENT = rf"{_ALNUM}(?:(?:[._]|__|-+){_ALNUM})*"
+_DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_HOST = rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[a-fA-F0-9:]+\])"
+_NAME = rf"(?:{_HOST}(?::[0-9]+)?/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*"
+IMAGE_REFERENCE = re.compile(
+    rf"(?P<name>{_NAME})(?::[\w][\w.-]{{0,127}})?"
+    r"(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?", re.ASCII)
+MAX_IMAGE_NAME = 255  # reference.NameTotalLengthMax
+
+
+def check_image(value: str) -> str:
+    found = IMAGE_REFERENCE.fullmatch(value)
+    if found is None:
+        raise ValueError(f"{value!r} is not an image reference ([registry/]name[:tag][@digest], "
+                         "lowercase name, e.g. postgres:17 or ghcr.io/acme/pg:17@sha256:...)")
+    if len(found.group("name")) > MAX_IMAGE_NAME:
+        raise ValueError(f"the image name is longer than {MAX_IMAGE_NAME} characters")
+    return value
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=False)
 
@@ -78,6 +103,11 @@ class _ServerBase(_Model):
     image: str | None = Field(
         None, description="Container image. Defaults to the official image for the kind."
     )
+
+    @field_validator("image")
+    @classmethod
+    def _image(cls, value: str | None) -> str | None:
+        return None if value is None else check_image(value)
     port: Port | None = Field(
         None,
         description="Host port. Defaults to the kind's usual port (5432, 6379, 6432), counting up "
@@ -119,6 +149,13 @@ class PostgresServer(_ServerBase):
         description="volume: a named Docker volume, kept until `down --volumes`. tmpfs: in "
         "memory, gone whenever the container stops; for CI, where creating files on a virtual "
         "disk makes every reset and per-test clone slow.",
+    )
+    tmpfs_size: str = Field(
+        "2g",
+        pattern=r"^[1-9][0-9]*[kmg]$",
+        description="Cap on the memory a `storage: tmpfs` server's data may take, e.g. 512m, "
+        "4g (without it Docker allows half the host's memory). A full tmpfs fails the write "
+        "with 'No space left on device'; devenv's commands then name this key.",
     )
     clone_memory: str = Field(
         "512m",
@@ -167,6 +204,14 @@ class RedisServer(_ServerBase):
     kind: Literal["redis"] = Field(description="A Redis server.")
     persistence: Literal["aof", "rdb", "none"] = Field(
         "aof", description="aof: append-only file (survives restarts); rdb: snapshots; none."
+    )
+    search: bool = Field(
+        False,
+        description="Let this server's services use the search module that Redis 8's image "
+        "loads (FT.CREATE, FT.SEARCH...). Off: the module is the default user's alone, since "
+        "FT.CREATE, FT.ALIAS* and FT.DICT* check no key pattern (a service could index and "
+        "read another's keys, or repoint its aliases). Turn it on for a server whose services "
+        "trust each other, or one of a service's own.",
     )
 
 

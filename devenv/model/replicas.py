@@ -156,7 +156,8 @@ def compose_service(primary: dict[str, Any], server: ServerSpec,
     service["command"] = primary["command"] + [a for k, v in settings
                                                for a in ("-c", f"{k}={v}")]
     if server.storage == "tmpfs":
-        service["tmpfs"] = [server.data_dir, *primary.get("tmpfs", [])[1:]]
+        service["tmpfs"] = [f"{server.data_dir}:size={server.tmpfs_size}",
+                            *primary.get("tmpfs", [])[1:]]
     else:
         service["volumes"] = [f"{replica.name}-data:{server.data_dir}"]
         service["tmpfs"] = list(primary["tmpfs"])

@@ -198,6 +198,7 @@ class _Resolver:
                     data_dir_given=given is not None,
                     storage=declared.storage if declared else "volume",
                     clone_memory=declared.clone_memory if declared else "512m",
+                    tmpfs_size=declared.tmpfs_size if declared else "2g",
                     preload=self._preload(name, kind, services),
                     pg_major=major,
                     replicas=len(declared.replicas) if declared else 0,
@@ -206,8 +207,10 @@ class _Resolver:
                     replica_delay=declared.replica_delay if declared else None,
                 )
             elif KINDS[kind].family == "redis":
-                persistence = declared.persistence if isinstance(declared, m.RedisServer) else "aof"
-                out[name] = ServerSpec(**common, persistence=persistence)  # type: ignore[arg-type]
+                redis = declared if isinstance(declared, m.RedisServer) else None
+                out[name] = ServerSpec(**common,  # type: ignore[arg-type]
+                                       persistence=redis.persistence if redis else "aof",
+                                       search=redis.search if redis else False)
             else:
                 assert isinstance(declared, m.PgBouncerServer) or declared is None
                 pool = declared or m.PgBouncerServer(kind="pgbouncer")
@@ -475,6 +478,7 @@ class _Resolver:
                       "files with the project's own or devenv's private ones; use a folder of "
                       "its own such as 'compose'")
         seen: dict[Path, str] = {}
+        read = self._read_folders(services)
         if self.mf.env_example is not False:
             example = self._inside(("env_example",), Path(self.mf.env_example), "env_example")
             if example is not None and (example == manifest or example.is_relative_to(state)
@@ -489,15 +493,43 @@ class _Resolver:
             target = self._inside(path, svc.env_file, "env_file")
             if target is None:
                 continue
+            holder = next(((shown, what) for folder, shown, what in read
+                           if target.is_relative_to(folder)), None)
             if target == manifest or (compose is not None and target.is_relative_to(compose)) \
                     or (target.parent == state and target.name in STATE_FILES):
                 self.fail(path, f"'{svc.env_file}' is a file devenv reads or generates; "
                           f"use e.g. '{STATE_DIR}/env/{svc.name}.env'")
+            elif holder is not None:
+                shown, what = holder
+                self.fail(path, f"'{svc.env_file}' is inside {what} ('{shown}'): its "
+                          "passwords would be run or loaded as one of its files, or shipped "
+                          f"with them; use e.g. '{STATE_DIR}/env/{svc.name}.env'")
             elif target in seen:
                 self.fail(path, f"'{svc.env_file}' is also " + (
                     "env_example" if seen[target] == "env_example" else
                     f"the env_file of service '{seen[target]}'"))
             seen.setdefault(target, svc.name)
+
+    def _read_folders(self, services: dict[str, ServiceSpec]
+                      ) -> list[tuple[Path, Path, str]]:
+        """Folders devenv reads files from as migrations or seeds (any file there may be run:
+        b's .env written as migrations/a/V9__env.sql became a's migration, issue 27 item 16),
+        and a migration command's working directory when it is not the project itself (the
+        Kubernetes export copies it into the migrate image)."""
+        root = self.root.resolve()
+        folders: list[tuple[Path, Path, str]] = []
+        for svc in services.values():
+            mig = svc.migrations
+            if mig is not None and mig.path is not None:
+                folders.append(((root / mig.path).resolve(), mig.path,
+                                f"the migrations folder of service '{svc.name}'"))
+            if mig is not None and mig.command is not None and (root / mig.cwd).resolve() != root:
+                folders.append(((root / mig.cwd).resolve(), mig.cwd, "the working directory of "
+                                f"the migration command of service '{svc.name}'"))
+            if svc.seeds is not None:
+                folders.append(((root / svc.seeds).resolve(), svc.seeds,
+                                f"the seeds folder of service '{svc.name}'"))
+        return folders
 
     def _inside(self, path: KeyPath, value: Path, what: str) -> Path | None:
         """`value` resolved against the project; None (and a problem) when it leaves it."""

@@ -74,8 +74,10 @@ class ServerSpec:
     data_dir_given: bool = False  # set in the manifest: kept even when the image says otherwise
     storage: str = "volume"  # or "tmpfs" (database servers)
     clone_memory: str = "512m"  # the size of the clones' tmpfs (storage: volume only)
+    tmpfs_size: str = "2g"  # the size of the data's tmpfs (storage: tmpfs only)
     preload: tuple[str, ...] = ()
     persistence: str = ""
+    search: bool = False  # redis: its services may use the search module (FT.*)
     target: str | None = None
     pool: Pool | None = None
     pg_major: int | None = None  # the image's PostgreSQL major, None when it cannot be told
@@ -162,6 +164,7 @@ def as_manifest(stack: Stack) -> dict[str, object]:
             entry["data_dir"] = s.data_dir
             entry["storage"] = s.storage
             entry["clone_memory"] = s.clone_memory
+            entry["tmpfs_size"] = s.tmpfs_size
             ports = [p for p in s.replica_ports if p is not None]
             # the count when every port is auto (the shorthand), else one entry per replica
             entry["replicas"] = [{"port": "auto" if p is None else p} for p in
@@ -170,6 +173,7 @@ def as_manifest(stack: Stack) -> dict[str, object]:
                 entry["replica_delay"] = s.replica_delay
         elif s.is_redis:
             entry["persistence"] = s.persistence
+            entry["search"] = s.search
         elif s.pool is not None:
             if s.target is not None:  # no target = pool every server: not a value to print
                 entry["target"] = s.target

@@ -232,9 +232,9 @@ def test_config_prints_the_resolved_defaults(project: Path) -> None:
         "postgres": {"kind": "postgres", "image": "postgres:18", "port": 5432,
                      "bind": "127.0.0.1", "settings": {},
                      "data_dir": "/var/lib/postgresql", "storage": "volume",
-                     "clone_memory": "512m", "replicas": 0},
+                     "clone_memory": "512m", "tmpfs_size": "2g", "replicas": 0},
         "redis": {"kind": "redis", "image": "redis:8", "port": 6379, "bind": "127.0.0.1",
-                  "persistence": "aof"},
+                  "persistence": "aof", "search": False},
     }
     assert resolved["services"]["auth"] == {
         "postgres": "postgres", "database": "auth", "role": "auth", "extensions": [],

@@ -950,6 +950,29 @@ def test_down_then_up_keeps_volume_data_and_reseeds_tmpfs(stack: CopiedStack) ->
     query(stack, "launch", "DELETE FROM tenants WHERE slug = 'kept'")
 
 
+def test_pg_cron_jobs_and_pg_partmans_worker_run_as_the_service_role(
+        stack: CopiedStack) -> None:
+    """Issue 27 item 18: a job orders schedules runs as orders_svc; pg_partman's worker logs in
+    as launch_svc in launch's database only (it ran as the superuser there). pg_partman 5.5,
+    PostgreSQL 18's package, logs its runs at DEBUG1 only: test_attacks_low watches one run on
+    17's 5.2, which logs them."""
+    query(stack, "orders", "CREATE TABLE matrix_cron_runs (who text DEFAULT current_user); "
+                           "SELECT cron.schedule('matrix-who', '1 seconds', "
+                           "'INSERT INTO matrix_cron_runs DEFAULT VALUES')")
+    deadline = time.monotonic() + 30
+    while one(stack, "orders", "SELECT count(*) FROM matrix_cron_runs") == 0:
+        assert time.monotonic() < deadline, "the cron job did not run"
+        time.sleep(0.5)
+    assert query(stack, "orders", "SELECT DISTINCT who FROM matrix_cron_runs") == [
+        ("orders_svc",)]
+    query(stack, "orders", "SELECT cron.unschedule('matrix-who'); DROP TABLE matrix_cron_runs")
+    assert one(stack, "launch", "SHOW pg_partman_bgw.role") == "launch_svc"
+    assert one(stack, "launch", "SHOW pg_partman_bgw.dbname") == "launch_dev"
+    logs = run(stack, "logs", "core", "--tail", "2000").stdout
+    assert "initialized with role launch_svc" in logs, logs[-2000:]
+    assert "with role postgres" not in logs and "no available background worker" not in logs
+
+
 def test_down_volumes_removes_everything(stack: CopiedStack) -> None:
     volumes = stack.volumes()
     said = run(stack, "down", "--volumes", "--yes").stdout

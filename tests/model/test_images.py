@@ -110,7 +110,10 @@ def test_extensions_the_image_lacks_get_a_recipe_and_their_preload_libraries() -
     assert db.preload == ("pg_cron", "pgaudit", "pg_partman_bgw")
     settings = dict(settings_of(db, stack))
     assert settings["cron.database_name"] == "a"
-    assert settings["pg_partman_bgw.dbname"] == "a,b"
+    # pg_partman's worker logs in as one role per server: the first listing service's, in its
+    # own database only (as the superuser it ran service-owned code; issue 27 item 18)
+    assert settings["pg_partman_bgw.dbname"] == "a"
+    assert settings["pg_partman_bgw.role"] == "a"
     # The Alpine TimescaleDB image is used as it is: it must ship what is listed.
     assert extensions.built_image(stack, stack.servers["ts"]) is None
     assert "build" not in compose_data(stack)["services"]["ts"]

@@ -168,7 +168,7 @@ def test_pgbouncer_key_on_a_postgres_server() -> None:
     assert message == (
         "devenv.yaml:5: servers.db.pool_mode: unknown key 'pool_mode' (a pgbouncer key, not a "
         "postgres one); allowed: image, port, bind, kind, settings, data_dir, storage, "
-        "clone_memory, replicas, replica_delay"
+        "tmpfs_size, clone_memory, replicas, replica_delay"
     )
 
 
@@ -186,7 +186,7 @@ def test_server_named_like_a_kind_still_gets_its_own_kinds_keys() -> None:
     """)
     assert message == (
         "devenv.yaml:5: servers.postgres.persistance: unknown key 'persistance' (did you mean "
-        "'persistence'?); allowed: image, port, bind, kind, persistence"
+        "'persistence'?); allowed: image, port, bind, kind, persistence, search"
     )
 
 

@@ -198,11 +198,12 @@ def test_all_kinds_render_what_the_manifest_says() -> None:
     assert services["db"]["command"] == [
         "postgres", "-c", "shared_preload_libraries=pg_stat_statements",
         "-c", "full_page_writes=off", "-c", "fsync=off", "-c", "max_connections=50"]
-    # TimescaleDB: sized like PostgreSQL whatever the host's memory, no telemetry.
+    # TimescaleDB: sized like PostgreSQL whatever the host's memory, worker slots for its
+    # schedulers and the others' workers, no telemetry.
     assert services["ts"]["command"] == [
         "postgres", "-c", "shared_preload_libraries=timescaledb",
         "-c", "fsync=off", "-c", "full_page_writes=off", "-c", "max_connections=100",
-        "-c", "timescaledb.telemetry_level=off"]
+        "-c", "max_worker_processes=32", "-c", "timescaledb.telemetry_level=off"]
     assert services["ts"]["environment"]["NO_TS_TUNE"] == "true"
     assert services["ts"]["environment"]["TIMESCALEDB_TELEMETRY"] == "off"
     assert "--appendonly no --save ''" in services["cache"]["command"][2]
@@ -252,7 +253,7 @@ def test_tmpfs_storage_mounts_the_data_dir_in_memory_and_makes_no_volume() -> No
                      "services: {auth: {postgres: db}, "
                      "billing: {postgres: keep}}\n")
     compose = compose_of(stack)
-    assert compose["services"]["db"]["tmpfs"] == ["/var/lib/postgresql/data"]
+    assert compose["services"]["db"]["tmpfs"] == ["/var/lib/postgresql/data:size=2g"]
     assert "volumes" not in compose["services"]["db"]
     assert compose["services"]["keep"]["volumes"] == ["keep-data:/var/lib/postgresql/data"]
     assert list(compose["volumes"]) == ["keep-data"]
@@ -304,7 +305,8 @@ def test_state_files_are_private_after_write_generated(tmp_path: Path) -> None:
     assert {p.relative_to(tmp_path).as_posix() for p in private} == {
         ".devenv/secrets.json", ".devenv/compose.env",
         *(f".devenv/secrets/{name}/admin-password" for name in ("db", "ts", "spare")),
-        ".devenv/secrets/cache/users-acl", ".devenv/secrets/cache/default-password",
+        ".devenv/secrets/cache/users-acl", ".devenv/secrets/cache/users-acl-search",
+        ".devenv/secrets/cache/default-password",
         ".devenv/secrets/pool/userlist"}
     for path in private:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path

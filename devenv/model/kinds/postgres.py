@@ -13,7 +13,14 @@ from devenv.model import extensions
 from devenv.model.images import split_reference
 from devenv.model.replicas import REPLICATION_ROLE, REPLICATION_SECRET
 from devenv.model.secrets import Secrets
-from devenv.model.stack import ADMIN_USER, CLONE_DIR, ServerSpec, Stack, secret_target
+from devenv.model.stack import (
+    ADMIN_USER,
+    CLONE_DIR,
+    ServerSpec,
+    ServiceSpec,
+    Stack,
+    secret_target,
+)
 
 # A local, reproducible database trades host-crash durability for speed, as test setups do: no
 # fsync makes CREATE/DROP DATABASE (reset, per-test clones) several times faster. Commits still
@@ -32,6 +39,7 @@ TIMESCALE_SETTINGS = (("max_connections", "100"),)
 # database), as it does after every restart of a replica anyway.
 REPLICA_WAL_CAP = "512MB"
 PASSWORD_SECRET = "admin-password"
+WORKER_SLOTS = 32  # PostgreSQL's 8 + TimescaleDB's launcher and 16 workers + room
 
 
 def settings_of(server: ServerSpec, stack: Stack) -> list[tuple[str, str]]:
@@ -41,20 +49,38 @@ def settings_of(server: ServerSpec, stack: Stack) -> list[tuple[str, str]]:
     ours = [*DEV_SETTINGS, *kind.settings]
     if server.replicas:
         ours.append(("max_slot_wal_keep_size", REPLICA_WAL_CAP))
-    dbs = {ext: [s.database for s in stack.services.values()
-                 if s.server == server.name and ext in s.extensions and s.database]
-           for ext in ("pg_cron", "pg_partman")}
-    if dbs["pg_cron"]:
+    if "timescaledb" in server.preload:
+        # TimescaleDB's launcher and its schedulers take up to 1 + max_background_workers (16)
+        # worker slots; PostgreSQL's default max_worker_processes (8) then left none for
+        # pg_partman's worker, pg_cron's launcher or parallel queries ("no available background
+        # worker slots": the launch design's partitions were never made). Slots cost a little
+        # shared memory each.
+        ours.append(("max_worker_processes", str(WORKER_SLOTS)))
+    cron = extension_holders(stack, server, "pg_cron")
+    if cron:
         # pg_cron's catalog lives in one database per server (cron.database_name); the first
         # service listing it gets it. https://github.com/citusdata/pg_cron#setting-up-pg_cron
-        ours.append(("cron.database_name", dbs["pg_cron"][0]))
-    if dbs["pg_partman"]:
-        # The maintenance worker creates future partitions in these databases every hour.
-        ours.append(("pg_partman_bgw.dbname", ",".join(dbs["pg_partman"])))
+        ours.append(("cron.database_name", str(cron[0].database)))
+    partman = extension_holders(stack, server, "pg_partman")
+    if partman:
+        # The maintenance worker creates future partitions every hour, logged in as
+        # pg_partman_bgw.role (default: postgres, the superuser, in a database whose schema
+        # partman and part_config rows the service owns: issue 27 item 18). One role per server
+        # (pg_partman_bgw.c), so it maintains the first listing service's database, as that
+        # service's role; other services on the server run `CALL partman.run_maintenance_proc()`
+        # themselves (README "Extensions").
+        ours += [("pg_partman_bgw.dbname", str(partman[0].database)),
+                 ("pg_partman_bgw.role", str(partman[0].role))]
     settings = [s for s in ours if s[0] not in mine] + list(server.settings)
     if server.preload:
         settings.insert(0, ("shared_preload_libraries", ",".join(server.preload)))
     return settings + list(kind.forced)
+
+
+def extension_holders(stack: Stack, server: ServerSpec, ext: str) -> list[ServiceSpec]:
+    """The services of `server` listing `ext`, in manifest order."""
+    return [s for s in stack.services.values()
+            if s.server == server.name and ext in s.extensions and s.database and s.role]
 
 
 @dataclass(frozen=True)
@@ -97,7 +123,7 @@ class Postgres:
         service["environment"] = environment
         service["command"] = ["postgres"] + [a for k, v in settings for a in ("-c", f"{k}={v}")]
         if server.storage == "tmpfs":  # the entrypoint makes PGDATA postgres's, mode 0700
-            service["tmpfs"] = [server.data_dir]
+            service["tmpfs"] = [data_tmpfs(server)]
         else:
             service["volumes"] = [f"{server.name}-data:{server.data_dir}"]
             service["tmpfs"] = [clone_mount(server)]
@@ -128,6 +154,11 @@ def postgres_uid(image: str) -> int:
     ones `adduser -u 70`; timescale/timescaledb is built FROM postgres:*-alpine."""
     name, tag, _ = split_reference(image)
     return 70 if "alpine" in tag or name.endswith("timescale/timescaledb") else 999
+
+
+def data_tmpfs(server: ServerSpec) -> str:
+    """The data's tmpfs, capped: Docker's default is half the host's memory (issue 27 item 19)."""
+    return f"{server.data_dir}:size={server.tmpfs_size}"
 
 
 def clone_mount(server: ServerSpec) -> str:

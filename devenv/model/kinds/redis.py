@@ -19,6 +19,7 @@ from devenv.model.stack import ServerSpec, Stack, secret_target
 
 ACL_FILE = "/tmp/devenv-users.acl"
 ACL_SECRET = "users-acl"
+ACL_SEARCH_SECRET = "users-acl-search"  # the same, for a server that loads the search module
 DEFAULT_SECRET = "default-password"  # for the healthcheck's AUTH only
 PERSISTENCE = {
     "aof": ["--appendonly", "yes"],
@@ -38,22 +39,52 @@ BUSY_REPLY_MS = "1000"
 # one can replace another's, and every command inside runs under the caller's key patterns;
 # SCRIPT FLUSH (drops everyone's cache), SCRIPT KILL (another's running script) and SCRIPT
 # DEBUG (forks the server) go. Subcommand rules need Redis >= 7.0.
+# What told a service about the others, or kept its data out of `reset`'s reach (issue 27
+# item 12): CLIENT TRACKING (BCAST PREFIX b: sent it every key b wrote, as b wrote it: no key
+# pattern is checked there before redis/redis#15371, not in Redis 7, 8.0 or Valkey 8; one rule
+# covers both modes, so no client-side caching on a shared server); SELECT other than 0 and
+# MOVE (keys in another logical database, where `reset` does not look; a Cluster has only 0);
+# PUBSUB (every service's channel names and subscriber counts); MEMORY but MEMORY USAGE of a
+# key of its own (STATS, DOCTOR, MALLOC-STATS describe the whole server; PURGE acts on it).
 SERVICE_RULES = ("+@all -@admin -@dangerous -function -script|flush -script|kill "
-                 "-script|debug")
+                 "-script|debug -client|tracking -select +select|0 -move -pubsub -memory "
+                 "+memory|usage")
 
 
-def acl_lines(server: ServerSpec, stack: Stack, secrets: Secrets) -> list[str]:
-    """ACL rules with SHA-256 password hashes: the plain passwords never enter the container."""
+# Redis 8's official image builds its modules in (BUILD_WITH_MODULES on amd64 and arm64) and its
+# entrypoint loads every *.so of this folder (redis/docker-library-redis, docker-entrypoint.sh).
+# The search module (RediSearch) registers the ACL category `search` when it loads
+# (RediSearch tests/pytests/test_acl.py); a rule naming it is an error on a server without the
+# module, which aborts the start. So the container picks one of two ACL files, by whether the
+# module is there to be loaded.
+SEARCH_MODULE = "/usr/local/lib/redis/modules/redisearch.so"
+# On open-source Redis, FT.CREATE, FT.ALIASADD/ALIASUPDATE/ALIASDEL and FT.DICTADD/DICTDEL
+# check no key pattern (issue 27 item 13): a service could index another's prefix and read its
+# values through FT.SEARCH, or repoint or delete its aliases; indexes, aliases and dictionaries
+# are one namespace per server. So the module is the default user's unless the server says
+# `search: true` (services that trust each other, or a server of one service's own); then
+# FT.DROPINDEX, in @dangerous, is given back too.
+SEARCH_DENIED = "-@search"
+SEARCH_ALLOWED = "+ft.dropindex"
+
+
+def acl_lines(server: ServerSpec, stack: Stack, secrets: Secrets, *,
+              search_module: bool = False) -> list[str]:
+    """ACL rules with SHA-256 password hashes: the plain passwords never enter the container.
+    `search_module`: the rules for a server that loads the search module."""
 
     def digest(user: str) -> str:
         return hashlib.sha256(secrets.get(server.name, user).encode()).hexdigest()
 
+    rules = SERVICE_RULES
+    if search_module:
+        rules += " " + (SEARCH_ALLOWED if server.search else SEARCH_DENIED)
     lines = [f"user default on #{digest('default')} ~* &* +@all"]
     for svc in stack.services.values():
         if svc.redis == server.name:
             prefix = svc.key_prefix
             lines.append(f"user {svc.name} on #{digest(svc.name)} resetchannels ~{prefix}* "
-                         f"&{prefix}* {SERVICE_RULES}")
+                         f"&{prefix}* {rules}")
     return lines
 
 
@@ -63,6 +94,7 @@ class Redis:
     binary: str = "redis-server"
     cli: str = "redis-cli"
     user: str = "redis"  # uid 999 in both images
+    search_module: str | None = SEARCH_MODULE  # loaded by the image's entrypoint when present
     family: str = "redis"
     port: int = 6379
 
@@ -73,7 +105,12 @@ class Redis:
         args = " ".join(["--aclfile", ACL_FILE, *PERSISTENCE[server.persistence],
                          "--busy-reply-threshold", BUSY_REPLY_MS])
         source = secret_target(server.name, ACL_SECRET)
-        script = (f"cp {source} {ACL_FILE} && chown {self.user} {ACL_FILE} "
+        copy = f"cp {source} {ACL_FILE}"
+        if self.search_module is not None:
+            search = secret_target(server.name, ACL_SEARCH_SECRET)
+            copy = (f"if [ -s {self.search_module} ]; then cp {search} {ACL_FILE}; "
+                    f"else {copy}; fi")
+        script = (f"{copy} && chown {self.user} {ACL_FILE} "
                   f"&& chmod 0400 {ACL_FILE} && exec docker-entrypoint.sh {self.binary} {args}")
         password = secret_target(server.name, DEFAULT_SECRET)
         return {
@@ -92,13 +129,17 @@ class Redis:
         return {}
 
     def secret_files(self, server: ServerSpec, stack: Stack, secrets: Secrets) -> dict[str, str]:
-        return {
-            ACL_SECRET: "\n".join(acl_lines(server, stack, secrets)) + "\n",
-            DEFAULT_SECRET: secrets.get(server.name, "default"),
-        }
+        files = {ACL_SECRET: "\n".join(acl_lines(server, stack, secrets)) + "\n"}
+        if self.search_module is not None:
+            files[ACL_SEARCH_SECRET] = "\n".join(
+                acl_lines(server, stack, secrets, search_module=True)) + "\n"
+        files[DEFAULT_SECRET] = secrets.get(server.name, "default")
+        return files
 
 
 # Redis 8: the current major; it loads a Redis 7 volume (RDB/AOF are forward compatible).
 # Teams that want the BSD-licensed fork say `kind: valkey`.
 REDIS = Redis("redis:8")
-VALKEY = Redis("valkey/valkey:8", binary="valkey-server", cli="valkey-cli", user="valkey")
+# Valkey's image loads no module (valkey-bundle is another image, with its own configuration).
+VALKEY = Redis("valkey/valkey:8", binary="valkey-server", cli="valkey-cli", user="valkey",
+               search_module=None)
