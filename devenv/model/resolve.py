@@ -517,18 +517,30 @@ class _Resolver:
         and a migration command's working directory when it is not the project itself (the
         Kubernetes export copies it into the migrate image)."""
         root = self.root.resolve()
+        state = (root / STATE_DIR).resolve()
         folders: list[tuple[Path, Path, str]] = []
         for svc in services.values():
             mig = svc.migrations
+            found: list[tuple[KeyPath, Path, str]] = []
             if mig is not None and mig.path is not None:
-                folders.append(((root / mig.path).resolve(), mig.path,
-                                f"the migrations folder of service '{svc.name}'"))
+                found.append((("services", svc.name, "migrations"), mig.path,
+                              f"the migrations folder of service '{svc.name}'"))
             if mig is not None and mig.command is not None and (root / mig.cwd).resolve() != root:
-                folders.append(((root / mig.cwd).resolve(), mig.cwd, "the working directory of "
-                                f"the migration command of service '{svc.name}'"))
+                found.append((("services", svc.name, "migrations", "cwd"), mig.cwd,
+                              f"the working directory of the migration command of service "
+                              f"'{svc.name}'"))
             if svc.seeds is not None:
-                folders.append(((root / svc.seeds).resolve(), svc.seeds,
-                                f"the seeds folder of service '{svc.name}'"))
+                found.append((("services", svc.name, "seeds"), svc.seeds,
+                              f"the seeds folder of service '{svc.name}'"))
+            for key, folder, what in found:
+                target = (root / folder).resolve()
+                if target == state or target.is_relative_to(state):
+                    # the env files and passwords live there: any file may be run or shipped
+                    self.fail(key, f"'{folder}' is inside {STATE_DIR}/, devenv's private folder "
+                              "(local passwords); keep migrations and seeds in a folder of "
+                              "their own")
+                else:
+                    folders.append((target, folder, what))
         return folders
 
     def _inside(self, path: KeyPath, value: Path, what: str) -> Path | None:

@@ -440,18 +440,31 @@ def test_the_image_s_folders_are_normalised_and_listed_once() -> None:
 
 
 @pytest.mark.parametrize(("service", "message"), [
+    ('{postgres: true, migrations: ".devenv"}',
+     "devenv.yaml:3: services.a.migrations: '.devenv' is inside .devenv/, devenv's private "
+     "folder (local passwords); keep migrations and seeds in a folder of their own"),
+    ('{postgres: true, seeds: "seeds/../.devenv/env"}',
+     "devenv.yaml:3: services.a.seeds: 'seeds/../.devenv/env' is inside .devenv/, devenv's "
+     "private folder (local passwords); keep migrations and seeds in a folder of their own"),
+])
+def test_a_migrations_or_seeds_folder_inside_devenv_is_refused_when_the_manifest_loads(
+        service: str, message: str) -> None:
+    """Issue 27 items 15 and 16: not only the migrate image would ship .devenv/ (passwords);
+    `up` would run its files. Refused before anything, with the line."""
+    with pytest.raises(DevenvError) as raised:
+        stack_of(f"""
+        project: x
+        services:
+          a: {service}
+        """)
+    assert raised.value.message == message
+
+
+@pytest.mark.parametrize(("service", "message"), [
     ('{postgres: true, migrations: {command: "alembic upgrade head", cwd: "sub/.."}}',
      "devenv.yaml:3: services.a.migrations.cwd: 'sub/..' is the project root: the migrate "
      "image copies the manifest and each service's own folders, never the whole project "
      "(.devenv/ holds the local passwords); give it a folder of its own, e.g. migrations/a"),
-    ('{postgres: true, migrations: ".devenv"}',
-     "devenv.yaml:3: services.a.migrations.path: '.devenv' is inside .devenv/, devenv's "
-     "private folder (local passwords), which the migrate image never copies; keep "
-     "migrations and seeds in a folder of their own"),
-    ('{postgres: true, seeds: "seeds/../.devenv/env"}',
-     "devenv.yaml:3: services.a.seeds: 'seeds/../.devenv/env' is inside .devenv/, devenv's "
-     "private folder (local passwords), which the migrate image never copies; keep "
-     "migrations and seeds in a folder of their own"),
     ('{postgres: true, migrations: "../shared/migrations"}',
      "devenv.yaml:3: services.a.migrations.path: '../shared/migrations' is outside the "
      "project: the migrate image's build context holds only folders under it"),
