@@ -3,7 +3,8 @@ numbering (files on disk only; the caller passes the clock).
 
 The numbering follows what the folder already does, as each tool's own `new`/`create` would:
 versions of 12 digits or more are timestamps (dbmate's `new`, `migrate create` without `-seq`),
-anything else is a sequence, kept at its zero-padded width (`migrate create -seq -digits 6`).
+plain numbers a sequence kept at its zero-padded width (`migrate create -seq -digits 6`), dotted
+ones count up their last non-zero part (1.24.0 -> 1.25.0).
 An empty folder takes the format asked for, and each tool's default numbering.
 """
 
@@ -46,9 +47,19 @@ def next_version(found: MigrationSet, fmt: Format, now: datetime) -> str:
     if all(len(v) >= 12 and v.isdigit() for v in raw):
         last = max(int(v) for v in raw)
         return stamp if int(stamp) > last else str(last + 1)
-    majors = [int(re.split(r"[._]", v)[0]) for v in raw]
-    padded = all(v.isdigit() for v in raw) and any(v.startswith("0") for v in raw)
-    return str(max(majors) + 1).zfill(max(len(v) for v in raw) if padded else 0)
+    if all(v.isdigit() for v in raw):
+        padded = any(v.startswith("0") for v in raw)
+        return str(max(int(v) for v in raw) + 1).zfill(max(map(len, raw)) if padded else 0)
+    # dotted (1.24.0): the newest one with its last non-zero part counted up, as the folder
+    # counts (1.24.0 -> 1.25.0, 2_1 -> 2_2), keeping its separators
+    newest = max(raw, key=lambda v: [int(x) for x in re.split(r"[._]", v)])
+    parts = re.split(r"([._])", newest)
+    numbers = parts[::2]
+    last = max((i for i, x in enumerate(numbers) if int(x)), default=len(numbers) - 1)
+    numbers = [str(int(x) + 1) if i == last else ("0" if i > last else x)
+               for i, x in enumerate(numbers)]
+    parts[::2] = numbers
+    return "".join(parts)
 
 
 def new_files(found: MigrationSet, name: str, now: datetime, *,
