@@ -100,14 +100,22 @@ class Ui:
             if svc.redis and creds is not None:
                 fact["prefix"] = svc.key_prefix
                 fact["keys"] = _key_count(facts.redis_facts(self.stack, svc, creds, ports))
-            if ctx is not None and svc.database and svc.server in running:
-                try:
-                    with golden.admin_session(ctx, svc) as conn:
-                        ready = golden.ready_template(conn, ctx, svc)
-                    fact["template"] = "ready" if ready else "built at the next reset"
-                except DevenvError:
-                    fact["template"] = None
             out[svc.name] = fact
+        if ctx is None:
+            return out
+        for server in (s for s in self.stack.servers.values() if s.name in running):
+            on_it = [s for s in self.stack.services.values()
+                     if s.server == server.name and s.database]
+            if not on_it:
+                continue
+            try:  # one admin session per server, however many services it holds
+                with ctx.admin_session(server) as conn:
+                    for svc in on_it:
+                        ready = golden.ready_template(conn, ctx, svc)
+                        out[svc.name]["template"] = ("ready" if ready else
+                                                     "built at the next reset")
+            except DevenvError:
+                continue
         return out
 
     def masked_env(self, service: str) -> dict[str, str]:

@@ -1,7 +1,8 @@
 """The page of `devenv ui` and its fragments, as HTML strings (pure, every value escaped).
 
 The page is server-rendered: a small inline script (no framework, no build step) replaces each
-section with a fresh fragment every two seconds, streams logs over server-sent events, and
+section with a fresh fragment two seconds after the last one came (never piling up requests on
+a large stack), streams logs over server-sent events, and
 posts actions with the page's CSRF token. Nothing secret is in any fragment: an env value is
 sent only when its Reveal button asks for it.
 """
@@ -200,6 +201,7 @@ let source=null;function logs(){if(source)source.close();const log=document.getE
  const f=document.getElementById('log-filter').value;if(f&&!m.data.includes(f))return;
  log.textContent+=m.data+'\\n';log.scrollTop=log.scrollHeight;};}
 document.getElementById('log-server').addEventListener('change',logs);
-refresh();logs();setInterval(refresh,2000);
+async function loop(){try{await refresh();}finally{setTimeout(loop,2000);}}
+loop();logs();
 </script></body></html>
 """
