@@ -87,6 +87,6 @@ def test_right_after_init_the_compose_file_is_not_generated_yet_not_stale(
     result = stack.devenv("doctor", env={"DOCKER_HOST": NO_DAEMON})  # local checks only
     lines = _lines(result.stdout)
     assert lines["generated files fresh"] == (
-        "ok    generated files fresh: not generated yet: compose/compose.yaml (run "
-        "`devenv up` or `devenv generate`)"), result.explain()
+        "ok    generated files fresh: not generated yet: compose/compose.yaml, .env.example "
+        "(run `devenv up` or `devenv generate`)"), result.explain()
     assert "stale" not in result.stdout
