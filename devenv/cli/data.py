@@ -56,8 +56,14 @@ def drop(stack: Stack, console: Console, *, database: str) -> None:
 
 
 def prune(stack: Stack, console: Console) -> None:
-    dropped = clones.prune(attach(stack, console))
+    from devenv.data import testapi  # noqa: PLC0415 - serve-tests' templates (issue 31)
+
+    ctx = attach(stack, console)
+    dropped = clones.prune(ctx)
     console.say(f"dropped {len(dropped)} clone(s)")
+    templates = testapi.prune_templates(ctx, keep=lambda tag: not testapi.dead_owner(tag))
+    if templates:
+        console.say(f"dropped {len(templates)} template(s) of a test API that is gone")
 
 
 def list_(stack: Stack, console: Console, *, as_json: bool) -> None:

@@ -7,6 +7,7 @@ import json
 import time
 from typing import TYPE_CHECKING
 
+from devenv.cli import servetests
 from devenv.console import Console, table
 from devenv.data import standby
 from devenv.engine import down as stop
@@ -15,6 +16,7 @@ from devenv.engine.docker import Docker, ServerStatus, server_status
 from devenv.errors import DevenvError
 from devenv.model.stack import Stack
 from devenv.store import state
+from devenv.store import testapi as testapi_state
 
 if TYPE_CHECKING:
     from devenv.engine.replication import ReplicaState
@@ -58,12 +60,14 @@ def status(stack: Stack, console: Console, *, as_json: bool) -> None:
         for s in stack.services.values()
     ]
     replicas = _replica_states(stack, console, running)
+    test_api = testapi_state.read(stack)  # `devenv serve-tests`, when one runs
     if as_json:
         console.result(json.dumps({
             "project": stack.project,
             "servers": [vars(s) for s in servers],
             "replicas": [vars(r) for r in replicas],
             "services": services,
+            "test_api": test_api,
         }, indent=2))
         return
     console.result(f"project {stack.project}")
@@ -87,6 +91,8 @@ def status(stack: Stack, console: Console, *, as_json: bool) -> None:
                           "ENV FILE"], rows))
     if any(v["drift"] for v in services):
         console.result("drift: `devenv validate` names each file and the command that fixes it")
+    if test_api is not None:
+        servetests.print_status(console, test_api)
 
 
 def _replica_states(stack: Stack, console: Console,
