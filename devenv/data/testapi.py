@@ -349,18 +349,23 @@ class TestApi:
         lifetime = self._lifetime(svc)
         with template.lock:
             if template.golden and not template.database:
-                conn, lock = self._admin(svc)
-                with lock:
-                    template.database = golden.ensure_template(self.ctx, svc, say=False,
-                                                               conn=conn)
+                self._resolve(template)
             self._reclaim(template)
             if template.unlocked:
                 test = template.tests[template.unlocked.popleft()]
             else:
-                if template.pool is None:
-                    template.pool = ClonePool(self.ctx, tag="api", owner=self.owner,
-                                              depth=self.prefetch)
-                clone = template.pool.take(svc, template.database, lifetime)
+                try:
+                    clone = self._pool(template).take(svc, template.database, lifetime)
+                except psycopg.errors.InvalidCatalogName:
+                    if not template.golden:
+                        raise
+                    # rebuilt meanwhile (`devenv up` after a migration changed): the old one
+                    # is gone, its clones made ahead with it
+                    if template.pool is not None:
+                        template.pool.close()  # its clones failed: nothing made to drop
+                    template.pool = None
+                    self._resolve(template)
+                    clone = self._pool(template).take(svc, template.database, lifetime)
                 test = TestDb(template.next_id, clone, in_use=False, since=0.0)
                 template.tests[test.id] = test
                 template.next_id += 1
@@ -368,6 +373,19 @@ class TestApi:
         self._changed()
         return {"database": {"templateHash": name, "config": self.config(svc, test.name)},
                 "id": test.id}
+
+    def _resolve(self, template: Template) -> None:
+        """A golden template's current database, built when the files changed."""
+        conn, lock = self._admin(template.service)
+        with lock:
+            template.database = golden.ensure_template(self.ctx, template.service, say=False,
+                                                       conn=conn)
+
+    def _pool(self, template: Template) -> ClonePool:
+        if template.pool is None:
+            template.pool = ClonePool(self.ctx, tag="api", owner=self.owner,
+                                      depth=self.prefetch)
+        return template.pool
 
     def _reclaim(self, template: Template) -> None:
         """Past `reclaim_after` in use: drop the oldest that nobody is connected to."""
