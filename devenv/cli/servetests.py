@@ -66,7 +66,7 @@ def serve(stack: Stack, console: Console, *, host: str, port: int, token: str | 
           service: str | None, prefetch: int, reclaim_after: int,
           stop: threading.Event | None = None) -> None:
     from devenv.data import testapi  # noqa: PLC0415 - psycopg and the engine
-    from devenv.data.testapihttp import TestApiServer  # noqa: PLC0415
+    from devenv.data.testapihttp import IntegreSQLServer  # noqa: PLC0415
 
     token = token or os.environ.get(TOKEN_ENV) or None
     check_bind(host, token)
@@ -79,7 +79,7 @@ def serve(stack: Stack, console: Console, *, host: str, port: int, token: str | 
     if dropped:
         console.say(f"dropped {len(dropped)} database(s) left by a test API that is gone")
     try:
-        server = TestApiServer((host, port), api, token)
+        server = IntegreSQLServer((host, port), api, token)
     except OSError as exc:
         raise DevenvError(f"cannot listen on {host}:{port} ({exc.strerror})",
                           hint="pick another --port, or 0 for any free one") from None

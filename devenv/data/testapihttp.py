@@ -38,18 +38,18 @@ ROUTES: list[tuple[str, re.Pattern[str], str]] = [
 ]
 
 
-class TestApiServer(ThreadingHTTPServer):
+class IntegreSQLServer(ThreadingHTTPServer):
     daemon_threads = True
 
     def __init__(self, address: tuple[str, int], api: testapi.TestApi, token: str | None) -> None:
-        super().__init__(address, TestApiHandler)
+        super().__init__(address, IntegreSQLHandler)
         self.api, self.token = api, token
         self.requests_served = 0
         self._count = threading.Lock()
 
 
-class TestApiHandler(BaseHTTPRequestHandler):
-    server: TestApiServer
+class IntegreSQLHandler(BaseHTTPRequestHandler):
+    server: IntegreSQLServer
     protocol_version = "HTTP/1.1"  # keep-alive: a client's 50 requests reuse one connection
     # The headers and the body are two writes: with Nagle's algorithm the body waits for the
     # client's delayed ACK, 40 ms per request on Linux (measured by bench/testapi.py).
