@@ -76,8 +76,6 @@ def serve(stack: Stack, console: Console, *, host: str, port: int, token: str | 
     api = testapi.TestApi(ctx, svc, prefetch=prefetch, reclaim_after=reclaim_after,
                           on_change=changed.set)
     dropped = api.reclaim_dead()
-    if dropped:
-        console.say(f"dropped {len(dropped)} database(s) left by a test API that is gone")
     try:
         server = IntegreSQLServer((host, port), api, token)
     except OSError as exc:
@@ -108,8 +106,10 @@ def serve(stack: Stack, console: Console, *, host: str, port: int, token: str | 
     threading.Thread(target=shutdown, daemon=True).start()
     if stop is None and threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, lambda *_: done.set())
-    console.result(url)
-    console.say(f"IntegreSQL API v1 for {stack.project}: clients initialise templates as "
+    console.result(url)  # the first line on stdout, for scripts (`--port 0`)
+    if dropped:
+        console.note(f"dropped {len(dropped)} database(s) left by a test API that is gone")
+    console.note(f"IntegreSQL API v1 for {stack.project}: clients initialise templates as "
                 f"{svc.role} on {svc.server}; golden templates: {', '.join(goldens)}")
     try:
         server.serve_forever(poll_interval=0.2)
@@ -122,7 +122,7 @@ def serve(stack: Stack, console: Console, *, host: str, port: int, token: str | 
         statefile.remove(stack)
         for problem in problems:
             console.warn(problem)
-    console.say("stopped: test databases handed out were dropped")
+    console.note("stopped: test databases handed out were dropped")
 
 
 def print_status(console: Console, state: dict[str, Any]) -> None:

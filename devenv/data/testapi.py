@@ -96,13 +96,23 @@ def golden_hashes(ctx: Context, svc: ServiceSpec) -> tuple[str, str]:
 
 def dead_owner(tag: str) -> bool:
     """A clone or API template (`service:testapi-<pid>[...]`) of an API process that is gone."""
+    return _api_pid_alive(tag) is False
+
+
+def live_owner(tag: str) -> bool:
+    """A clone or API template of an API process that runs now."""
+    return _api_pid_alive(tag) is True
+
+
+def _api_pid_alive(tag: str) -> bool | None:
+    """None: not the API's."""
     parts = tag.split(":")
     if len(parts) < 2 or not parts[1].startswith(OWNER_PREFIX):
-        return False
+        return None
     try:
-        return not statefile.alive(int(parts[1][len(OWNER_PREFIX):]))
+        return statefile.alive(int(parts[1][len(OWNER_PREFIX):]))
     except ValueError:
-        return False
+        return None
 
 
 def prune_templates(ctx: Context, *, keep: Callable[[str], bool] | None = None) -> list[str]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -171,6 +172,22 @@ def test_status_codes_and_shapes_follow_integresql(api: Api) -> None:
     assert api.call("DELETE", "/api/v1/admin/templates") == (204, None)
 
 
+def test_a_test_database_of_a_template_being_migrated_waits_for_its_finalize(
+        api: Api) -> None:
+    """IntegreSQL: a second runner asks for a test database while the first migrates."""
+    assert api.call("POST", "/api/v1/templates", {"hash": "slow"})[0] == 200
+    got: list[tuple[int, Any]] = []
+    waiter = threading.Thread(target=lambda: got.append(
+        api.call("GET", "/api/v1/templates/slow/tests")))
+    waiter.start()
+    waiter.join(1.0)
+    assert waiter.is_alive() and not got  # still migrating: it waits
+    assert api.call("PUT", "/api/v1/templates/slow") == (204, None)
+    waiter.join(60)
+    assert got and got[0][0] == 200, got
+    assert api.call("DELETE", "/api/v1/templates/slow") == (204, None)
+
+
 def test_status_shows_templates_pools_and_databases_in_use(stack: CopiedStack,
                                                             api: Api) -> None:
     code, _ = api.call("GET", "/api/v1/templates/devenv-user/tests")
@@ -186,21 +203,44 @@ def test_status_shows_templates_pools_and_databases_in_use(stack: CopiedStack,
     assert f"test API {api.url}" in text and "IN USE" in text
 
 
-def test_a_killed_api_leaves_databases_that_the_next_one_and_prune_drop(
-        stack: CopiedStack, tmp_path: Path) -> None:
+def crash(stack: CopiedStack, hash_: str) -> set[str]:
+    """An API killed with test databases handed out: their names and its template's."""
     crashed = Api(stack, "--service", "user")
-    assert crashed.call("POST", "/api/v1/templates", {"hash": "crash"})[0] == 200
-    assert crashed.call("PUT", "/api/v1/templates/crash")[0] == 204
-    got = [crashed.call("GET", "/api/v1/templates/crash/tests")[1] for _ in range(3)]
-    names = {g["database"]["config"]["database"] for g in got}
+    code, made = crashed.call("POST", "/api/v1/templates", {"hash": hash_})
+    assert code == 200, made
+    assert crashed.call("PUT", f"/api/v1/templates/{hash_}")[0] == 204
+    got = [crashed.call("GET", f"/api/v1/templates/{hash_}/tests")[1] for _ in range(3)]
     crashed.proc.kill()
-    crashed.proc.wait()
-    left = {r.split()[0] for r in stack.ok("db", "list").stdout.splitlines()}
-    assert names <= left
-    # prune drops the clones and the template of the API that is gone
-    out = stack.ok("db", "prune").stdout + stack.ok("db", "prune").stderr
-    left = {r.split()[0] for r in stack.ok("db", "list").stdout.splitlines() if r.strip()}
+    crashed.proc.communicate()
+    return {g["database"]["config"]["database"] for g in got} | {
+        made["database"]["config"]["database"]}
+
+
+def server_databases(stack: CopiedStack) -> set[str]:
+    auth = stack.env("auth")
+    with psycopg.connect(auth["DATABASE_DIRECT_URL"]) as conn:
+        return {str(r[0]) for r in conn.execute("SELECT datname FROM pg_database")}
+
+
+def test_a_killed_apis_databases_are_dropped_by_the_next_api_and_by_prune(
+        stack: CopiedStack, api: Api) -> None:
+    names = crash(stack, "crash-one")
+    assert names <= server_databases(stack)
+    following = Api(stack, "--service", "user")  # drops them on start, as IntegreSQL
+    try:
+        assert not names & server_databases(stack)
+    finally:
+        assert following.stop()[0] == 0
+    names = crash(stack, "crash-two")
+    # the running API (the module's) keeps what it made ahead; the killed one's go
+    code, kept = api.call("GET", "/api/v1/templates/devenv-auth/tests")
+    assert code == 200
+    out = stack.ok("db", "prune").stdout
+    assert "template(s) of a test API that is gone" in out
+    left = server_databases(stack)
     assert not names & left, out
+    assert kept["database"]["config"]["database"] in left
+    assert "of the running `devenv serve-tests`" in out
 
 
 def test_reclaims_the_oldest_idle_database_past_the_limit(stack: CopiedStack) -> None:

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from devenv.data.testapi import dead_owner
+from devenv.data.testapi import dead_owner, live_owner
 from devenv.store import testapi
 from tests.committed import committed_stack
 
@@ -42,3 +42,10 @@ def test_dead_owner_is_only_an_api_process_that_is_gone() -> None:
     assert not dead_owner(f"auth:pytest-{gone_pid()}")  # the plugin's janitor's, not ours
     assert not dead_owner("auth")
     assert not dead_owner("auth:testapi-x")
+
+
+def test_live_owner_is_only_an_api_process_that_runs() -> None:
+    assert live_owner(f"auth:testapi-{os.getpid()}")
+    assert not live_owner(f"auth:testapi-{gone_pid()}")
+    assert not live_owner(f"auth:pytest-{os.getpid()}")
+    assert not live_owner("auth")
