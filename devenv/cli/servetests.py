@@ -129,5 +129,6 @@ def print_status(console: Console, state: dict[str, Any]) -> None:
     console.result(f"test API {state['url']} (pid {state['pid']}, templates clients "
                    f"initialise: {state['service']}'s role)")
     console.result(table(["TEMPLATE HASH", "SERVICE", "STATE", "READY", "IN USE"], [
-        [str(t["hash"]), str(t["service"]), str(t["state"]), str(t["ready"]),
+        [" ".join([str(t["hash"]), *(f"({h})" for h in t.get("also", []))]),
+         str(t["service"]), str(t["state"]), str(t["ready"]),
          str(t["in_use"])] for t in state["templates"]]))

@@ -48,6 +48,7 @@ OWNER_PREFIX = "testapi-"
 GOLDEN_PREFIX = "devenv-"
 FINALIZE_WAIT_S = 60.0  # IntegreSQL's TemplateFinalizeTimeout default
 MIN_LIFETIME_S = 0.25  # IntegreSQL's TestDatabaseMinimalLifetime default
+RECHECK_S = 1.0  # a golden template's files are hashed at most this often (a few ms each)
 
 
 class NotFound(DevenvError):
@@ -85,6 +86,7 @@ class Template:
     tests: dict[int, TestDb] = field(default_factory=dict)
     unlocked: deque[int] = field(default_factory=deque)
     next_id: int = 0
+    checked: float = 0.0  # when a golden one's files were last hashed (monotonic)
     lock: threading.Lock = field(default_factory=threading.Lock)  # its pool and tests
 
 
@@ -168,16 +170,18 @@ class TestApi:
 
     def snapshot(self) -> list[dict[str, Any]]:
         """Per template (each golden one once): what `devenv status` shows."""
-        seen: set[int] = set()
-        rows = []
+        names: dict[int, list[str]] = {}
         with self._lock:
             items = list(self._templates.items())
         for name, t in items:
-            if id(t) in seen:
+            names.setdefault(id(t), []).append(name)
+        rows = []
+        for name, t in items:
+            if names[id(t)][0] != name:
                 continue
-            seen.add(id(t))
             in_use = sum(1 for d in t.tests.values() if d.in_use)
-            rows.append({"hash": name, "service": t.service.name, "golden": t.golden,
+            rows.append({"hash": name, "also": names[id(t)][1:], "service": t.service.name,
+                         "golden": t.golden,
                          "state": t.state, "database": t.database,
                          "ready": len(t.unlocked) + (t.pool.ahead(t.service.name)
                                                      if t.pool else 0),
@@ -358,8 +362,8 @@ class TestApi:
         svc = template.service
         lifetime = self._lifetime(svc)
         with template.lock:
-            if template.golden and not template.database:
-                self._resolve(template)
+            if template.golden:
+                self._follow(template)
             self._reclaim(template)
             if template.unlocked:
                 test = template.tests[template.unlocked.popleft()]
@@ -383,6 +387,31 @@ class TestApi:
         self._changed()
         return {"database": {"templateHash": name, "config": self.config(svc, test.name)},
                 "id": test.id}
+
+    def _follow(self, template: Template) -> None:
+        """A golden template follows its files: when they changed (checked at most every
+        RECHECK_S), the next test database comes from the new state, built if need be, and
+        the keyed hash names the new one; what was made ahead of the old state is dropped."""
+        now = time.monotonic()
+        if template.database and now - template.checked < RECHECK_S:
+            return
+        template.checked = now
+        svc = template.service
+        digest = golden.template_hash(self.ctx, svc)
+        if template.database == golden.template_name(svc, digest):
+            return
+        if template.database:
+            for test_id in list(template.unlocked):
+                self._forget(template, template.tests[test_id])
+            if template.pool is not None:
+                template.pool.close()
+                template.pool = None
+        stable = f"{GOLDEN_PREFIX}{svc.name}"
+        with self._lock:
+            for key in [k for k, t in self._templates.items() if t is template and k != stable]:
+                del self._templates[key]
+            self._templates[f"{stable}-{digest}"] = template
+        self._resolve(template)
 
     def _resolve(self, template: Template) -> None:
         """A golden template's current database, built when the files changed."""
@@ -417,8 +446,7 @@ class TestApi:
         template.tests.pop(test.id, None)
         if test.id in template.unlocked:
             template.unlocked.remove(test.id)
-        assert template.pool is not None
-        template.pool.drop(template.service, test.name)
+        self._pool(template).drop(template.service, test.name)
 
     def _test(self, name: str, test_id: int) -> tuple[Template, TestDb | None]:
         template = self._template(name)
@@ -447,13 +475,14 @@ class TestApi:
 
     def _drop_tests(self, template: Template) -> list[str]:
         """Drop its test databases and those made ahead (the caller holds template.lock)."""
-        if template.pool is None:
+        if template.pool is None and not template.tests:
             return []
+        pool = self._pool(template)
         for test in list(template.tests.values()):
-            template.pool.drop(template.service, test.name)
+            pool.drop(template.service, test.name)
         template.tests.clear()
         template.unlocked.clear()
-        pool, template.pool = template.pool, None
+        template.pool = None
         return pool.close()
 
 

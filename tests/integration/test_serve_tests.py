@@ -135,11 +135,35 @@ def test_golden_template_is_served_migrated_and_seeded_without_initialising(
                             ).fetchone() == tables.fetchone() != (0,)
     assert owner_of(stack, config) == auth["PGUSER"]
     # the keyed hash names the same template; the other service's is there too
-    keyed = [t["hash"] for t in status_api(stack)["templates"]
-             if t["service"] == "user" and t["golden"]]
-    assert keyed and keyed[0].startswith("devenv-user")
-    code, body = api.call("GET", "/api/v1/templates/devenv-user/tests")
-    assert code == 200 and body["database"]["config"]["username"] == stack.env("user")["PGUSER"]
+    user = next(t for t in status_api(stack)["templates"]
+                if t["service"] == "user" and t["golden"])
+    assert user["hash"] == "devenv-user" and user["also"][0].startswith("devenv-user-")
+    for name in (user["hash"], user["also"][0]):
+        code, body = api.call("GET", f"/api/v1/templates/{name}/tests")
+        assert code == 200, body
+        assert body["database"]["config"]["username"] == stack.env("user")["PGUSER"]
+
+
+def test_the_golden_hash_follows_a_changed_migration_folder(stack: CopiedStack,
+                                                             api: Api) -> None:
+    assert api.call("GET", "/api/v1/templates/devenv-user/tests")[0] == 200
+    time.sleep(1)  # the state file follows within half a second
+    old = next(t for t in status_api(stack)["templates"] if t["hash"] == "devenv-user")
+    added = stack.root / "migrations" / "user" / "V3__Add_nicknames.sql"
+    added.write_text("CREATE TABLE nicknames (name text);\n")
+    try:
+        time.sleep(1.2)  # the files are hashed at most once a second
+        code, after = api.call("GET", "/api/v1/templates/devenv-user/tests")
+        assert code == 200, after
+        with connect(after["database"]["config"]) as conn:
+            assert conn.execute("SELECT to_regclass('nicknames') IS NOT NULL").fetchone() == (
+                True,)
+        assert api.call("GET", f"/api/v1/templates/{old['also'][0]}/tests")[0] == 404
+        time.sleep(1)
+        new = next(t for t in status_api(stack)["templates"] if t["hash"] == "devenv-user")
+        assert new["also"] != old["also"] and new["database"] != old["database"]
+    finally:
+        added.unlink()
 
 
 def status_api(stack: CopiedStack) -> dict[str, Any]:
