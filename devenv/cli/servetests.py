@@ -82,7 +82,7 @@ def serve(stack: Stack, console: Console, *, host: str, port: int, token: str | 
         raise DevenvError(f"cannot listen on {host}:{port} ({exc.strerror})",
                           hint="pick another --port, or 0 for any free one") from None
     url = f"http://{host}:{server.server_address[1]}"
-    goldens = sorted(n for n, t in api._templates.items() if t.golden)
+    goldens = api.golden_names()
 
     def state() -> dict[str, Any]:
         return {"pid": os.getpid(), "url": url, "service": svc.name,

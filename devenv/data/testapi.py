@@ -168,6 +168,10 @@ class TestApi:
             for name in golden_hashes(self.ctx, svc):
                 self._templates[name] = template
 
+    def golden_names(self) -> list[str]:
+        with self._lock:
+            return sorted(n for n, t in self._templates.items() if t.golden)
+
     def snapshot(self) -> list[dict[str, Any]]:
         """Per template (each golden one once): what `devenv status` shows."""
         names: dict[int, list[str]] = {}
@@ -212,9 +216,10 @@ class TestApi:
         with self._lock:
             held = self._admins.get(svc.server)
             if held is None:
-                conn, seen = lifetimes.connect(self.ctx, self.ctx.stack.servers[svc.server])
+                # no lifetime noted yet: the first use repairs the clones' tablespace if the
+                # server restarted since `up` made it (as the pytest plugin's first test does)
+                conn, _ = lifetimes.connect(self.ctx, self.ctx.stack.servers[svc.server])
                 held = self._admins[svc.server] = (conn, threading.Lock())
-                self._lifetimes[svc.server] = seen
         return held
 
     def _lifetime(self, svc: ServiceSpec) -> str:
@@ -265,6 +270,7 @@ class TestApi:
             if name in self._templates:
                 raise Locked("template is already initialized")
             template = self._templates[name] = Template(name, svc, golden=False)
+            template.lock.acquire()  # a finalize racing the CREATE waits for it, as IntegreSQL
         try:
             template.database = self._create_template(name)
         except BaseException:
@@ -272,6 +278,8 @@ class TestApi:
                 self._templates.pop(name, None)
                 self._lock.notify_all()
             raise
+        finally:
+            template.lock.release()
         self._changed()
         return {"templateHash": name, "config": self.config(svc, template.database)}
 
@@ -302,7 +310,7 @@ class TestApi:
             raise Gone("template was just discarded")
         svc = template.service
         conn, lock = self._admin(svc)
-        with lock:
+        with template.lock, lock:
             conn.execute(sql.SQL("ALTER DATABASE {} WITH IS_TEMPLATE true "
                                  "ALLOW_CONNECTIONS false").format(
                 sql.Identifier(template.database)))
