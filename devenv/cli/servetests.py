@@ -75,6 +75,7 @@ def serve(stack: Stack, console: Console, *, host: str, port: int, token: str | 
     changed = threading.Event()
     api = testapi.TestApi(ctx, svc, prefetch=prefetch, reclaim_after=reclaim_after,
                           on_change=changed.set)
+    api.check()
     dropped = api.reclaim_dead()
     try:
         server = IntegreSQLServer((host, port), api, token)

@@ -155,6 +155,12 @@ class TestApi:
 
     # -- start, stop, state
 
+    def check(self) -> None:
+        """Fail now, not on a suite's first request, when the service's server is down."""
+        assert self.service.server is not None
+        with self.ctx.admin_session(self.service.server):
+            pass
+
     def reclaim_dead(self) -> list[str]:
         """Drop what API processes that are gone left behind (IntegreSQL does it on start)."""
         dropped = clones.prune(self.ctx, keep=lambda tag: not dead_owner(tag))

@@ -289,6 +289,27 @@ def test_reclaims_the_oldest_idle_database_past_the_limit(stack: CopiedStack) ->
     assert code == 0, err
 
 
+def test_after_the_server_restarts_the_api_hands_out_working_databases(
+        stack: CopiedStack) -> None:
+    """A restart empties the clones' in-memory tablespace: what the pool made ahead before it
+    is never handed out, and the tablespace is made again (data/lifetimes)."""
+    server = Api(stack, "--service", "auth", "--prefetch", "2")
+    try:
+        for _ in range(3):  # the pool now has clones made ahead
+            assert server.call("GET", "/api/v1/templates/devenv-auth/tests")[0] == 200
+        subprocess.run(["docker", "restart", stack.containers()["alloydb"]], check=True,
+                       capture_output=True, timeout=120)
+        for _ in range(3):
+            code, got = server.call("GET", "/api/v1/templates/devenv-auth/tests")
+            assert code == 200, got
+            with connect(got["database"]["config"]) as conn:
+                assert conn.execute("SELECT count(*) > 0 FROM pg_tables "
+                                    "WHERE schemaname = 'public'").fetchone() == (True,)
+    finally:
+        code, err = server.stop()
+    assert code == 0, err
+
+
 def test_binding_beyond_loopback_needs_a_token(stack: CopiedStack) -> None:
     result = stack.devenv("serve-tests", "--host", "0.0.0.0", "--port", "0",
                           env={"DEVENV_TESTS_TOKEN": ""})
@@ -327,3 +348,22 @@ def test_node_client_flow(stack: CopiedStack, api: Api, tmp_path: Path) -> None:
                          cwd=work, capture_output=True, text=True, timeout=600, check=False)
     assert run.returncode == 0, run.stdout + run.stderr
     assert f"{TESTS} isolated test databases" in run.stdout
+
+
+def test_on_a_stack_that_is_down_it_says_so_at_once(tmp_path: Path) -> None:
+    def auth_only(data: dict[str, Any]) -> None:
+        data["services"] = {"auth": {k: v for k, v in data["services"]["auth"].items()
+                                     if k != "reads"}}
+        data["servers"]["alloydb"].pop("replicas", None)
+
+    with copied(PCC, tmp_path, prefix="t-serve-down", edit=auth_only) as down:
+        down.ok("up")
+        down.ok("down")
+        started = time.monotonic()
+        result = down.devenv("serve-tests", "--port", "0", timeout=120)
+        assert time.monotonic() - started < 30
+    assert result.code == 1
+    assert result.stdout == ""
+    assert result.stderr.startswith("error: cannot reach server 'alloydb' (")
+    assert result.stderr.endswith(
+        "hint: is the stack up? `devenv status` shows it, `devenv up` starts it\n")
