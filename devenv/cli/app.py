@@ -722,6 +722,41 @@ def db_diff(ctx: typer.Context, service: Service) -> None:
 # -- end of snapshots, dump and diff -------------------------------------------------------------
 
 
+# --- serve-tests: IntegreSQL's v1 API for suites in any language (issue 31) ---------------
+
+
+@app.command("serve-tests")
+def serve_tests(
+    ctx: typer.Context,
+    port: Annotated[int, typer.Option("--port", help="Port to listen on (0: any free one; "
+                                      "the URL is printed on stdout).")] = 5000,
+    host: Annotated[str, typer.Option("--host", help="Address to bind; beyond loopback only "
+                                      "with a token.")] = "127.0.0.1",
+    token: Annotated[Optional[str], typer.Option(  # noqa: UP045 - typer needs Optional
+        "--token", envvar="DEVENV_TESTS_TOKEN", show_default=False,
+        help="Secret a client must send (Authorization: Bearer, or http://host:port/TOKEN).")
+    ] = None,
+    service: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--service", show_default=False,
+        help="Whose role owns the templates clients initialise (default: the only service "
+        "with a database).")] = None,
+    prefetch: Annotated[int, typer.Option("--prefetch", help="Test databases made ahead "
+                                          "per template.")] = 4,
+    reclaim_after: Annotated[int, typer.Option(
+        "--reclaim-after", help="Test databases in use per template past which the oldest "
+        "idle one is reclaimed (a crashed suite's).")] = 64,
+) -> None:
+    """Serve IntegreSQL's v1 API over the running stack: per-test databases for Go, Node,
+    Java, .NET... suites, and each service's golden template as hash devenv-<service>."""
+    from devenv.cli import servetests
+
+    servetests.serve(_stack(ctx), _console(ctx), host=host, port=port, token=token,
+                     service=service, prefetch=prefetch, reclaim_after=reclaim_after)
+
+
+# --- end serve-tests -----------------------------------------------------------------------
+
+
 def _global_quiet(args: list[str]) -> list[str]:
     """`-q/--quiet` is global, but people type it after the command (`devenv up -q`):
     move it in front. Arguments after `--` (passed to psql...) are left alone."""

@@ -56,8 +56,19 @@ def drop(stack: Stack, console: Console, *, database: str) -> None:
 
 
 def prune(stack: Stack, console: Console) -> None:
-    dropped = clones.prune(attach(stack, console))
+    from devenv.data import testapi  # noqa: PLC0415 - serve-tests' templates (issue 31)
+
+    ctx = attach(stack, console)
+    # a running `devenv serve-tests` keeps its own: made ahead, or in a suite's hands now
+    dropped = clones.prune(ctx, keep=testapi.live_owner)
     console.say(f"dropped {len(dropped)} clone(s)")
+    templates = testapi.prune_templates(ctx, keep=testapi.live_owner)
+    if templates:
+        console.say(f"dropped {len(templates)} template(s) of a test API that is gone")
+    kept = [name for _, name, tag in clones.list_clones(ctx) if testapi.live_owner(tag)]
+    if kept:
+        console.say(f"kept {len(kept)} clone(s) of the running `devenv serve-tests` (stopping "
+                    "it drops them)")
 
 
 def list_(stack: Stack, console: Console, *, as_json: bool) -> None:

@@ -7,6 +7,7 @@ import json
 import time
 from typing import TYPE_CHECKING, Any
 
+from devenv.cli import servetests
 from devenv.console import Console, table
 from devenv.data import standby
 from devenv.engine import down as stop
@@ -15,6 +16,7 @@ from devenv.engine.docker import Docker, ServerStatus, server_status
 from devenv.errors import DevenvError
 from devenv.model.stack import Stack
 from devenv.store import state
+from devenv.store import testapi as testapi_state
 
 if TYPE_CHECKING:
     from devenv.engine.replication import ReplicaState
@@ -62,12 +64,14 @@ def _gather(stack: Stack, console: Console
 
 
 def status_data(stack: Stack, console: Console) -> dict[str, Any]:
-    """What `status --json` prints (and `devenv ui` shows): servers, replicas, services."""
+    """What `status --json` prints (and `devenv ui` shows): servers, replicas, services,
+    snapshots, and the test API when `devenv serve-tests` runs."""
     servers, replicas, services = _gather(stack, console)
     running = {s.name for s in servers if s.state == "running"}
     return {"project": stack.project, "servers": [vars(s) for s in servers],
             "replicas": [vars(r) for r in replicas], "services": services,
-            "snapshots": _snapshots(stack, console, running)}
+            "snapshots": _snapshots(stack, console, running),
+            "test_api": testapi_state.read(stack)}
 
 
 def status(stack: Stack, console: Console, *, as_json: bool) -> None:
@@ -96,6 +100,9 @@ def status(stack: Stack, console: Console, *, as_json: bool) -> None:
                           "ENV FILE"], rows))
     if any(v["drift"] for v in services):
         console.result("drift: `devenv validate` names each file and the command that fixes it")
+    test_api = testapi_state.read(stack)  # `devenv serve-tests`, when one runs
+    if test_api is not None:
+        servetests.print_status(console, test_api)
 
 
 def _replica_states(stack: Stack, console: Console,

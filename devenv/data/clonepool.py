@@ -96,6 +96,10 @@ class ClonePool:
                               hint=f"`devenv logs {svc.server}` shows why it keeps restarting")
         return name
 
+    def ahead(self, service: str) -> int:
+        """Clones of the service made ahead (finished or in the making)."""
+        return len(self._ahead.get(service, ()))
+
     def drop(self, svc: ServiceSpec, name: str) -> None:
         """Drop a used clone on the pool; a failure is reported by `close()`."""
         self._executor.submit(self._drop, svc, name)  # close() waits for it

@@ -30,6 +30,7 @@ import redis
 import yaml
 
 from tests.integration.stacks import REPO, CopiedStack, copy_example, parse_dotenv
+from tests.integration.testapi_server import Api
 
 pytestmark = pytest.mark.xdist_group("test_matrix")
 
@@ -48,7 +49,8 @@ FEATURES = ("postgres 18", "postgres 17", "timescaledb server", "extensions buil
             "pgbouncer", "redis", "valkey", "flyway V/R", "golang-migrate", "dbmate",
             "command runner (alembic)", "sql seeds", "csv seeds", "naming", "roles.admin",
             "roles.migration", "env templates", "storage tmpfs", "plan", "ports.base",
-            "url", "migration new", "generated .env.example", "devenv ui")
+            "url", "migration new", "generated .env.example", "devenv ui",
+            "serve-tests (IntegreSQL API)")
 
 
 @pytest.fixture(scope="module")
@@ -936,6 +938,50 @@ def test_up_watch_applies_a_new_migration_file(stack: CopiedStack) -> None:
     for path in folder.glob("000004_*"):
         path.unlink()
     run(stack, "validate")
+def test_serve_tests_gives_extension_services_databases_through_integresqls_api(
+        stack: CopiedStack) -> None:
+    """`devenv serve-tests` (issue 31): launch's golden template by its documented hash, and a
+    template a client initialises as orders (its extensions there), each test database owned
+    by the service's own role, on the server itself (never PgBouncer)."""
+    api = Api(stack, "--service", "orders")
+    try:
+        code, got = api.call("GET", "/api/v1/templates/devenv-launch/tests")
+        assert code == 200, got
+        config = got["database"]["config"]
+        launch = env(stack, "launch")
+        assert config["username"] == launch["PGUSER"] and config["port"] == stack.ports["core"]
+        url = (f"postgresql://{config['username']}:{config['password']}@{config['host']}:"
+               f"{config['port']}/{config['database']}")
+        assert one(stack, "launch", "SELECT count(*) FROM tenants", url=url) == 3
+        assert one(stack, "launch", "SELECT count(*) FROM partman.part_config", url=url) >= 1
+        assert one(stack, "launch", "SELECT pg_get_userbyid(datdba) FROM pg_database "
+                                    "WHERE datname = current_database()", url=url) == \
+            launch["PGUSER"]
+        # a client's own template, as orders: migrated by the client, citext already there
+        code, made = api.call("POST", "/api/v1/templates", {"hash": "matrix-orders"})
+        assert code == 200, made
+        tpl = made["database"]["config"]
+        assert tpl["username"] == env(stack, "orders")["PGUSER"]
+        tpl_url = (f"postgresql://{tpl['username']}:{tpl['password']}@{tpl['host']}:"
+                   f"{tpl['port']}/{tpl['database']}")
+        query(stack, "orders", "CREATE TABLE tags (name citext PRIMARY KEY); "
+                               "INSERT INTO tags VALUES ('Seed')", url=tpl_url)
+        assert api.call("PUT", "/api/v1/templates/matrix-orders") == (204, None)
+        code, test = api.call("GET", "/api/v1/templates/matrix-orders/tests")
+        assert code == 200, test
+        cfg = test["database"]["config"]
+        test_url = (f"postgresql://{cfg['username']}:{cfg['password']}@{cfg['host']}:"
+                    f"{cfg['port']}/{cfg['database']}")
+        assert one(stack, "orders", "SELECT count(*) FROM tags WHERE name = 'seed'",
+                   url=test_url) == 1  # citext: case-insensitive
+        assert one(stack, "orders", "SELECT current_user", url=test_url) == tpl["username"]
+        time.sleep(1)  # the state file follows within half a second
+        state = stack.status()["test_api"]
+        assert {t["service"] for t in state["templates"]} >= set(SERVICES)
+    finally:
+        code, err = api.stop()
+    assert code == 0, err
+    assert stack.status()["test_api"] is None
 
 
 def test_down_then_up_keeps_volume_data_and_reseeds_tmpfs(stack: CopiedStack) -> None:
@@ -994,7 +1040,7 @@ OPERATIONS = ("cold up", "warm up", "up SERVICE", "status", "ps", "logs", "docto
               "down + up", "down --volumes", "plan", "up --plan", "url",
               "migration new", "migrate after migration new", "generate .env.example",
               "snapshot save/restore/list/rm", "db dump", "db diff", "up --watch",
-              "redis kill-script", "devenv ui")
+              "redis kill-script", "devenv ui", "serve-tests")
 
 
 # -- export kubernetes, read as CloudNativePG reads it (issue 26) -------------------------------
