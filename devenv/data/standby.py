@@ -100,14 +100,10 @@ def _ask_reset(path: Path, request: dict[str, Any], *, quiet: bool) -> dict[str,
     """A reset request: taken within ACK_SECONDS (or None: the CLI resets itself, and says
     why), then its reply, with a line on stderr every NOTICE_SECONDS while it works."""
     try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            sock.settimeout(ACK_SECONDS)
-            sock.connect(str(path))
-            owner = peer_uid(sock)
-            if owner != os.getuid():
-                print(f"warning: {path} is served by uid {owner}, not by you: ignored (a "
-                      "planted socket?); resetting in process", file=sys.stderr)
-                return None
+        sock = _connect(path, ACK_SECONDS)
+        if sock is None:
+            return None
+        with sock:
             sock.sendall(json.dumps(request).encode() + b"\n")
             pending = bytearray()
             first = _line(sock, pending, ACK_SECONDS)
@@ -131,6 +127,25 @@ def _ask_reset(path: Path, request: dict[str, Any], *, quiet: bool) -> dict[str,
     except (OSError, ValueError):  # none listening, a path too long for AF_UNIX, cut short
         return None
     return reply if isinstance(reply, dict) else None
+
+
+def _connect(path: Path, timeout: float) -> socket.socket | None:
+    """A connection to the standby at `path` when this user runs it; None (and a warning)
+    when another uid serves it. OSError when none listens."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.settimeout(timeout)
+        sock.connect(str(path))
+        owner = peer_uid(sock)
+    except BaseException:
+        sock.close()
+        raise
+    if owner != os.getuid():
+        sock.close()
+        print(f"warning: {path} is served by uid {owner}, not by you: ignored (a "
+              "planted socket?); resetting in process", file=sys.stderr)
+        return None
+    return sock
 
 
 def _line(sock: socket.socket, pending: bytearray, timeout: float) -> bytes | None:
@@ -157,14 +172,10 @@ def stop(manifest: Path) -> None:
 def ask(path: Path, request: dict[str, Any], timeout: float) -> dict[str, Any] | None:
     """One request, one reply line; None when nobody (or somebody else) answers."""
     try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            sock.settimeout(timeout)
-            sock.connect(str(path))
-            owner = peer_uid(sock)
-            if owner != os.getuid():
-                print(f"warning: {path} is served by uid {owner}, not by you: ignored (a "
-                      "planted socket?); resetting in process", file=sys.stderr)
-                return None
+        sock = _connect(path, timeout)
+        if sock is None:
+            return None
+        with sock:
             sock.sendall(json.dumps(request).encode() + b"\n")
             with sock.makefile("rb") as answers:
                 line = answers.readline()

@@ -75,7 +75,8 @@ def _containers(ctx: Context, servers: list[ServerSpec], building: set[str],
                 notes: list[str]) -> dict[str, str]:
     """Compose's verdict per container; every one is new when the project has none."""
     names = [s.name for s in servers] + [r.name for r in all_replicas(servers)]
-    if not ctx.docker.by_server():
+    existing = ctx.docker.by_server()
+    if not existing:
         return dict.fromkeys(names, "create")
     stack = ctx.stack
     rendered = render.compose_files(stack)
@@ -92,7 +93,7 @@ def _containers(ctx: Context, servers: list[ServerSpec], building: set[str],
         return {}
     for name in names:
         if name in blocked:
-            found[name] = "recreate" if name in ctx.docker.by_server() else "create"
+            found[name] = "recreate" if name in existing else "create"
     return {n: found.get(n, "keep") for n in names}
 
 

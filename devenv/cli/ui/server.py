@@ -23,6 +23,7 @@ from devenv.cli import data as data_verbs
 from devenv.cli import lifecycle
 from devenv.cli import migrate as migrate_verbs
 from devenv.cli import snapshot as snapshot_verbs
+from devenv.cli.shells import ERASE_LINE
 from devenv.cli.ui import security, views
 from devenv.console import Console
 from devenv.engine.context import Context, attach
@@ -302,7 +303,7 @@ def handler(ui: Ui) -> type[BaseHTTPRequestHandler]:
             assert process.stdout is not None
             try:
                 for line in process.stdout:
-                    text = mask(line.rstrip("\n").removeprefix("\x1b[2K"), ctx.secrets.all())
+                    text = mask(line.rstrip("\n").removeprefix(ERASE_LINE), ctx.secrets.all())
                     self.wfile.write(f"data: {text}\n\n".encode())
                     self.wfile.flush()
             except (BrokenPipeError, ConnectionResetError):
